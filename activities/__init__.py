@@ -1,0 +1,32 @@
+"""Side effects: every one an activity with a timeout, a retry policy and an idempotency key."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncEngine
+from temporalio.client import Client
+
+from activities.campaign import CampaignActivities
+from activities.simulate import AgencySimulator
+
+
+def build(
+    engine: AsyncEngine, client: Client | None = None, *, campaign: CampaignActivities | None = None
+) -> list[Callable[..., Any]]:
+    """The activities a worker runs, with their dependencies injected (`campaign` lets a test
+    hand in a subclass that injects faults)."""
+    c = campaign or CampaignActivities(engine)
+    out: list[Callable[..., Any]] = [
+        c.register_campaign,
+        c.load_obligations,
+        c.deliver,
+        c.mirror,
+        c.monthly_cycle,
+        c.assess,
+        c.close_campaign,
+    ]
+    if client is not None:
+        out.append(AgencySimulator(client).simulate_agency)
+    return out

@@ -1,0 +1,208 @@
+"""The read side and the audit chain, as SQLAlchemy Core tables. Alembic migrations mirror this.
+
+Idempotency lives here: every row an activity may write twice (on a retry, a replay, a worker
+killed between writing and reporting) has a unique key, and writes use ON CONFLICT DO NOTHING.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    Date,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    func,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(column_0_label)s",
+        "uq": "uq_%(table_name)s_%(column_0_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+
+def _times() -> list[Column]:  # type: ignore[type-arg]
+    return [
+        Column("plan_time", DateTime(timezone=True), nullable=False),
+        Column("server_time", DateTime(timezone=True), nullable=False),
+    ]
+
+
+campaigns = Table(
+    "campaigns",
+    metadata,
+    Column("id", String(100), primary_key=True),
+    Column("plan_id", String(100), nullable=False),
+    Column("plan_title", Text, nullable=False),
+    Column("plan_hash", String(80), nullable=False),
+    Column("ruleset_id", String(100), nullable=False),
+    Column("ruleset_hash", String(80), nullable=False),
+    Column("calendar_hash", String(80), nullable=False),
+    Column("offset_seconds", BigInteger, nullable=False),
+    Column("status", String(20), nullable=False, server_default="running"),
+    Column("plan", JSONB, nullable=False),
+    Column("ruleset", JSONB, nullable=False),
+    Column("summary", JSONB),
+    Column("launched_plan_time", DateTime(timezone=True), nullable=False),
+    Column("launched_server_time", DateTime(timezone=True), nullable=False),
+    Column("closed_plan_time", DateTime(timezone=True)),
+)
+
+obligations = Table(
+    "obligations",
+    metadata,
+    Column("id", String(200), primary_key=True),
+    Column("campaign_id", ForeignKey("campaigns.id"), nullable=False, index=True),
+    Column("phase", String(20), nullable=False),
+    Column("unit_id", String(64), nullable=False),
+    Column("unit_name", Text, nullable=False),
+    Column("unit_kind", String(20), nullable=False),
+    Column("role", String(20), nullable=False),
+    Column("task_no", Integer),
+    Column("category", Integer),
+    Column("duty", String(64)),
+    Column("milestone", String(32)),
+    Column("title", Text, nullable=False),
+    Column("lead", String(64), nullable=False),
+    Column("assigned", Date, nullable=False),
+    Column("due", Date, nullable=False),
+    Column("state", String(20), nullable=False, server_default="assigned"),
+    Column("progress", Integer, nullable=False, server_default="0"),
+    Column("acknowledged_at", DateTime(timezone=True)),
+    Column("completed_at", DateTime(timezone=True)),
+    Column("reminders", Integer, nullable=False, server_default="0"),
+    Column("escalation_level", Integer, nullable=False, server_default="0"),
+    Index("ix_obligations_campaign_unit", "campaign_id", "phase", "unit_id"),
+)
+
+inbox = Table(
+    "inbox",
+    metadata,
+    Column("id", BigInteger, primary_key=True, autoincrement=True),
+    Column("idempotency_key", String(300), nullable=False, unique=True),
+    Column("campaign_id", ForeignKey("campaigns.id"), nullable=False),
+    Column("recipient", String(64), nullable=False),
+    Column("kind", String(20), nullable=False),  # reminder | escalation | notice | bulletin | rectification
+    Column("obligation_id", String(200)),
+    Column("rule_id", String(100)),
+    Column("level", Integer, nullable=False, server_default="0"),
+    Column("title", Text, nullable=False),
+    Column("body", Text, nullable=False),
+    *_times(),
+    Column("read_at", DateTime(timezone=True)),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Index("ix_inbox_recipient", "campaign_id", "recipient"),
+)
+
+notice_counters = Table(
+    "notice_counters",
+    metadata,
+    Column("campaign_id", ForeignKey("campaigns.id"), primary_key=True),
+    Column("year", Integer, primary_key=True),
+    Column("last", Integer, nullable=False),
+)
+
+supervision_notices = Table(
+    "supervision_notices",
+    metadata,
+    Column("id", BigInteger, primary_key=True, autoincrement=True),
+    Column("idempotency_key", String(300), nullable=False, unique=True),
+    Column("campaign_id", ForeignKey("campaigns.id"), nullable=False),
+    Column("year", Integer, nullable=False),
+    Column("number", Integer, nullable=False),
+    Column("code", String(100), nullable=False),  # 随擦亮督〔2021〕3号
+    Column("unit_id", String(64), nullable=False),
+    Column("copy_to", String(64)),
+    Column("obligation_id", String(200), nullable=False),
+    Column("rule_id", String(100), nullable=False),
+    Column("level", Integer, nullable=False),
+    Column("title", Text, nullable=False),
+    Column("body", Text, nullable=False),
+    *_times(),
+    UniqueConstraint("campaign_id", "year", "number", name="uq_notice_number"),
+)
+
+bulletins = Table(
+    "bulletins",
+    metadata,
+    Column("id", BigInteger, primary_key=True, autoincrement=True),
+    Column("campaign_id", ForeignKey("campaigns.id"), nullable=False),
+    Column("month", Date, nullable=False),
+    Column("body", JSONB, nullable=False),
+    *_times(),
+    UniqueConstraint("campaign_id", "month", name="uq_bulletin_month"),
+)
+
+rectification_orders = Table(
+    "rectification_orders",
+    metadata,
+    Column("id", BigInteger, primary_key=True, autoincrement=True),
+    Column("idempotency_key", String(300), nullable=False, unique=True),
+    Column("campaign_id", ForeignKey("campaigns.id"), nullable=False),
+    Column("unit_id", String(64), nullable=False),
+    Column("month", Date, nullable=False),
+    Column("overdue", Integer, nullable=False),
+    Column("due", Date, nullable=False),
+    Column("state", String(20), nullable=False, server_default="open"),
+    *_times(),
+)
+
+assessments = Table(
+    "assessments",
+    metadata,
+    Column("id", BigInteger, primary_key=True, autoincrement=True),
+    Column("campaign_id", ForeignKey("campaigns.id"), nullable=False),
+    Column("kind", String(30), nullable=False),
+    Column("milestone", String(32), nullable=False, server_default=""),
+    Column("unit_id", String(64), nullable=False),
+    Column("score", Float, nullable=False),
+    Column("passed", Boolean, nullable=False),
+    Column("detail", JSONB, nullable=False),
+    *_times(),
+    UniqueConstraint("campaign_id", "kind", "milestone", "unit_id", name="uq_assessment"),
+)
+
+audit_heads = Table(
+    "audit_heads",
+    metadata,
+    Column("campaign_id", ForeignKey("campaigns.id"), primary_key=True),
+    Column("seq", BigInteger, nullable=False),
+    Column("hash", String(80), nullable=False),
+)
+
+audit_events = Table(
+    "audit_events",
+    metadata,
+    Column("campaign_id", ForeignKey("campaigns.id"), primary_key=True),
+    Column("seq", BigInteger, primary_key=True),
+    Column("event_key", String(300), nullable=False),
+    Column("kind", String(40), nullable=False),
+    *_times(),
+    Column("actor", String(100), nullable=False),  # a unit id, a role, or "rule:<id>"
+    Column("obligation_id", String(200)),
+    Column("unit_id", String(64)),
+    Column("rule_id", String(100)),
+    Column("ruleset_hash", String(80), nullable=False),
+    Column("plan_hash", String(80), nullable=False),
+    Column("workflow_id", String(300), nullable=False),
+    Column("run_id", String(100), nullable=False),
+    Column("payload", JSONB, nullable=False),
+    Column("payload_digest", String(80), nullable=False),
+    Column("prev_hash", String(80), nullable=False),
+    Column("hash", String(80), nullable=False),
+    UniqueConstraint("campaign_id", "event_key", name="uq_audit_event_key"),
+)

@@ -1,0 +1,103 @@
+"""Obligations (任务清单): one (task or duty, unit, phase, milestone) duty with a due date."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from models.plan import Frozen, PhaseKind
+
+
+class UnitRole(StrEnum):
+    lead = "lead"  # 牵头单位
+    responsible = "responsible"  # 责任单位
+
+
+class ObligationState(StrEnum):
+    assigned = "assigned"  # 交办
+    acknowledged = "acknowledged"  # 签收
+    in_progress = "in_progress"  # 进展上报
+    completed = "completed"  # 办结
+
+
+class ObligationSpec(Frozen):
+    """What the plan asks of one unit: fixed at launch."""
+
+    id: str
+    phase: PhaseKind
+    unit_id: str
+    unit_name: str
+    unit_kind: str
+    role: UnitRole
+    task_no: int | None = None
+    category: int | None = None
+    duty: str | None = None
+    milestone: str | None = None
+    title: str
+    lead: str
+    """The 牵头单位 that overdue work escalates to (the office for duties)."""
+    assigned: date
+    due: date
+
+
+class Obligation(BaseModel):
+    """An obligation as a unit workflow holds it: the spec plus what has happened since."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    spec: ObligationSpec
+    state: ObligationState = ObligationState.assigned
+    acknowledged_at: datetime | None = None
+    completed_at: datetime | None = None
+    progress: int = 0
+    progress_text: str | None = None
+    reminders: int = 0
+    escalation_level: int = 0
+    notices: int = 0
+    fired: list[str] = Field(default_factory=list)
+    """Occurrence keys of rule firings already handled, so a firing is acted on once."""
+
+    @property
+    def id(self) -> str:
+        return self.spec.id
+
+    @property
+    def done(self) -> bool:
+        return self.state is ObligationState.completed
+
+    def facts_base(self) -> dict[str, Any]:
+        return {
+            "state": self.state.value,
+            "progress": self.progress,
+            "times_reminded": self.reminders,
+            "escalation_level": self.escalation_level,
+            "role": self.spec.role.value,
+            "unit_kind": self.spec.unit_kind,
+            "phase": self.spec.phase.value,
+            "task_no": self.spec.task_no or 0,
+            "category": self.spec.category or 0,
+            "milestone": self.spec.milestone or "",
+        }
+
+
+def unit_workflow_id(campaign_id: str, phase: PhaseKind | str, unit_id: str) -> str:
+    return f"{campaign_id}/{PhaseKind(phase).value}/{unit_id}"
+
+
+def obligation_id(campaign_id: str, phase: PhaseKind, unit_id: str, item: str) -> str:
+    return f"{unit_workflow_id(campaign_id, phase, unit_id)}/{item}"
+
+
+def workflow_id_of(obligation: str) -> str:
+    """The unit workflow that holds an obligation: its id without the last segment."""
+    parts = obligation.split("/")
+    if len(parts) != 4 or not all(parts):
+        raise ValueError(
+            f"{obligation!r} is not an obligation id (CAMPAIGN/PHASE/UNIT/ITEM, e.g. "
+            "suixian-2021/rollout/gaocheng/T03-basic)"
+        )
+    PhaseKind(parts[1])
+    return "/".join(parts[:3])

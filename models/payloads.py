@@ -1,0 +1,323 @@
+"""One pydantic model per workflow, activity, update and query payload.
+
+Fields get defaults where they can, so a field added later does not break a running campaign
+(the sdk-python convention of a single model parameter).
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from models.calendar import CalendarData
+from models.obligation import Obligation, ObligationState
+from models.plan import PhaseKind, Plan
+from models.ruleset import ActionKind, Role, RuleSet
+from models.time import Clock
+
+
+class Payload(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+# -- activity names: workflows call activities by name so that workflow code never imports the
+#    activity implementations (and with them the database driver) into the sandbox.
+class Act(StrEnum):
+    register_campaign = "register_campaign"
+    load_obligations = "load_obligations"
+    deliver = "deliver"
+    mirror = "mirror"
+    monthly_cycle = "monthly_cycle"
+    assess = "assess"
+    close_campaign = "close_campaign"
+    simulate_agency = "simulate_agency"
+
+
+# -- the campaign ---------------------------------------------------------------------------------
+
+
+class CampaignContext(Payload):
+    """What every workflow of a campaign needs to decide, pinned at launch."""
+
+    campaign_id: str
+    plan_id: str
+    plan_hash: str
+    ruleset: RuleSet
+    ruleset_hash: str
+    calendar: CalendarData
+    calendar_hash: str
+    clock: Clock
+    notice_prefix: str
+    office: str
+    convener: str
+    ends: date
+    """Plan date after which nothing more fires: the end of the last phase."""
+
+
+class CampaignInput(Payload):
+    context: CampaignContext
+    plan: Plan
+    launched_plan_time: datetime
+    """Plan time at launch: the 2021 plan rehearsed today launches at its issue date."""
+
+
+class EngineCost(Payload):
+    """What a run cost the engine, summed up the workflow tree."""
+
+    workflows: int = 0
+    activities: int = 0
+    history_events: int = 0
+    continued_as_new: int = 0
+
+    def add(self, other: EngineCost) -> EngineCost:
+        return EngineCost(
+            workflows=self.workflows + other.workflows,
+            activities=self.activities + other.activities,
+            history_events=self.history_events + other.history_events,
+            continued_as_new=self.continued_as_new + other.continued_as_new,
+        )
+
+
+class CampaignResult(Payload):
+    campaign_id: str
+    cost: EngineCost
+    counts: dict[str, int] = Field(default_factory=dict)
+
+
+class PhaseInput(Payload):
+    context: CampaignContext
+    phase: PhaseKind
+    start: date
+    end: date
+    units: list[str]
+    milestones: list[MilestoneRef] = Field(default_factory=list)
+
+
+class MilestoneRef(Payload):
+    id: str
+    name: str
+    due: date
+
+
+class UnitBatchInput(Payload):
+    """A level of fan-out between a phase and its units, used when a phase has too many units."""
+
+    context: CampaignContext
+    phase: PhaseKind
+    units: list[str]
+
+
+class UnitInput(Payload):
+    context: CampaignContext
+    phase: PhaseKind
+    unit_id: str
+    # Set only when continuing as new: the state carried over.
+    carried: list[Obligation] | None = None
+    cost: EngineCost | None = None
+
+
+class MonthlyInput(Payload):
+    context: CampaignContext
+    first_month: date
+    """The first day of the first month with a 月度对账."""
+    months_done: int = 0
+    cost: EngineCost | None = None
+
+
+class CurrentPlanTime(Payload):
+    plan_time: datetime
+    phase: str | None = None
+
+
+# -- updates (agencies acting on their obligations) ------------------------------------------------
+
+
+class ObligationAction(Payload):
+    """The common shape of 签收 / 进展上报 / 办结: who acts on which obligation."""
+
+    obligation_id: str
+    unit_id: str
+    """The acting unit: the obligation's own unit, or the office."""
+    text: str = Field(default="", max_length=4000)
+
+
+class Acknowledge(ObligationAction):
+    pass
+
+
+class ReportProgress(ObligationAction):
+    percent: int = Field(ge=0, le=100)
+
+
+class Complete(ObligationAction):
+    pass
+
+
+class ObligationView(Payload):
+    id: str
+    unit_id: str
+    title: str
+    due: date
+    state: ObligationState
+    progress: int
+    reminders: int
+    escalation_level: int
+
+
+# -- activities -----------------------------------------------------------------------------------
+
+
+class Provenance(Payload):
+    """Why something happened: carried into every audit row."""
+
+    campaign_id: str
+    plan_hash: str
+    ruleset_hash: str
+    workflow_id: str
+    run_id: str
+
+
+class RegisterCampaign(Payload):
+    context: CampaignContext
+    plan: Plan
+    provenance: Provenance
+    server_time: datetime
+    plan_time: datetime
+
+
+class LoadObligations(Payload):
+    campaign_id: str
+    phase: PhaseKind
+    unit_id: str
+
+
+class FiredAction(Payload):
+    """One rule firing for one obligation, decided by rules/ and carried out by an activity."""
+
+    key: str
+    """Idempotency key: campaign, obligation, rule and occurrence. Unique in the database."""
+    kind: ActionKind
+    rule_id: str
+    obligation_id: str
+    unit_id: str
+    recipient: str
+    role: Role
+    level: int = 0
+    notice: bool = False
+    title: str
+    body: str
+    due: date
+    plan_time: datetime
+    server_time: datetime
+    facts: dict[str, Any] = Field(default_factory=dict)
+
+
+class DeliverBatch(Payload):
+    provenance: Provenance
+    notice_prefix: str
+    actions: list[FiredAction]
+
+
+class DeliverResult(Payload):
+    delivered: int = 0
+    already: int = 0
+    notices: list[str] = Field(default_factory=list)
+
+
+class StateChange(Payload):
+    key: str
+    """Idempotency key of the change: the Update's id."""
+    obligation_id: str
+    unit_id: str
+    actor: str
+    state: ObligationState
+    progress: int
+    text: str = ""
+    plan_time: datetime
+    server_time: datetime
+
+
+class MirrorBatch(Payload):
+    provenance: Provenance
+    changes: list[StateChange]
+
+
+class MonthlyRun(Payload):
+    provenance: Provenance
+    month: date
+    plan_time: datetime
+    server_time: datetime
+    rectify_if_overdue_at_least: int
+    rectification_due: date
+
+
+class MonthlyResult(Payload):
+    bulletin: bool = False
+    rectification_orders: int = 0
+
+
+class AssessRun(Payload):
+    provenance: Provenance
+    kind: str
+    milestone: str | None = None
+    as_of: date
+    plan_time: datetime
+    server_time: datetime
+
+
+class CloseCampaign(Payload):
+    provenance: Provenance
+    plan_time: datetime
+    server_time: datetime
+    cost: EngineCost
+
+
+# -- rehearsal --------------------------------------------------------------------------------------
+
+
+class AgencyMove(Payload):
+    """One thing a simulated agency does at one instant."""
+
+    verb: str  # acknowledge | progress | complete
+    obligation_id: str
+    percent: int = 0
+
+
+class AgencyDay(Payload):
+    plan_time: datetime
+    moves: list[AgencyMove]
+
+
+class SimulationInput(Payload):
+    """A rehearsal's simulated agencies: their behaviour follows from the plan and the seed."""
+
+    context: CampaignContext
+    plan: Plan
+    seed: int
+    never_answering: int = 1
+    """How many towns never answer at all."""
+
+
+class AgencyInput(Payload):
+    context: CampaignContext
+    workflow_id: str
+    unit_id: str
+    days: list[AgencyDay]
+
+
+class SimulateAgency(Payload):
+    workflow_id: str
+    unit_id: str
+    moves: list[AgencyMove]
+    plan_time: datetime
+
+
+class SimulateResult(Payload):
+    applied: int = 0
+    rejected: int = 0
+
+
+PhaseInput.model_rebuild()

@@ -1,0 +1,243 @@
+"""The plan (实施方案) as data: categories, tasks, units, phases, milestones, assessments.
+
+Pure pydantic: validation here is everything a plan file can get wrong on its own. The unit
+directory is a separate file so that one directory serves every plan of the county.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import date
+from enum import StrEnum
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+
+UnitId = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_-]*$", max_length=64)]
+
+
+class Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class UnitKind(StrEnum):
+    """What a unit is: a county agency, or one of the 各镇、场、景区."""
+
+    agency = "agency"
+    town = "town"
+    farm = "farm"
+    scenic_area = "scenic_area"
+    office = "office"  # the joint meeting's office (联席会议办公室 / 领导小组办公室)
+    convener = "convener"  # 召集人 (分管副县长)
+
+    @property
+    def is_local(self) -> bool:
+        """Towns, farms and scenic areas: the '各镇、场、景区' a plan expands."""
+        return self in (UnitKind.town, UnitKind.farm, UnitKind.scenic_area)
+
+
+class Unit(Frozen):
+    id: UnitId
+    name: str = Field(min_length=1)
+    kind: UnitKind
+    seat: bool = False
+    """The county seat town (城关镇 in the plan's words), which the 随县 plan leaves out of scope."""
+    note: str | None = None
+
+
+class UnitDirectory(Frozen):
+    """A county's units. The office keeps it; plans name units by id from it."""
+
+    region: str
+    units: tuple[Unit, ...]
+    source: str | None = None
+
+    @model_validator(mode="after")
+    def _unique(self) -> UnitDirectory:
+        seen: set[str] = set()
+        for u in self.units:
+            if u.id in seen:
+                raise ValueError(f"unit id {u.id!r} appears twice")
+            seen.add(u.id)
+        return self
+
+    def by_id(self) -> dict[str, Unit]:
+        return {u.id: u for u in self.units}
+
+
+class Category(Frozen):
+    """A task group, e.g. 补齐规划设计短板 (one of the 七补齐)."""
+
+    no: int = Field(ge=1)
+    name: str = Field(min_length=1)
+
+
+LOCAL_UNITS = "@local"
+"""In a task's responsible list: every town, farm and scenic area in scope (各镇、场、景区)."""
+
+
+class Task(Frozen):
+    no: int = Field(ge=1)
+    name: str = Field(min_length=1)
+    category: int
+    lead: UnitId
+    responsible: tuple[str, ...] = ()
+    """Unit ids, or LOCAL_UNITS for 各镇、场、景区人民政府或管委会."""
+    text: str | None = None
+
+
+class Milestone(Frozen):
+    id: Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]*$")]
+    name: str
+    due: date
+    standard: str | None = None
+
+
+class Duty(Frozen):
+    """An obligation a phase puts on units outside the numbered tasks (e.g. 制定工作方案)."""
+
+    id: Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]*$")]
+    name: str
+    units: tuple[str, ...] = (LOCAL_UNITS,)
+    due: date
+
+
+class PhaseKind(StrEnum):
+    planning = "planning"
+    rollout = "rollout"
+    evaluation = "evaluation"
+
+
+class Phase(Frozen):
+    name: PhaseKind
+    title: str
+    start: date
+    end: date
+    milestones: tuple[Milestone, ...] = ()
+    duties: tuple[Duty, ...] = ()
+    tasks_due_at_milestones: bool = False
+    """Rollout: every task falls due for every unit at each milestone."""
+
+    @model_validator(mode="after")
+    def _dates(self) -> Phase:
+        if self.end < self.start:
+            raise ValueError(f"phase {self.name} ends ({self.end}) before it starts ({self.start})")
+        for m in self.milestones:
+            if not self.start <= m.due <= self.end:
+                raise ValueError(f"milestone {m.id} due {m.due} is outside phase {self.name}")
+        return self
+
+
+class AssessmentKind(StrEnum):
+    routine = "routine"  # 日常督导
+    field_inspection = "field_inspection"  # 拉练检查
+    annual_review = "annual_review"  # 年度总评
+    acceptance = "acceptance"  # 达标验收
+
+
+class Assessment(Frozen):
+    kind: AssessmentKind
+    name: str
+
+
+class JointMeeting(Frozen):
+    name: str
+    convener: UnitId
+    office: UnitId
+
+
+class Plan(Frozen):
+    id: Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9-]*$")]
+    title: str
+    issued: date
+    issuer: str
+    region: str
+    notice_prefix: str = Field(min_length=1, description="督办通知 number prefix, e.g. 随擦亮督")
+    scope: str
+    exclude_seat: bool = True
+    joint_meeting: JointMeeting
+    categories: tuple[Category, ...]
+    tasks: tuple[Task, ...]
+    phases: tuple[Phase, ...]
+    assessments: tuple[Assessment, ...]
+    directory: UnitDirectory
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Plan:
+        units = self.directory.by_id()
+        cats = {c.no for c in self.categories}
+        if len(cats) != len(self.categories):
+            raise ValueError("duplicate category number")
+        seen: set[int] = set()
+        for t in self.tasks:
+            if t.no in seen:
+                raise ValueError(f"duplicate task number {t.no}")
+            seen.add(t.no)
+            if t.category not in cats:
+                raise ValueError(f"task {t.no}: unknown category {t.category}")
+            for u in (t.lead, *t.responsible):
+                if u != LOCAL_UNITS and u not in units:
+                    raise ValueError(f"task {t.no}: unknown unit {u!r}")
+        for u in (self.joint_meeting.convener, self.joint_meeting.office):
+            if u not in units:
+                raise ValueError(f"joint meeting: unknown unit {u!r}")
+        names = [p.name for p in self.phases]
+        if len(set(names)) != len(names):
+            raise ValueError("duplicate phase")
+        for a, b in zip(self.phases, self.phases[1:], strict=False):
+            if b.start < a.start:
+                raise ValueError(f"phase {b.name} starts before phase {a.name}")
+        for p in self.phases:
+            for d in p.duties:
+                for u in d.units:
+                    if u != LOCAL_UNITS and u not in units:
+                        raise ValueError(f"phase {p.name} duty {d.id}: unknown unit {u!r}")
+        return self
+
+    # -- derived views ---------------------------------------------------------------------------
+
+    def units_in_scope(self) -> tuple[Unit, ...]:
+        """The 各镇、场、景区 the plan covers: the seat town is out when exclude_seat."""
+        return tuple(u for u in self.directory.units if u.kind.is_local and not (self.exclude_seat and u.seat))
+
+    def expand(self, ids: tuple[str, ...]) -> tuple[str, ...]:
+        """Unit ids with LOCAL_UNITS replaced by every unit in scope, order kept, no repeats."""
+        out: list[str] = []
+        for u in ids:
+            for x in [v.id for v in self.units_in_scope()] if u == LOCAL_UNITS else [u]:
+                if x not in out:
+                    out.append(x)
+        return tuple(out)
+
+    def phase(self, name: PhaseKind | str) -> Phase:
+        for p in self.phases:
+            if p.name == name:
+                return p
+        raise KeyError(name)
+
+    def unit(self, unit_id: str) -> Unit:
+        return self.directory.by_id()[unit_id]
+
+    def task(self, no: int) -> Task:
+        for t in self.tasks:
+            if t.no == no:
+                return t
+        raise KeyError(no)
+
+    @property
+    def start(self) -> date:
+        return min(self.issued, *(p.start for p in self.phases))
+
+    @property
+    def end(self) -> date:
+        return max(p.end for p in self.phases)
+
+    def digest(self) -> str:
+        """A stable hash of the plan's content: pinned in the campaign and in every audit row."""
+        return content_hash(self.model_dump(mode="json"))
+
+
+def content_hash(obj: object) -> str:
+    raw = json.dumps(obj, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return "sha256:" + hashlib.sha256(raw.encode()).hexdigest()

@@ -1,0 +1,200 @@
+"""Reading plan, unit-directory and rule-set files: YAML text in, validated models out.
+
+Every problem comes out as a SourceError that names the file and the line, so the CLI can print
+`FILE:LINE: message` and never a traceback. Pure: the caller reads the files and passes text.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import yaml
+from pydantic import BaseModel, ValidationError
+
+from models.plan import Plan, UnitDirectory
+from models.ruleset import RuleSet
+
+M = TypeVar("M", bound=BaseModel)
+Path = tuple[str | int, ...]
+
+
+class SourceError(Exception):
+    """A problem in a source file, at a line."""
+
+    def __init__(self, path: str, line: int, message: str) -> None:
+        super().__init__(f"{path}:{line}: {message}")
+        self.path = path
+        self.line = line
+        self.message = message
+
+
+class _Loader(yaml.SafeLoader):
+    """Safe YAML with YAML 1.2 booleans: `no:` is a key named "no", not False."""
+
+
+_Loader.yaml_implicit_resolvers = {
+    k: [(tag, rx) for tag, rx in v if tag != "tag:yaml.org,2002:bool"]
+    for k, v in yaml.SafeLoader.yaml_implicit_resolvers.copy().items()
+}
+_Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF")
+)
+
+
+def parse_yaml(text: str, *, path: str) -> tuple[Any, dict[Path, int]]:
+    """Parse YAML, returning the data and the line (1-based) of every mapping value and item."""
+    loader = _Loader(text)
+    try:
+        node = loader.get_single_node()
+    except yaml.MarkedYAMLError as e:
+        mark = e.problem_mark or e.context_mark
+        line = mark.line + 1 if mark else 1
+        raise SourceError(path, line, f"YAML syntax error: {e.problem or e}") from None
+    finally:
+        loader.dispose()
+    if node is None:
+        raise SourceError(path, 1, "the file is empty")
+    lines: dict[Path, int] = {}
+
+    def build(n: yaml.Node, at: Path) -> Any:
+        lines[at] = n.start_mark.line + 1
+        if isinstance(n, yaml.MappingNode):
+            out: dict[Any, Any] = {}
+            for k, v in n.value:
+                key = loader.construct_object(k, deep=True)
+                if key in out:
+                    raise SourceError(path, k.start_mark.line + 1, f"duplicate key {key!r}")
+                out[key] = build(v, (*at, key))
+                lines[(*at, key)] = k.start_mark.line + 1
+            return out
+        if isinstance(n, yaml.SequenceNode):
+            return [build(v, (*at, i)) for i, v in enumerate(n.value)]
+        try:
+            return loader.construct_object(n, deep=True)
+        except (yaml.constructor.ConstructorError, ValueError) as e:
+            raise SourceError(path, n.start_mark.line + 1, f"bad value {n.value!r}: {e}") from None
+
+    return build(node, ()), lines
+
+
+def _line_of(lines: dict[Path, int], loc: Path) -> int:
+    for i in range(len(loc), -1, -1):
+        if loc[:i] in lines:
+            return lines[loc[:i]]
+    return 1
+
+
+def _message(err: Any) -> str:
+    loc = ".".join(str(x) for x in err["loc"])
+    msg = str(err["msg"]).removeprefix("Value error, ")
+    return f"{loc}: {msg}" if loc else msg
+
+
+def validate(
+    model: type[M],
+    data: Any,
+    *,
+    path: str,
+    lines: dict[Path, int],
+    locate: Callable[[str], Path] | None = None,
+) -> M:
+    """Validate data into a model; the first error becomes a SourceError at its line.
+
+    Model-level errors (a duplicate task number, an unknown unit) carry no location of their
+    own: `locate` finds the line from the message where it can.
+    """
+    try:
+        return model.model_validate(data)
+    except ValidationError as e:
+        errors = e.errors(include_url=False)
+        first = errors[0]
+        loc: Path = tuple(first["loc"])
+        # A validator's own error is located at the model it checked; `locate` can often narrow
+        # it to the offending value (a phase's end date, a milestone's due date).
+        if locate is not None and (not loc or first["type"] == "value_error"):
+            loc = locate(str(first["msg"])) or loc
+        more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+        raise SourceError(path, _line_of(lines, loc), _message(first) + more) from None
+
+
+def _plan_locator(data: dict[str, Any]) -> Callable[[str], Path]:
+    """Find where a plan-level validation message points, by the task, unit or phase it names."""
+
+    def locate(msg: str) -> Path:
+        raw = data.get("tasks")
+        tasks: list[Any] = raw if isinstance(raw, list) else []
+        if m := re.search(r"duplicate task number (\d+)", msg):
+            hits = [i for i, t in enumerate(tasks) if isinstance(t, dict) and str(t.get("no")) == m[1]]
+            return ("tasks", hits[-1], "no") if hits else ("tasks",)
+        if m := re.search(r"task (\d+): unknown (unit|category) '?([^']*)'?", msg):
+            for i, t in enumerate(tasks):
+                if isinstance(t, dict) and str(t.get("no")) == m[1]:
+                    if m[2] == "category":
+                        return ("tasks", i, "category")
+                    if t.get("lead") == m[3]:
+                        return ("tasks", i, "lead")
+                    resp = t.get("responsible") or []
+                    return ("tasks", i, "responsible", resp.index(m[3])) if m[3] in resp else ("tasks", i)
+        if m := re.search(r"joint meeting: unknown unit '([^']*)'", msg):
+            jm = data.get("joint_meeting") or {}
+            for k in ("convener", "office"):
+                if jm.get(k) == m[1]:
+                    return ("joint_meeting", k)
+        raw = data.get("phases")
+        phases = [p if isinstance(p, dict) else {} for p in raw] if isinstance(raw, list) else []
+        if m := re.search(r"milestone (\w+) due \S+ is outside phase (\w+)", msg):
+            for i, p in enumerate(phases):
+                if p.get("name") == m[2]:
+                    ms = p.get("milestones") or []
+                    hits = [j for j, x in enumerate(ms) if isinstance(x, dict) and x.get("id") == m[1]]
+                    return ("phases", i, "milestones", hits[0], "due") if hits else ("phases", i)
+        if m := re.search(r"phase (\w+) ends", msg):
+            for i, p in enumerate(phases):
+                if p.get("name") == m[1]:
+                    return ("phases", i, "end")
+        if m := re.search(r"phase (\w+)", msg):
+            for i, p in enumerate(phases):
+                if p.get("name") == m[1]:
+                    return ("phases", i)
+        return ()
+
+    return locate
+
+
+def parse_directory(text: str, *, path: str) -> UnitDirectory:
+    data, lines = parse_yaml(text, path=path)
+    return validate(UnitDirectory, data, path=path, lines=lines)
+
+
+def parse_plan(text: str, *, path: str, directory: UnitDirectory | None = None) -> Plan:
+    """Parse a plan file. `directory` replaces the file's `directory:` reference when given."""
+    data, lines = parse_yaml(text, path=path)
+    if not isinstance(data, dict):
+        raise SourceError(path, 1, "a plan file is a mapping (id, title, tasks, phases, …)")
+    if directory is not None:
+        data = {**data, "directory": directory.model_dump(mode="python")}
+    return validate(Plan, data, path=path, lines=lines, locate=_plan_locator(data))
+
+
+def directory_reference(text: str, *, path: str) -> tuple[str, int]:
+    """The plan's `directory:` file name and its line, to be read by the caller."""
+    data, lines = parse_yaml(text, path=path)
+    ref = data.get("directory") if isinstance(data, dict) else None
+    if not isinstance(ref, str):
+        line = lines.get(("directory",), 1)
+        raise SourceError(path, line, "directory: must name the unit directory file (e.g. units/suixian.yaml)")
+    return ref, lines[("directory",)]
+
+
+def parse_ruleset(text: str, *, path: str) -> RuleSet:
+    data, lines = parse_yaml(text, path=path)
+
+    def locate(msg: str) -> Path:
+        if m := re.search(r"duplicate rule id '([^']*)'", msg):
+            hits = [i for i, r in enumerate(data.get("rules") or []) if isinstance(r, dict) and r.get("id") == m[1]]
+            return ("rules", hits[-1], "id") if hits else ("rules",)
+        return ()
+
+    return validate(RuleSet, data, path=path, lines=lines, locate=locate)

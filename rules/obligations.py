@@ -1,0 +1,69 @@
+"""From a plan to its obligations (任务清单): who owes what, by when."""
+
+from __future__ import annotations
+
+from models.obligation import ObligationSpec, UnitRole, obligation_id
+from models.plan import PhaseKind, Plan
+
+
+def expand(plan: Plan, campaign_id: str) -> list[ObligationSpec]:
+    """Every obligation of a campaign, in a stable order.
+
+    - A phase's duties: one per unit named (e.g. every town's 工作方案 in the planning phase).
+    - In a phase with `tasks_due_at_milestones`, every task falls due for its lead unit and each
+      responsible unit at each milestone (基础型 by 2021-12-31, 示范型 by 2022-06-30).
+    """
+    out: list[ObligationSpec] = []
+    office = plan.joint_meeting.office
+    for phase in plan.phases:
+        assigned = max(phase.start, plan.issued)
+        for duty in phase.duties:
+            for uid in plan.expand(duty.units):
+                out.append(
+                    ObligationSpec(
+                        id=obligation_id(campaign_id, phase.name, uid, f"D-{duty.id}"),
+                        phase=phase.name,
+                        unit_id=uid,
+                        unit_name=plan.unit(uid).name,
+                        unit_kind=plan.unit(uid).kind.value,
+                        role=UnitRole.responsible,
+                        duty=duty.id,
+                        title=duty.name,
+                        lead=office,
+                        assigned=assigned,
+                        due=duty.due,
+                    )
+                )
+        if not phase.tasks_due_at_milestones:
+            continue
+        for m in phase.milestones:
+            for task in plan.tasks:
+                for uid in plan.expand((task.lead, *task.responsible)):
+                    out.append(
+                        ObligationSpec(
+                            id=obligation_id(campaign_id, phase.name, uid, f"T{task.no:02d}-{m.id}"),
+                            phase=phase.name,
+                            unit_id=uid,
+                            unit_name=plan.unit(uid).name,
+                            unit_kind=plan.unit(uid).kind.value,
+                            role=UnitRole.lead if uid == task.lead else UnitRole.responsible,
+                            task_no=task.no,
+                            category=task.category,
+                            milestone=m.id,
+                            title=f"{task.no}．{task.name}（{m.name}）",
+                            lead=task.lead,
+                            assigned=assigned,
+                            due=m.due,
+                        )
+                    )
+    return out
+
+
+def units_by_phase(obligations: list[ObligationSpec]) -> dict[PhaseKind, list[str]]:
+    """The units with obligations in each phase, in first-seen order."""
+    out: dict[PhaseKind, list[str]] = {}
+    for o in obligations:
+        units = out.setdefault(o.phase, [])
+        if o.unit_id not in units:
+            units.append(o.unit_id)
+    return out

@@ -1,0 +1,753 @@
+"""The `duban` command: load plans, rehearse and launch campaigns, act on obligations, audit.
+
+Exit codes: 0 ok; 1 a check failed or a thing was not found; 2 bad input (with FILE:LINE:
+message for files); never a traceback for anything a user can get wrong.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+import time
+import uuid
+from collections.abc import Coroutine
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any, TypeVar
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from activities.config import ROOT, Settings, get_settings
+from models.calendar import CalendarData
+from models.obligation import workflow_id_of
+from models.payloads import (
+    Acknowledge,
+    CampaignContext,
+    CampaignInput,
+    CampaignResult,
+    Complete,
+    ObligationView,
+    ReportProgress,
+    SimulationInput,
+)
+from models.plan import Plan
+from models.ruleset import RuleSet
+from models.time import Clock, at
+from rules import calendar as cal
+from rules.engine import Engine, RuleError
+from rules.loading import (
+    SourceError,
+    directory_reference,
+    parse_directory,
+    parse_plan,
+    parse_ruleset,
+    parse_yaml,
+)
+from rules.obligations import expand
+
+T = TypeVar("T")
+out = Console(highlight=False, soft_wrap=True)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+DEFAULT_PLAN = ROOT / "plans" / "suixian-2021.yaml"
+DEFAULT_RULES = ROOT / "rules" / "rulesets" / "suixian-default.yaml"
+
+
+class UserError(Exception):
+    """Something the user can fix; printed as is, with its exit code."""
+
+    def __init__(self, message: str, code: int = 2) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+app = typer.Typer(
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    help="督办 duban: runs a government campaign plan from launch to final evaluation.",
+)
+plan_app = typer.Typer(no_args_is_help=True, help="Check and show plan files (实施方案).")
+calendar_app = typer.Typer(no_args_is_help=True, help="China's official working days (调休 included).")
+audit_app = typer.Typer(no_args_is_help=True, help="For auditors: verify and explain the record.")
+db_app = typer.Typer(no_args_is_help=True, help="The database schema.")
+app.add_typer(plan_app, name="plan")
+app.add_typer(calendar_app, name="calendar")
+app.add_typer(audit_app, name="audit")
+app.add_typer(db_app, name="db")
+
+
+# -- reading files ----------------------------------------------------------------------------------
+
+
+def _read(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise UserError(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise UserError(f"{path}: is a directory, not a file") from None
+    except UnicodeDecodeError:
+        raise SourceError(str(path), 1, "not UTF-8 text") from None
+
+
+def load_plan(path: Path) -> Plan:
+    text = _read(path)
+    ref, line = directory_reference(text, path=str(path))
+    dpath = path.parent / ref
+    if not dpath.is_file():
+        raise SourceError(str(path), line, f"unit directory {ref!r} not found (looked for {dpath})")
+    directory = parse_directory(_read(dpath), path=str(dpath))
+    return parse_plan(text, path=str(path), directory=directory)
+
+
+def load_ruleset(path: Path) -> RuleSet:
+    rs = parse_ruleset(_read(path), path=str(path))
+    try:
+        Engine(rs, cal.WorkCalendar(CalendarData()))
+    except RuleError as e:
+        lines = parse_yaml(_read(path), path=str(path))[1]
+        idx = next(i for i, r in enumerate(rs.rules) if r.id == e.rule_id)
+        raise SourceError(str(path), lines.get(("rules", idx, "when"), 1), str(e)) from None
+    return rs
+
+
+def load_calendar(settings: Settings, years: range) -> tuple[CalendarData, list[int]]:
+    """Calendar data for the years, and the years no source knows (to warn about)."""
+    file_years: dict[int, Any] = {}
+    path = settings.calendar_file
+    if path.is_file():
+        data, _ = parse_yaml(_read(path), path=str(path))
+        try:
+            file_years = cal.parse_calendar_file(data, path=str(path))
+        except ValueError as e:
+            raise UserError(str(e)) from None
+    data = cal.build(years, file_years)
+    return data, [y for y in years if y not in data.known_years]
+
+
+def warn_missing(years: list[int], settings: Settings) -> None:
+    for y in years:
+        known = sorted(cal.package_years())
+        err.print(
+            f"[yellow]warning:[/] no official holiday calendar for {y} (chinesecalendar knows "
+            f"{known[0]}–{known[-1]}; add {y} to {settings.calendar_file}); counting Monday–Friday "
+            f"as working days in {y}."
+        )
+
+
+# -- plan ------------------------------------------------------------------------------------------
+
+
+@plan_app.command("check")
+def plan_check(file: Path) -> None:
+    """Validate a plan file: exit 0 with a summary, or 2 with FILE:LINE: message."""
+    plan = load_plan(file)
+    obs = expand(plan, plan.id)
+    excluded = [u.name for u in plan.directory.units if u.kind.is_local and u not in plan.units_in_scope()]
+    out.print(
+        f"{file}: ok: {plan.title}: {len(plan.tasks)} tasks in {len(plan.categories)} categories, "
+        f"{len(plan.phases)} phases, {len(plan.units_in_scope())} towns/farms/scenic areas in scope"
+        + (f" ({'、'.join(excluded)} excluded)" if excluded else "")
+        + f", {len(obs)} obligations, {plan.digest()[:19]}"
+    )
+
+
+def plan_json(plan: Plan) -> dict[str, Any]:
+    units = plan.directory.by_id()
+    cats = {c.no: c.name for c in plan.categories}
+
+    def unit(uid: str) -> dict[str, str]:
+        return {"id": uid, "name": units[uid].name, "kind": units[uid].kind.value}
+
+    return {
+        "id": plan.id,
+        "title": plan.title,
+        "issued": plan.issued.isoformat(),
+        "issuer": plan.issuer,
+        "region": plan.region,
+        "scope": plan.scope,
+        "hash": plan.digest(),
+        "joint_meeting": {
+            "name": plan.joint_meeting.name,
+            "convener": unit(plan.joint_meeting.convener),
+            "office": unit(plan.joint_meeting.office),
+        },
+        "categories": [{"no": c.no, "name": c.name} for c in plan.categories],
+        "tasks": [
+            {
+                "no": t.no,
+                "name": t.name,
+                "category": cats[t.category],
+                "category_no": t.category,
+                "lead": units[t.lead].name,
+                "lead_id": t.lead,
+                "responsible": [units[u].name for u in plan.expand(t.responsible)],
+                "responsible_ids": list(plan.expand(t.responsible)),
+            }
+            for t in plan.tasks
+        ],
+        "phases": [
+            {
+                "name": p.name.value,
+                "title": p.title,
+                "start": p.start.isoformat(),
+                "end": p.end.isoformat(),
+                "milestones": [
+                    {"id": m.id, "name": m.name, "due": m.due.isoformat(), "standard": m.standard} for m in p.milestones
+                ],
+                "duties": [{"id": d.id, "name": d.name, "due": d.due.isoformat()} for d in p.duties],
+            }
+            for p in plan.phases
+        ],
+        "assessments": [{"kind": a.kind.value, "name": a.name} for a in plan.assessments],
+        "units_in_scope": [unit(u.id) for u in plan.units_in_scope()],
+        "excluded": [
+            {**unit(u.id), "reason": "seat town (城关镇): the plan covers 建制镇（不含城关镇）"}
+            for u in plan.directory.units
+            if u.kind.is_local and u not in plan.units_in_scope()
+        ],
+        "obligations": len(expand(plan, plan.id)),
+    }
+
+
+@plan_app.command("show")
+def plan_show(file: Path, as_json: bool = typer.Option(False, "--json", help="Machine-readable output.")) -> None:
+    """Show the parsed plan: tasks, lead and responsible units, phases, units in scope."""
+    plan = load_plan(file)
+    data = plan_json(plan)
+    if as_json:
+        out.print_json(json.dumps(data, ensure_ascii=False))
+        return
+    out.print(f"[bold]{plan.title}[/] ({plan.issuer}, {plan.issued})")
+    t = Table("no", "task", "category", "lead", "responsible")
+    for task in data["tasks"]:
+        agencies = [
+            n
+            for n, i in zip(task["responsible"], task["responsible_ids"], strict=True)
+            if plan.unit(i).kind.value == "agency"
+        ]
+        t.add_row(
+            str(task["no"]),
+            task["name"],
+            task["category"],
+            task["lead"],
+            "、".join(agencies) + f" + {len(data['units_in_scope'])} 镇场景区",
+        )
+    out.print(t)
+    for p in data["phases"]:
+        ms = ", ".join(f"{m['name']} {m['due']}" for m in p["milestones"])
+        out.print(f"{p['name']:<11} {p['title']}  {p['start']} … {p['end']}" + (f"  milestones: {ms}" if ms else ""))
+    out.print(f"in scope: {'、'.join(u['name'] for u in data['units_in_scope'])}")
+    for u in data["excluded"]:
+        out.print(f"excluded: {u['name']} ({u['reason']})")
+
+
+# -- calendar ----------------------------------------------------------------------------------------
+
+
+def _date(s: str) -> date:
+    try:
+        return date.fromisoformat(s)
+    except ValueError:
+        raise UserError(f"{s!r} is not a date (YYYY-MM-DD)") from None
+
+
+@calendar_app.command("shift", context_settings={"ignore_unknown_options": True})
+def calendar_shift(day: str = typer.Argument(..., metavar="DATE"), n: int = typer.Argument(..., metavar="N")) -> None:
+    """Print the date N official working days after DATE (before it, if N < 0)."""
+    d = _date(day)
+    settings = get_settings()
+    span = abs(n) // 200 + 2
+    data, _ = load_calendar(settings, range(max(1, d.year - span), d.year + span + 1))
+    wc = cal.WorkCalendar(data)
+    result = wc.shift(d, n)
+    lo, hi = min(d, result), max(d, result)
+    warn_missing(wc.missing_years(lo, hi), settings)
+    out.print(result.isoformat())
+
+
+@calendar_app.command("show")
+def calendar_show(year: int) -> None:
+    """List a year's official holidays and make-up workdays (调休)."""
+    settings = get_settings()
+    data, missing = load_calendar(settings, range(year, year + 1))
+    warn_missing(missing, settings)
+    for y in data.years:
+        out.print(f"{y.year} (source: {y.source})")
+        for d in sorted({*y.holidays, *y.workdays}):
+            kind = "make-up workday 调休上班" if d in y.workdays else "holiday 放假"
+            out.print(f"  {d.isoformat()} {'一二三四五六日'[d.weekday()]} {kind}")
+
+
+# -- running things ---------------------------------------------------------------------------------
+
+
+def run(coro: Coroutine[Any, Any, T]) -> T:
+    return asyncio.run(coro)
+
+
+@dataclass
+class Launch:
+    input: CampaignInput
+    plan: Plan
+    missing_years: list[int]
+
+
+def prepare(
+    plan_file: Path,
+    rules_file: Path,
+    *,
+    campaign_id: str,
+    server_now: datetime,
+    live: bool,
+    speed: int = 1,
+    plan_from: date | None = None,
+) -> Launch:
+    """Everything a campaign pins at launch: plan, rule set, calendar, and its clock.
+
+    The clock starts at the plan's issue date (or `plan_from`) unless a live plan starts in
+    the future; `speed` runs plan time faster than the server's, for drills on a real server.
+    """
+    settings = get_settings()
+    plan = load_plan(plan_file)
+    ruleset = load_ruleset(rules_file)
+    years = range(plan.start.year, plan.end.year + 2)  # escalations run past the last phase
+    data, missing = load_calendar(settings, years)
+    launched = at(plan_from or plan.issued, ruleset.time_of_day)
+    if live and launched > server_now and speed == 1:
+        clock = Clock()
+    else:
+        clock = Clock.rehearse(plan_start=launched, server_now=server_now, speed=speed)
+    ctx = CampaignContext(
+        campaign_id=campaign_id,
+        plan_id=plan.id,
+        plan_hash=plan.digest(),
+        ruleset=ruleset,
+        ruleset_hash=ruleset.digest(),
+        calendar=data,
+        calendar_hash=data.digest(),
+        clock=clock,
+        notice_prefix=plan.notice_prefix,
+        office=plan.joint_meeting.office,
+        convener=plan.joint_meeting.convener,
+        ends=plan.end,
+    )
+    return Launch(
+        input=CampaignInput(context=ctx, plan=plan, launched_plan_time=clock.plan_time(server_now)),
+        plan=plan,
+        missing_years=missing,
+    )
+
+
+@app.command()
+def demo(
+    plan_file: Path = typer.Option(DEFAULT_PLAN, "--plan", help="The plan to rehearse."),
+    out_dir: Path = typer.Option(Path("out/demo"), "--out", help="Where summary.json and audit.jsonl go."),
+    seed: int = typer.Option(7, "--seed", help="Simulated agencies' behaviour; same seed, same counts."),
+    rules_file: Path = typer.Option(DEFAULT_RULES, "--rules", help="The rule set."),
+    silent: int = typer.Option(1, "--silent", help="How many towns never answer at all."),
+) -> None:
+    """Rehearse a whole campaign, launch to final evaluation, on the time-skipping server."""
+    load_plan(plan_file)  # fail fast on a bad plan, before any server starts
+    summary, trail = run(rehearse(plan_file, rules_file, seed=seed, silent=silent))
+    write_outputs(out_dir, summary, trail)
+    print_summary(summary)
+    out.print(f"wrote {out_dir / 'summary.json'} and {out_dir / 'audit.jsonl'}")
+
+
+def print_summary(summary: dict[str, Any]) -> None:
+    t = Table(title=f"{summary['campaign_id']} (seed {summary['seed']})", show_header=True)
+    t.add_column("what")
+    t.add_column("count", justify="right")
+    for k in (
+        "obligations",
+        "completed",
+        "reminders",
+        "escalations",
+        "notices",
+        "rectification_orders",
+        "bulletins",
+        "assessments",
+        "audit_events",
+    ):
+        t.add_row(k, str(summary[k]))
+    eng = summary["engine"]
+    for k in ("workflows", "activities", "history_events", "continued_as_new"):
+        t.add_row(f"engine: {k}", str(eng[k]))
+    t.add_row("wall time", f"{eng['wall_seconds']:.1f} s")
+    out.print(t)
+
+
+async def rehearse(plan_file: Path, rules_file: Path, *, out_dir: Path, seed: int, silent: int) -> dict[str, Any]:
+    """Run a whole campaign on the time-skipping server with simulated agencies."""
+    from sqlalchemy import select
+    from temporalio.contrib.pydantic import pydantic_data_converter
+    from temporalio.testing import WorkflowEnvironment
+
+    from activities import servers
+    from activities.campaign import campaign_counts
+    from activities.store.db import make_engine, upgrade
+    from activities.store.tables import audit_events
+    from worker import build_worker
+    from workflows import CampaignWorkflow, SimulationWorkflow
+
+    settings = get_settings()
+    started = time.monotonic()
+    with err.status("starting embedded PostgreSQL and the time-skipping Temporal server…"):
+        url = servers.ensure_postgres(settings)
+        await upgrade(url)
+        engine = make_engine(url)
+        env = await WorkflowEnvironment.start_time_skipping(
+            test_server_existing_path=servers.test_server_path(),
+            data_converter=pydantic_data_converter,
+            runtime=quiet_runtime(),
+        )
+    try:
+        server_now = await env.get_current_time()
+        plan = load_plan(plan_file)
+        cid = f"{plan.id}-rehearsal-s{seed}-{datetime.now(UTC):%Y%m%d%H%M%S}-{uuid.uuid4().hex[:4]}"
+        lp = prepare(plan_file, rules_file, campaign_id=cid, server_now=server_now, live=False)
+        warn_missing(lp.missing_years, settings)
+        ctx = lp.input.context
+        queue = f"rehearsal-{uuid.uuid4()}"
+        async with build_worker(env.client, engine, task_queue=queue, rehearsal=True):
+            handle = await env.client.start_workflow(CampaignWorkflow.run, lp.input, id=cid, task_queue=queue)
+            sim = await env.client.start_workflow(
+                SimulationWorkflow.run,
+                SimulationInput(context=ctx, plan=plan, seed=seed, never_answering=silent),
+                id=f"{cid}/simulation",
+                task_queue=queue,
+            )
+            start = at(plan.start, "00:00")
+            span = (at(plan.end, "23:59") - start).total_seconds()
+            result_task = asyncio.ensure_future(handle.result())
+            with Progress(
+                TextColumn("[bold]rehearsing[/] {task.fields[day]}"),
+                BarColumn(),
+                TextColumn("{task.percentage:>3.0f}%"),
+                TimeElapsedColumn(),
+                console=err,
+                transient=False,
+            ) as bar:
+                task = bar.add_task("campaign", total=span, day=plan.start.isoformat())
+                while not result_task.done():
+                    await asyncio.wait([result_task], timeout=0.5)
+                    if result_task.done():
+                        break
+                    try:
+                        now = (await handle.query(CampaignWorkflow.now)).plan_time
+                    except Exception:
+                        continue
+                    bar.update(task, completed=(now - start).total_seconds(), day=now.date().isoformat())
+                bar.update(task, completed=span, day=plan.end.isoformat())
+            result: CampaignResult = await result_task
+            sim_cost = await sim.result()
+        async with engine.connect() as conn:
+            counts = await campaign_counts(conn, cid)
+            trail = (
+                (
+                    await conn.execute(
+                        select(audit_events).where(audit_events.c.campaign_id == cid).order_by(audit_events.c.seq)
+                    )
+                )
+                .mappings()
+                .all()
+            )
+    finally:
+        await env.shutdown()
+        await engine.dispose()
+    cost = result.cost.add(sim_cost)
+    summary: dict[str, Any] = {
+        "campaign_id": cid,
+        "plan": plan.id,
+        "plan_hash": ctx.plan_hash,
+        "ruleset": f"{ctx.ruleset.id} v{ctx.ruleset.version}",
+        "ruleset_hash": ctx.ruleset_hash,
+        "seed": seed,
+        "silent_units": silent,
+        **counts,
+        "engine": {**cost.model_dump(), "wall_seconds": round(time.monotonic() - started, 2)},
+        "campaign_engine": result.cost.model_dump(),
+        "simulation_engine": sim_cost.model_dump(),
+    }
+    return summary, [audit_line(r) for r in trail]
+
+
+def write_outputs(out_dir: Path, summary: dict[str, Any], trail: list[dict[str, Any]]) -> None:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / "summary.json").write_text(json.dumps(summary, ensure_ascii=False, indent=2) + "\n")
+    with (out_dir / "audit.jsonl").open("w", encoding="utf-8") as f:
+        for line in trail:
+            f.write(json.dumps(line, ensure_ascii=False) + "\n")
+
+
+def quiet_runtime() -> Any:
+    """A Temporal runtime that logs only errors: the test server lacks capabilities the SDK
+    warns about on every start, which says nothing to a user rehearsing a campaign."""
+    from temporalio.runtime import LoggingConfig, Runtime, TelemetryConfig, TelemetryFilter
+
+    filt = TelemetryFilter(core_level="ERROR", other_level="ERROR")
+    return Runtime(telemetry=TelemetryConfig(logging=LoggingConfig(filter=filt)))
+
+
+def audit_line(r: Any) -> dict[str, Any]:
+    """One audit row as a JSON line: plan date and server time, what, whom, which rule."""
+    return {
+        "seq": r["seq"],
+        "kind": r["kind"],
+        "plan_date": r["plan_time"].astimezone(at(date(2000, 1, 1)).tzinfo).date().isoformat(),
+        "plan_time": r["plan_time"].astimezone(at(date(2000, 1, 1)).tzinfo).isoformat(),
+        "server_time": r["server_time"].astimezone(UTC).isoformat(),
+        "obligation": r["obligation_id"],
+        "unit": r["unit_id"],
+        "rule": r["rule_id"],
+        "actor": r["actor"],
+        "payload": r["payload"],
+        "hash": r["hash"],
+    }
+
+
+@app.command()
+def worker() -> None:
+    """Run a worker against the configured Temporal and PostgreSQL (embedded by default)."""
+    import worker as w
+
+    run(w.run())
+
+
+@app.command()
+def up() -> None:
+    """Start the embedded PostgreSQL and Temporal dev server, migrate, and run a worker."""
+    from activities import servers
+
+    settings = get_settings()
+    url = servers.ensure_postgres(settings)
+    from activities.store.db import upgrade
+
+    run(upgrade(url))
+    out.print(f"PostgreSQL: {url}")
+    address = settings.temporal_address or f"localhost:{settings.temporal_port}"
+    out.print(f"Temporal: {address} (task queue {settings.task_queue})")
+    out.print("worker running; Ctrl-C to stop")
+    worker()
+
+
+@app.command()
+def launch(
+    plan_file: Path = typer.Argument(..., metavar="FILE"),
+    rules_file: Path = typer.Option(DEFAULT_RULES, "--rules"),
+    campaign_id: str | None = typer.Option(None, "--id", help="Campaign id (default: PLAN-YYYYMMDDHHMM)."),
+    speed: int = typer.Option(1, "--speed", min=1, help="Plan seconds per server second (86400: a day a second)."),
+    plan_from: str | None = typer.Option(None, "--from", help="Plan date the clock starts at (default: issue date)."),
+) -> None:
+    """Launch a campaign on the configured Temporal (run `duban up` first)."""
+    from activities import servers
+    from workflows import CampaignWorkflow
+
+    settings = get_settings()
+    now = datetime.now(UTC)
+    cid = campaign_id or f"{load_plan(plan_file).id}-{now:%Y%m%d%H%M}"
+    lp = prepare(
+        plan_file,
+        rules_file,
+        campaign_id=cid,
+        server_now=now,
+        live=True,
+        speed=speed,
+        plan_from=_date(plan_from) if plan_from else None,
+    )
+    warn_missing(lp.missing_years, settings)
+
+    async def go() -> None:
+        client = await servers.connect(settings)
+        await client.start_workflow(CampaignWorkflow.run, lp.input, id=cid, task_queue=settings.task_queue)
+
+    run(go())
+    clock = lp.input.context.clock
+    out.print(f"launched {cid}: plan time now {clock.plan_time(now):%Y-%m-%d %H:%M}, {clock.speed}× server time")
+
+
+async def _db() -> Any:
+    from activities import servers
+    from activities.store.db import make_engine, upgrade
+
+    url = servers.ensure_postgres(get_settings())
+    await upgrade(url)
+    return make_engine(url)
+
+
+@app.command()
+def status(campaign: str) -> None:
+    """A campaign's counts from the read side."""
+    from sqlalchemy import select
+
+    from activities.campaign import campaign_counts
+    from activities.store.tables import campaigns
+
+    async def go() -> dict[str, Any]:
+        engine = await _db()
+        async with engine.connect() as conn:
+            row = (await conn.execute(select(campaigns).where(campaigns.c.id == campaign))).first()
+            if row is None:
+                raise UserError(f"no campaign {campaign!r}", code=1)
+            counts = await campaign_counts(conn, campaign)
+        await engine.dispose()
+        return {"campaign": campaign, "status": row.status, "plan": row.plan_title, **counts}
+
+    data = run(go())
+    for k, v in data.items():
+        out.print(f"{k:<22}{v}")
+
+
+def _update(verb: str, obligation: str, unit: str, arg: Any) -> None:
+    from temporalio.client import WorkflowUpdateFailedError
+
+    from activities import servers
+
+    try:
+        wf = workflow_id_of(obligation)
+    except ValueError as e:
+        raise UserError(str(e)) from None
+
+    async def go() -> ObligationView:
+        client = await servers.connect(get_settings())
+        try:
+            return await client.get_workflow_handle(wf).execute_update(verb, arg, result_type=ObligationView)
+        except WorkflowUpdateFailedError as e:
+            raise UserError(f"refused: {e.cause.message if e.cause else e}", code=1) from None
+
+    v = run(go())
+    out.print(f"{v.id}: {v.state.value} {v.progress}%")
+
+
+@app.command()
+def ack(obligation: str, unit: str = typer.Option(..., "--unit", help="The acting unit's id.")) -> None:
+    """签收: acknowledge an obligation."""
+    _update("acknowledge", obligation, unit, Acknowledge(obligation_id=obligation, unit_id=unit))
+
+
+@app.command()
+def report(
+    obligation: str,
+    percent: int = typer.Option(..., "--percent", min=0, max=100),
+    text: str = typer.Option("", "--text"),
+    unit: str = typer.Option(..., "--unit"),
+) -> None:
+    """进展上报: report progress on an obligation."""
+    _update(
+        "report_progress",
+        obligation,
+        unit,
+        ReportProgress(obligation_id=obligation, unit_id=unit, percent=percent, text=text),
+    )
+
+
+@app.command()
+def complete(obligation: str, text: str = typer.Option("", "--text"), unit: str = typer.Option(..., "--unit")) -> None:
+    """办结: complete an obligation."""
+    _update("complete", obligation, unit, Complete(obligation_id=obligation, unit_id=unit, text=text))
+
+
+@app.command()
+def inbox(unit: str, campaign: str | None = typer.Option(None, "--campaign"), limit: int = 50) -> None:
+    """A unit's in-app inbox: reminders, escalations, notices, orders."""
+    from sqlalchemy import select
+
+    from activities.store.tables import inbox as inbox_t
+
+    async def go() -> list[Any]:
+        engine = await _db()
+        q = select(inbox_t).where(inbox_t.c.recipient == unit).order_by(inbox_t.c.plan_time).limit(limit)
+        if campaign:
+            q = q.where(inbox_t.c.campaign_id == campaign)
+        async with engine.connect() as conn:
+            rows = (await conn.execute(q)).all()
+        await engine.dispose()
+        return list(rows)
+
+    for r in run(go()):
+        out.print(f"{r.plan_time.astimezone(at(date.today()).tzinfo):%Y-%m-%d %H:%M}  {r.kind:<13} {r.title}")
+
+
+@audit_app.command("verify")
+def audit_verify(campaign: str) -> None:
+    """Recompute the campaign's audit hash chain; exit 1 naming the first broken row."""
+    from activities.store.audit import verify
+
+    async def go() -> tuple[bool, str]:
+        engine = await _db()
+        async with engine.connect() as conn:
+            result = await verify(conn, campaign)
+        await engine.dispose()
+        return result
+
+    ok, message = run(go())
+    (out if ok else err).print(message)
+    if not ok:
+        raise typer.Exit(1)
+
+
+@audit_app.command("explain")
+def audit_explain(obligation: str) -> None:
+    """An obligation's timeline in plan time: each step, and the rule or unit behind it."""
+    from activities.store.audit import timeline
+
+    async def go() -> list[str]:
+        engine = await _db()
+        async with engine.connect() as conn:
+            lines = await timeline(conn, obligation)
+        await engine.dispose()
+        return lines
+
+    lines = run(go())
+    if not lines:
+        raise UserError(f"no record of obligation {obligation!r}", code=1)
+    for line in lines:
+        out.print(line, markup=False)
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Apply the Alembic migrations to the configured database."""
+    from activities import servers
+    from activities.store.db import upgrade
+
+    url = servers.ensure_postgres(get_settings())
+    run(upgrade(url))
+    out.print("database is at the latest schema")
+
+
+def main() -> None:
+    """Entry point: run the CLI, map errors to exit codes, and exit hard (sdk-python #300)."""
+    from activities.logs import configure
+
+    settings = get_settings()
+    configure(fmt=settings.log_format, level="warning" if settings.log_level == "info" else settings.log_level)
+    code = 0
+    try:
+        app()  # typer handles usage errors itself (exit 2) and ends in SystemExit
+    except SystemExit as e:
+        code = e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
+    except SourceError as e:
+        err.print(str(e), markup=False)
+        code = 2
+    except UserError as e:
+        err.print(str(e), markup=False)
+        code = e.code
+    except KeyboardInterrupt:
+        code = 130
+    sys.stdout.flush()
+    sys.stderr.flush()
+    from activities.servers import hard_exit
+
+    hard_exit(code)
+
+
+if __name__ == "__main__":
+    main()

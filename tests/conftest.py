@@ -1,0 +1,1 @@
+"""Shared pytest configuration for duban's tests (unit fixtures live in tests/unit/conftest.py)."""

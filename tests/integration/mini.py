@@ -1,0 +1,144 @@
+"""The mini campaign the integration tests run: 2 towns × 3 tasks, one town that never answers.
+
+East (东镇) and the three lead agencies sign on 2021-05-10 and complete on 2021-11-01; west (西镇)
+never answers. So, from the default rule set and China's calendar, exactly:
+
+- 2021-12-28 (3 working days before the 2021-12-31 due date): a reminder to west per task;
+- 2022-01-04 (1 working day after, past the New Year holiday): escalation to each task's lead;
+- 2022-01-10 (5 working days after): escalation to the office with 督办通知 测督〔2022〕1–3号;
+- monthly bulletins May 2021 … Feb 2022; rectification orders for west from the December one;
+- 达标验收 (basic) for both towns, 年度总评 at the end.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncEngine
+from temporalio.client import Client, WorkflowHandle
+
+from activities.store.tables import assessments, bulletins, inbox, rectification_orders, supervision_notices
+from models.obligation import unit_workflow_id
+from models.payloads import AgencyDay, AgencyInput, AgencyMove, CampaignInput
+from models.plan import PhaseKind
+from models.time import CST, at
+from starter import DEFAULT_RULES, prepare
+from workflows import AgencyWorkflow, CampaignWorkflow
+
+FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
+MINI_PLAN = FIXTURES / "mini-plan.yaml"
+TASKS = {1: "roads", 2: "water", 3: "housing"}
+
+
+def new_campaign(server_now: Any) -> CampaignInput:
+    cid = f"mini-{uuid.uuid4().hex[:8]}"
+    return prepare(MINI_PLAN, DEFAULT_RULES, campaign_id=cid, server_now=server_now, live=False).input
+
+
+async def start(client: Client, inp: CampaignInput, queue: str) -> WorkflowHandle[Any, Any]:
+    """Start the campaign and the agencies that answer (east and the lead agencies)."""
+    ctx = inp.context
+    cid = ctx.campaign_id
+    handle = await client.start_workflow(CampaignWorkflow.run, inp, id=cid, task_queue=queue)
+    answering = {"east": [1, 2, 3], **{unit: [no] for no, unit in TASKS.items()}}
+    for unit, tasks in answering.items():
+        wf = unit_workflow_id(cid, PhaseKind.rollout, unit)
+        obs = [f"{wf}/T{no:02d}-basic" for no in tasks]
+        days = [
+            AgencyDay(
+                plan_time=at(date(2021, 5, 10), "10:00"),
+                moves=[AgencyMove(verb="acknowledge", obligation_id=o) for o in obs],
+            ),
+            AgencyDay(
+                plan_time=at(date(2021, 11, 1), "10:00"),
+                moves=[AgencyMove(verb="complete", obligation_id=o) for o in obs],
+            ),
+        ]
+        await client.start_workflow(
+            AgencyWorkflow.run,
+            AgencyInput(context=ctx, workflow_id=wf, unit_id=unit, days=days),
+            id=f"{wf}/agency",
+            task_queue=queue,
+        )
+    return handle
+
+
+def expected_deliveries(cid: str) -> list[tuple[str, str, str, str, str, int]]:
+    """(plan time, kind, recipient, obligation, rule, level) of every reminder and escalation."""
+    west = f"{cid}/rollout/west"
+    out = []
+    for no, lead in TASKS.items():
+        ob = f"{west}/T{no:02d}-basic"
+        out += [
+            ("2021-12-28 09:00", "reminder", "west", ob, "remind-before-due", 0),
+            ("2022-01-04 09:00", "escalation", lead, ob, "escalate-to-lead", 1),
+            ("2022-01-10 09:00", "escalation", "office", ob, "escalate-to-office", 2),
+        ]
+    return sorted(out)
+
+
+async def deliveries(engine: AsyncEngine, cid: str) -> list[tuple[str, str, str, str, str, int]]:
+    q = select(inbox).where(inbox.c.campaign_id == cid, inbox.c.kind.in_(["reminder", "escalation"]))
+    async with engine.connect() as conn:
+        rows = (await conn.execute(q)).all()
+    return sorted(
+        (
+            r.plan_time.astimezone(CST).strftime("%Y-%m-%d %H:%M"),
+            r.kind,
+            r.recipient,
+            r.obligation_id,
+            r.rule_id,
+            r.level,
+        )
+        for r in rows
+    )
+
+
+async def notices(engine: AsyncEngine, cid: str) -> list[tuple[str, str, str, str]]:
+    q = (
+        select(supervision_notices)
+        .where(supervision_notices.c.campaign_id == cid)
+        .order_by(supervision_notices.c.number)
+    )
+    async with engine.connect() as conn:
+        return [
+            (
+                r.code,
+                r.unit_id,
+                r.obligation_id.rsplit("/", 1)[1],
+                r.plan_time.astimezone(CST).date().isoformat(),
+            )
+            for r in (await conn.execute(q)).all()
+        ]
+
+
+async def reports(engine: AsyncEngine, cid: str) -> dict[str, Any]:
+    async with engine.connect() as conn:
+        orders = (
+            await conn.execute(
+                select(rectification_orders.c.unit_id, rectification_orders.c.month)
+                .where(rectification_orders.c.campaign_id == cid)
+                .order_by(rectification_orders.c.month)
+            )
+        ).all()
+        months = (
+            await conn.execute(
+                select(bulletins.c.month).where(bulletins.c.campaign_id == cid).order_by(bulletins.c.month)
+            )
+        ).scalars()
+        scored = (
+            await conn.execute(
+                select(assessments.c.kind, assessments.c.milestone, assessments.c.unit_id, assessments.c.passed)
+                .where(assessments.c.campaign_id == cid)
+                .order_by(assessments.c.kind, assessments.c.unit_id)
+            )
+        ).all()
+    return {
+        "orders": [(u, m.isoformat()) for u, m in orders],
+        "bulletins": [m.isoformat() for m in months],
+        "assessments": [tuple(r) for r in scored],
+    }

@@ -1,0 +1,236 @@
+"""A whole campaign on the real time-skipping server and real PostgreSQL."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import uuid
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncEngine
+from temporalio import activity
+from temporalio.client import WorkflowUpdateFailedError
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.testing import WorkflowEnvironment
+
+from activities import servers
+from activities.campaign import CampaignActivities
+from activities.store.audit import verify
+from activities.store.tables import inbox, obligations
+from models.payloads import (
+    Acknowledge,
+    Act,
+    CampaignResult,
+    Complete,
+    DeliverBatch,
+    DeliverResult,
+    ReportProgress,
+)
+from starter import DEFAULT_RULES, prepare
+from tests.integration import mini
+from worker import build_worker
+from workflows import UnitWorkflow
+
+pytestmark = pytest.mark.integration
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def expected_reports() -> dict[str, object]:
+    return {
+        "orders": [("west", "2021-12-01"), ("west", "2022-01-01"), ("west", "2022-02-01")],
+        "bulletins": [f"{y}-{m:02d}-01" for y, m in [(2021, m) for m in range(5, 13)] + [(2022, 1), (2022, 2)]],
+        "assessments": [
+            ("acceptance", "basic", "east", True),
+            ("acceptance", "basic", "west", False),
+            ("annual_review", "", "east", True),
+            ("annual_review", "", "west", False),
+        ],
+    }
+
+
+async def test_a_town_that_never_answers_is_reminded_then_escalated_up_the_ladder(
+    env: WorkflowEnvironment, engine: AsyncEngine
+) -> None:
+    queue = str(uuid.uuid4())
+    inp = mini.new_campaign(await env.get_current_time())
+    cid = inp.context.campaign_id
+    async with build_worker(env.client, engine, task_queue=queue, rehearsal=True):
+        handle = await mini.start(env.client, inp, queue)
+        result: CampaignResult = await handle.result()
+
+    assert await mini.deliveries(engine, cid) == mini.expected_deliveries(cid)
+    assert await mini.notices(engine, cid) == [
+        ("测督〔2022〕1号", "west", "T01-basic", "2022-01-10"),
+        ("测督〔2022〕2号", "west", "T02-basic", "2022-01-10"),
+        ("测督〔2022〕3号", "west", "T03-basic", "2022-01-10"),
+    ]
+    assert await mini.reports(engine, cid) == expected_reports()
+    assert result.counts["obligations"] == 9
+    assert result.counts["completed"] == 6
+    assert result.counts["reminders"] == 3
+    assert result.counts["escalations"] == 6
+    async with engine.connect() as conn:
+        ok, message = await verify(conn, cid)
+    assert ok, message
+
+
+async def test_updates_refuse_bad_input_with_a_clear_error(env: WorkflowEnvironment, engine: AsyncEngine) -> None:
+    queue = str(uuid.uuid4())
+    inp = mini.new_campaign(await env.get_current_time())
+    cid = inp.context.campaign_id
+    wf = f"{cid}/rollout/west"
+    ob = f"{wf}/T01-basic"
+    async with build_worker(env.client, engine, task_queue=queue):
+        await env.client.start_workflow("CampaignWorkflow", inp, id=cid, task_queue=queue)
+        await env.sleep(timedelta(days=2))  # past the rollout phase's start, 2021-05-01
+        west = env.client.get_workflow_handle(wf)
+
+        async def refused(update: str, arg: object) -> str:
+            with pytest.raises(WorkflowUpdateFailedError) as e:
+                await west.execute_update(update, arg)
+            assert e.value.cause is not None
+            return str(e.value.cause.message)
+
+        assert "unknown obligation" in await refused(
+            "complete", Complete(obligation_id=f"{wf}/T09-basic", unit_id="west")
+        )
+        assert "may not act" in await refused(
+            "report_progress", ReportProgress(obligation_id=ob, unit_id="east", percent=10)
+        )
+        await west.execute_update(UnitWorkflow.acknowledge, Acknowledge(obligation_id=ob, unit_id="west"))
+        assert "already acknowledged" in await refused("acknowledge", Acknowledge(obligation_id=ob, unit_id="west"))
+        await west.execute_update(
+            UnitWorkflow.report_progress, ReportProgress(obligation_id=ob, unit_id="west", percent=60)
+        )
+        assert "cannot go back" in await refused(
+            "report_progress", ReportProgress(obligation_id=ob, unit_id="west", percent=20)
+        )
+        # The office may act on any obligation.
+        view = await west.execute_update(UnitWorkflow.complete, Complete(obligation_id=ob, unit_id="office"))
+        assert view.state.value == "completed"
+        assert "already completed" in await refused("complete", Complete(obligation_id=ob, unit_id="west"))
+        states = {v.id: v.state.value for v in await west.query(UnitWorkflow.obligations)}
+        assert states[ob] == "completed"
+        assert states[f"{wf}/T02-basic"] == "assigned"
+        await env.client.get_workflow_handle(cid).terminate("test done")
+
+
+class CrashAfterCommit(CampaignActivities):
+    """A worker that dies after its delivery transaction commits and before Temporal hears of
+    it, on the first attempt of every batch: the retry must send nothing twice."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        super().__init__(engine)
+        self.attempts: list[DeliverResult] = []
+
+    @activity.defn(name=Act.deliver)
+    async def deliver(self, inp: DeliverBatch) -> DeliverResult:
+        result = await super().deliver(inp)
+        self.attempts.append(result)
+        if activity.info().attempt == 1:
+            raise RuntimeError("worker died after commit")
+        return result
+
+
+async def test_a_delivery_retried_after_its_commit_sends_nothing_twice(
+    env: WorkflowEnvironment, engine: AsyncEngine
+) -> None:
+    queue = str(uuid.uuid4())
+    inp = mini.new_campaign(await env.get_current_time())
+    cid = inp.context.campaign_id
+    crashing = CrashAfterCommit(engine)
+    async with build_worker(env.client, engine, task_queue=queue, rehearsal=True, campaign_activities=crashing):
+        await (await mini.start(env.client, inp, queue)).result()
+
+    assert await mini.deliveries(engine, cid) == mini.expected_deliveries(cid)
+    # Every batch ran twice: the first attempt delivered, the retry found it all delivered.
+    assert [a.delivered for a in crashing.attempts[1::2]] == [0] * (len(crashing.attempts) // 2)
+    assert sum(a.already for a in crashing.attempts) == len(mini.expected_deliveries(cid))
+    async with engine.connect() as conn:
+        counters = (
+            await conn.execute(
+                select(obligations.c.reminders, obligations.c.escalation_level).where(
+                    obligations.c.campaign_id == cid, obligations.c.unit_id == "west"
+                )
+            )
+        ).all()
+        ok, message = await verify(conn, cid)
+    assert counters == [(1, 2)] * 3
+    assert ok, message
+
+
+async def test_a_worker_killed_mid_campaign_and_restarted_sends_no_duplicate(
+    engine: AsyncEngine, db_url: str, tmp_path: Path
+) -> None:
+    """SIGKILL a worker process right after its first reminder, start another: every reminder,
+    escalation and notice still goes out exactly once.
+
+    On the real dev server (the time-skipping one waits for a dead worker's tasks for ever), as a
+    drill: the clock starts at 2021-12-20, a week before the first reminder, and runs two plan
+    days a second; the evaluation phase is cut to end 2022-01-20.
+    """
+    plan = tmp_path / "mini-plan.yaml"
+    plan.write_text(mini.MINI_PLAN.read_text(encoding="utf-8").replace("end: 2022-03-31", "end: 2022-01-20"))
+    shutil.copytree(mini.FIXTURES / "units", tmp_path / "units")
+    env = await WorkflowEnvironment.start_local(
+        dev_server_existing_path=servers.dev_server_path(),
+        ui=False,
+        dev_server_extra_args=["--headless"],
+        data_converter=pydantic_data_converter,
+    )
+    queue = str(uuid.uuid4())
+    cid = f"mini-kill-{uuid.uuid4().hex[:8]}"
+    inp = prepare(
+        plan,
+        DEFAULT_RULES,
+        campaign_id=cid,
+        server_now=datetime.now(UTC),
+        live=True,
+        speed=2 * 86400,
+        plan_from=date(2021, 12, 20),
+    ).input
+    address = env.client.service_client.config.target_host
+
+    def spawn() -> subprocess.Popen[bytes]:
+        return subprocess.Popen(
+            [sys.executable, str(Path(__file__).parent / "worker_proc.py"), address, queue, db_url],
+            cwd=ROOT,
+            env={**os.environ, "PYTHONPATH": str(ROOT)},
+        )
+
+    first = spawn()
+    second: subprocess.Popen[bytes] | None = None
+    try:
+        handle = await mini.start(env.client, inp, queue)
+        async with asyncio.timeout(120):
+            while True:
+                async with engine.connect() as conn:
+                    n = (await conn.execute(select(func.count()).where(inbox.c.campaign_id == cid))).scalar_one()
+                if n:
+                    break
+                await asyncio.sleep(0.02)
+        first.send_signal(signal.SIGKILL)
+        first.wait()
+        second = spawn()
+        async with asyncio.timeout(240):
+            await handle.result()
+    finally:
+        for p in (first, second):
+            if p is not None and p.poll() is None:
+                p.kill()
+                p.wait()
+        await env.shutdown()
+
+    assert await mini.deliveries(engine, cid) == mini.expected_deliveries(cid)
+    assert [n[0] for n in await mini.notices(engine, cid)] == ["测督〔2022〕1号", "测督〔2022〕2号", "测督〔2022〕3号"]
+    async with engine.connect() as conn:
+        ok, message = await verify(conn, cid)
+    assert ok, message

@@ -1,0 +1,70 @@
+"""The worker: runs duban's workflows and activities on a task queue.
+
+`python worker.py` (or `duban worker`) runs one against the configured Temporal and PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+import structlog
+from sqlalchemy.ext.asyncio import AsyncEngine
+from temporalio.client import Client
+from temporalio.worker import Worker
+from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
+
+import activities
+from activities.campaign import CampaignActivities
+from activities.config import Settings, get_settings
+from workflows import REHEARSAL_WORKFLOWS, WORKFLOWS
+
+# Our pure layers and the libraries they use are deterministic and side-effect free, so the
+# sandbox may share them with workflows instead of re-importing them for every run; cel is an
+# extension module, which cannot be re-imported at all.
+PASSTHROUGH = ("models", "rules", "cel", "chinese_calendar", "yaml", "pydantic", "pydantic_core")
+
+
+def sandbox() -> SandboxedWorkflowRunner:
+    return SandboxedWorkflowRunner(restrictions=SandboxRestrictions.default.with_passthrough_modules(*PASSTHROUGH))
+
+
+def build_worker(
+    client: Client,
+    engine: AsyncEngine,
+    *,
+    task_queue: str,
+    rehearsal: bool = False,
+    campaign_activities: CampaignActivities | None = None,
+) -> Worker:
+    """A worker for duban's workflows; with `rehearsal`, also the simulated agencies."""
+    return Worker(
+        client,
+        task_queue=task_queue,
+        workflows=[*WORKFLOWS, *(REHEARSAL_WORKFLOWS if rehearsal else [])],
+        activities=activities.build(engine, client if rehearsal else None, campaign=campaign_activities),
+        workflow_runner=sandbox(),
+        max_concurrent_activities=50,
+    )
+
+
+async def run(settings: Settings | None = None) -> None:
+    from activities.logs import configure
+    from activities.servers import connect, ensure_postgres
+    from activities.store.db import make_engine, upgrade
+
+    settings = settings or get_settings()
+    configure(fmt=settings.log_format, level=settings.log_level)
+    url = ensure_postgres(settings)
+    if settings.env != "production":
+        # A laptop's embedded database is brought up to date here for convenience; production
+        # runs `duban db upgrade` as its own deployment step, before any worker starts.
+        await upgrade(url)
+    engine = make_engine(url)
+    client = await connect(settings)
+    structlog.get_logger().info("worker starting", task_queue=settings.task_queue)
+    async with build_worker(client, engine, task_queue=settings.task_queue):
+        await asyncio.Event().wait()
+
+
+if __name__ == "__main__":
+    asyncio.run(run())

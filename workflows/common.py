@@ -1,0 +1,83 @@
+"""What every workflow shares: activity options, the compiled engine, plan time."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+
+from models.payloads import CampaignContext, EngineCost, Provenance
+from rules.calendar import WorkCalendar
+from rules.engine import Engine
+
+# Database writes are idempotent (keys enforced by unique constraints), so retrying is always
+# safe: retry with backoff for up to a day, which rides out a database restart or a long
+# outage without losing a reminder. Bad input is not retried: it will not get better.
+DB_RETRY = RetryPolicy(
+    initial_interval=timedelta(seconds=1),
+    backoff_coefficient=2.0,
+    maximum_interval=timedelta(minutes=5),
+    non_retryable_error_types=["InvalidInput"],
+)
+DB_ACTIVITY: dict[str, Any] = {
+    # A batch is one transaction of at most a few thousand rows: seconds at worst. A worker
+    # that dies mid-attempt is noticed after this long, and the attempt runs again elsewhere.
+    "start_to_close_timeout": timedelta(seconds=30),
+    "schedule_to_close_timeout": timedelta(days=1),
+    "retry_policy": DB_RETRY,
+}
+# Reports scan a whole campaign: give them longer per attempt.
+REPORT_ACTIVITY: dict[str, Any] = {**DB_ACTIVITY, "start_to_close_timeout": timedelta(minutes=5)}
+
+MAX_CHILDREN = 1000
+"""Children one parent starts; Temporal allows 2,000 pending, and histories stay small."""
+
+HISTORY_LIMIT = 8000
+"""Continue as new before Temporal's 10,240-event warning."""
+
+_engines: dict[tuple[str, str], Engine] = {}
+
+
+def engine_for(ctx: CampaignContext) -> Engine:
+    """The campaign's engine, compiled once per worker process per rule set and calendar.
+
+    Safe to share across workflow runs: the engine is pure, and its inputs are pinned by hash.
+    """
+    key = (ctx.ruleset_hash, ctx.calendar_hash)
+    if key not in _engines:
+        _engines[key] = Engine(ctx.ruleset, WorkCalendar(ctx.calendar))
+    return _engines[key]
+
+
+def plan_now(ctx: CampaignContext) -> datetime:
+    return ctx.clock.plan_time(workflow.now())
+
+
+async def sleep_until(ctx: CampaignContext, plan_time: datetime) -> None:
+    """Sleep until a plan instant (timers run on server time)."""
+    delay = ctx.clock.server_time(plan_time) - workflow.now()
+    if delay > timedelta(0):
+        await workflow.sleep(delay)
+
+
+def provenance(ctx: CampaignContext) -> Provenance:
+    info = workflow.info()
+    return Provenance(
+        campaign_id=ctx.campaign_id,
+        plan_hash=ctx.plan_hash,
+        ruleset_hash=ctx.ruleset_hash,
+        workflow_id=info.workflow_id,
+        run_id=info.run_id,
+    )
+
+
+def own_cost(activities: int, carried: EngineCost | None = None) -> EngineCost:
+    """This run's cost, plus what earlier runs of the same workflow (continue-as-new) carried."""
+    mine = EngineCost(
+        workflows=0 if carried else 1,
+        activities=activities,
+        history_events=workflow.info().get_current_history_length(),
+    )
+    return mine.add(carried) if carried else mine

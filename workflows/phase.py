@@ -1,0 +1,107 @@
+"""A phase of the plan: waits for its start, fans out to its units, runs its milestones."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import date, timedelta
+
+from temporalio import workflow
+from temporalio.workflow import ParentClosePolicy
+
+from models.obligation import unit_workflow_id
+from models.payloads import (
+    Act,
+    AssessRun,
+    EngineCost,
+    MilestoneRef,
+    PhaseInput,
+    UnitBatchInput,
+    UnitInput,
+)
+from models.time import at
+from workflows.common import MAX_CHILDREN, REPORT_ACTIVITY, engine_for, own_cost, provenance, sleep_until
+from workflows.unit import UnitWorkflow
+
+
+async def fan_out(inp: PhaseInput | UnitBatchInput) -> EngineCost:
+    """Start a UnitWorkflow per unit; above MAX_CHILDREN, a level of batches in between, so no
+    parent ever holds more than MAX_CHILDREN pending children (a province: 1,000 towns)."""
+    ctx, units = inp.context, inp.units
+    if len(units) <= MAX_CHILDREN:
+        handles = [
+            await workflow.start_child_workflow(
+                UnitWorkflow.run,
+                UnitInput(context=ctx, phase=inp.phase, unit_id=u),
+                id=unit_workflow_id(ctx.campaign_id, inp.phase, u),
+                parent_close_policy=ParentClosePolicy.TERMINATE,
+            )
+            for u in units
+        ]
+    else:
+        batches = -(-len(units) // MAX_CHILDREN)  # ceiling division
+        size = -(-len(units) // batches)
+        handles = [
+            await workflow.start_child_workflow(
+                UnitBatchWorkflow.run,
+                UnitBatchInput(context=ctx, phase=inp.phase, units=units[i : i + size]),
+                id=f"{ctx.campaign_id}/{inp.phase.value}/batch-{i // size:03d}",
+            )
+            for i in range(0, len(units), size)
+        ]
+    total = EngineCost()
+    for cost in await asyncio.gather(*handles):
+        total = total.add(cost)
+    return total
+
+
+@workflow.defn
+class UnitBatchWorkflow:
+    @workflow.run
+    async def run(self, inp: UnitBatchInput) -> EngineCost:
+        return own_cost(0).add(await fan_out(inp))
+
+
+@workflow.defn
+class PhaseWorkflow:
+    def __init__(self) -> None:
+        self._activities = 0
+
+    @workflow.run
+    async def run(self, inp: PhaseInput) -> EngineCost:
+        ctx = inp.context
+        await sleep_until(ctx, at(inp.start, ctx.ruleset.time_of_day))
+        units = fan_out(inp) if inp.units else _nothing()
+        results = await asyncio.gather(units, *(self._milestone(inp, m) for m in inp.milestones))
+        cost = results[0]
+        if inp.phase.value == "evaluation":
+            await self._assess(inp, kind="annual_review", milestone=None, on=inp.end)
+        return own_cost(self._activities).add(cost)
+
+    async def _milestone(self, inp: PhaseInput, m: MilestoneRef) -> None:
+        """达标验收 against a milestone standard, on the first working day after it falls due."""
+        calendar = engine_for(inp.context).calendar
+        await self._assess(inp, kind="acceptance", milestone=m.id, on=calendar.shift(m.due, 1), as_of=m.due)
+
+    async def _assess(
+        self, inp: PhaseInput, *, kind: str, milestone: str | None, on: date, as_of: date | None = None
+    ) -> None:
+        ctx = inp.context
+        when = at(on, ctx.ruleset.time_of_day) + timedelta(hours=2)
+        await sleep_until(ctx, when)
+        await workflow.execute_activity(
+            Act.assess,
+            AssessRun(
+                provenance=provenance(ctx),
+                kind=kind,
+                milestone=milestone,
+                as_of=as_of or on,
+                plan_time=when,
+                server_time=ctx.clock.server_time(when),
+            ),
+            **REPORT_ACTIVITY,
+        )
+        self._activities += 1
+
+
+async def _nothing() -> EngineCost:
+    return EngineCost()

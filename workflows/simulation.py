@@ -1,0 +1,76 @@
+"""Rehearsal only: simulated agencies that sign, report and complete through the real Updates."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+
+from models.payloads import (
+    Act,
+    AgencyInput,
+    EngineCost,
+    SimulateAgency,
+    SimulateResult,
+    SimulationInput,
+)
+from rules.obligations import expand
+from rules.simulation import never_answering, schedule
+from workflows.common import engine_for, own_cost, sleep_until
+
+# The agency's unit workflow may still be starting when its first move comes due: retry
+# quickly for a while, then give the move up (a simulated agency that gives up is realistic).
+AGENCY = {
+    "start_to_close_timeout": timedelta(seconds=60),
+    "retry_policy": RetryPolicy(initial_interval=timedelta(seconds=1), maximum_attempts=20),
+}
+
+
+@workflow.defn
+class AgencyWorkflow:
+    @workflow.run
+    async def run(self, inp: AgencyInput) -> EngineCost:
+        n = 0
+        for day in inp.days:
+            await sleep_until(inp.context, day.plan_time)
+            await workflow.execute_activity(
+                Act.simulate_agency,
+                SimulateAgency(
+                    workflow_id=inp.workflow_id, unit_id=inp.unit_id, moves=day.moves, plan_time=day.plan_time
+                ),
+                result_type=SimulateResult,
+                **AGENCY,
+            )
+            n += 1
+        return own_cost(n)
+
+
+@workflow.defn
+class SimulationWorkflow:
+    @workflow.run
+    async def run(self, inp: SimulationInput) -> EngineCost:
+        ctx = inp.context
+        calendar = engine_for(ctx).calendar
+        silent = never_answering(inp.plan, inp.seed, inp.never_answering)
+        days = schedule(
+            inp.plan,
+            expand(inp.plan, ctx.campaign_id),
+            calendar,
+            seed=inp.seed,
+            silent=silent,
+            until=ctx.ends,
+        )
+        handles = [
+            await workflow.start_child_workflow(
+                AgencyWorkflow.run,
+                AgencyInput(context=ctx, workflow_id=wf, unit_id=wf.split("/")[2], days=d),
+                id=f"{wf}/agency",
+            )
+            for wf, d in days.items()
+        ]
+        cost = own_cost(0)
+        for c in await asyncio.gather(*handles):
+            cost = cost.add(c)
+        return cost
