@@ -384,7 +384,9 @@ def print_summary(summary: dict[str, Any]) -> None:
     out.print(t)
 
 
-async def rehearse(plan_file: Path, rules_file: Path, *, out_dir: Path, seed: int, silent: int) -> dict[str, Any]:
+async def rehearse(
+    plan_file: Path, rules_file: Path, *, seed: int, silent: int
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """Run a whole campaign on the time-skipping server with simulated agencies."""
     from sqlalchemy import select
     from temporalio.contrib.pydantic import pydantic_data_converter
@@ -618,9 +620,12 @@ def _update(verb: str, obligation: str, unit: str, arg: Any) -> None:
     async def go() -> ObligationView:
         client = await servers.connect(get_settings())
         try:
-            return await client.get_workflow_handle(wf).execute_update(verb, arg, result_type=ObligationView)
+            view: ObligationView = await client.get_workflow_handle(wf).execute_update(
+                verb, arg, result_type=ObligationView
+            )
         except WorkflowUpdateFailedError as e:
-            raise UserError(f"refused: {e.cause.message if e.cause else e}", code=1) from None
+            raise UserError(f"refused: {getattr(e.cause, 'message', e)}", code=1) from None
+        return view
 
     v = run(go())
     out.print(f"{v.id}: {v.state.value} {v.progress}%")

@@ -73,7 +73,7 @@ class CampaignWorkflow:
             cost = cost.add(c)
         end = at(ctx.ends + timedelta(days=1), "00:00")
         cost = cost.add(own_cost(1))
-        result = await workflow.execute_activity(
+        result: CampaignResult = await workflow.execute_activity(
             Act.close_campaign,
             CloseCampaign(
                 provenance=provenance(ctx),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from datetime import date, timedelta
+from typing import Any
 
 from temporalio import workflow
 from temporalio.workflow import ParentClosePolicy
@@ -27,6 +28,7 @@ async def fan_out(inp: PhaseInput | UnitBatchInput) -> EngineCost:
     """Start a UnitWorkflow per unit; above MAX_CHILDREN, a level of batches in between, so no
     parent ever holds more than MAX_CHILDREN pending children (a province: 1,000 towns)."""
     ctx, units = inp.context, inp.units
+    handles: list[Any]
     if len(units) <= MAX_CHILDREN:
         handles = [
             await workflow.start_child_workflow(
@@ -71,8 +73,8 @@ class PhaseWorkflow:
         ctx = inp.context
         await sleep_until(ctx, at(inp.start, ctx.ruleset.time_of_day))
         units = fan_out(inp) if inp.units else _nothing()
-        results = await asyncio.gather(units, *(self._milestone(inp, m) for m in inp.milestones))
-        cost = results[0]
+        cost, *_ = await asyncio.gather(units, *(self._milestone(inp, m) for m in inp.milestones))
+        assert isinstance(cost, EngineCost)
         if inp.phase.value == "evaluation":
             await self._assess(inp, kind="annual_review", milestone=None, on=inp.end)
         return own_cost(self._activities).add(cost)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from datetime import timedelta
+from typing import Any
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
@@ -22,7 +23,7 @@ from workflows.common import engine_for, own_cost, sleep_until
 
 # The agency's unit workflow may still be starting when its first move comes due: retry
 # quickly for a while, then give the move up (a simulated agency that gives up is realistic).
-AGENCY = {
+AGENCY: dict[str, Any] = {
     "start_to_close_timeout": timedelta(seconds=60),
     "retry_policy": RetryPolicy(initial_interval=timedelta(seconds=1), maximum_attempts=20),
 }
