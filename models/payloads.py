@@ -55,6 +55,8 @@ class CampaignContext(Payload):
     convener: str
     ends: date
     """Plan date after which nothing more fires: the end of the last phase."""
+    max_children: int = Field(default=1000, ge=2, le=2000)
+    """Children one parent workflow starts; past it, fan-out gets another level."""
 
 
 class CampaignInput(Payload):
@@ -108,6 +110,8 @@ class UnitBatchInput(Payload):
     context: CampaignContext
     phase: PhaseKind
     units: list[str]
+    path: str = ""
+    """Where the batch sits in the tree (e.g. "-001-000"), to name its own batches uniquely."""
 
 
 class UnitInput(Payload):

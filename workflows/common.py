@@ -31,9 +31,6 @@ DB_ACTIVITY: dict[str, Any] = {
 # Reports scan a whole campaign: give them longer per attempt.
 REPORT_ACTIVITY: dict[str, Any] = {**DB_ACTIVITY, "start_to_close_timeout": timedelta(minutes=5)}
 
-MAX_CHILDREN = 1000
-"""Children one parent starts; Temporal allows 2,000 pending, and histories stay small."""
-
 HISTORY_LIMIT = 8000
 """Continue as new before Temporal's 10,240-event warning."""
 

@@ -20,16 +20,18 @@ from models.payloads import (
     UnitInput,
 )
 from models.time import at
-from workflows.common import MAX_CHILDREN, REPORT_ACTIVITY, engine_for, own_cost, provenance, sleep_until
+from workflows.common import REPORT_ACTIVITY, engine_for, own_cost, provenance, sleep_until
 from workflows.unit import UnitWorkflow
 
 
 async def fan_out(inp: PhaseInput | UnitBatchInput) -> EngineCost:
-    """Start a UnitWorkflow per unit; above MAX_CHILDREN, a level of batches in between, so no
-    parent ever holds more than MAX_CHILDREN pending children (a province: 1,000 towns)."""
+    """Start a UnitWorkflow per unit; above `max_children` (1,000 by default), a level of
+    batches in between, so no parent ever holds more pending children than that (a province:
+    1,000 towns). Batches nest again if one level is not enough."""
     ctx, units = inp.context, inp.units
+    path = inp.path if isinstance(inp, UnitBatchInput) else ""
     handles: list[Any]
-    if len(units) <= MAX_CHILDREN:
+    if len(units) <= ctx.max_children:
         handles = [
             await workflow.start_child_workflow(
                 UnitWorkflow.run,
@@ -40,13 +42,15 @@ async def fan_out(inp: PhaseInput | UnitBatchInput) -> EngineCost:
             for u in units
         ]
     else:
-        batches = -(-len(units) // MAX_CHILDREN)  # ceiling division
+        # As few batches as hold every unit, but never more than the limit either: a batch
+        # still too large fans out again.
+        batches = min(ctx.max_children, -(-len(units) // ctx.max_children))
         size = -(-len(units) // batches)
         handles = [
             await workflow.start_child_workflow(
                 UnitBatchWorkflow.run,
-                UnitBatchInput(context=ctx, phase=inp.phase, units=units[i : i + size]),
-                id=f"{ctx.campaign_id}/{inp.phase.value}/batch-{i // size:03d}",
+                UnitBatchInput(context=ctx, phase=inp.phase, units=units[i : i + size], path=f"{path}-{i // size:03d}"),
+                id=f"{ctx.campaign_id}/{inp.phase.value}/batch{path}-{i // size:03d}",
             )
             for i in range(0, len(units), size)
         ]

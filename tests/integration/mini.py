@@ -39,11 +39,13 @@ def new_campaign(server_now: Any) -> CampaignInput:
     return prepare(MINI_PLAN, DEFAULT_RULES, campaign_id=cid, server_now=server_now, live=False).input
 
 
-async def start(client: Client, inp: CampaignInput, queue: str) -> WorkflowHandle[Any, Any]:
-    """Start the campaign and the agencies that answer (east and the lead agencies)."""
+async def start(client: Client, inp: CampaignInput, queue: str, *, agencies: bool = True) -> WorkflowHandle[Any, Any]:
+    """Start the campaign and, with `agencies`, the units that answer (east and the leads)."""
     ctx = inp.context
     cid = ctx.campaign_id
     handle = await client.start_workflow(CampaignWorkflow.run, inp, id=cid, task_queue=queue)
+    if not agencies:
+        return handle
     answering = {"east": [1, 2, 3], **{unit: [no] for no, unit in TASKS.items()}}
     for unit, tasks in answering.items():
         wf = unit_workflow_id(cid, PhaseKind.rollout, unit)
@@ -67,17 +69,21 @@ async def start(client: Client, inp: CampaignInput, queue: str) -> WorkflowHandl
     return handle
 
 
-def expected_deliveries(cid: str) -> list[tuple[str, str, str, str, str, int]]:
-    """(plan time, kind, recipient, obligation, rule, level) of every reminder and escalation."""
-    west = f"{cid}/rollout/west"
+def expected_deliveries(cid: str, silent: tuple[str, ...] = ("west",)) -> list[tuple[str, str, str, str, str, int]]:
+    """(plan time, kind, recipient, obligation, rule, level) of every reminder and escalation
+    when the `silent` units never answer and everyone else completes on time."""
     out = []
     for no, lead in TASKS.items():
-        ob = f"{west}/T{no:02d}-basic"
-        out += [
-            ("2021-12-28 09:00", "reminder", "west", ob, "remind-before-due", 0),
-            ("2022-01-04 09:00", "escalation", lead, ob, "escalate-to-lead", 1),
-            ("2022-01-10 09:00", "escalation", "office", ob, "escalate-to-office", 2),
-        ]
+        for unit in silent:
+            if unit in TASKS.values() and unit != lead:
+                continue  # an agency owes only the task it leads
+            ob = f"{cid}/rollout/{unit}/T{no:02d}-basic"
+            out += [
+                ("2021-12-28 09:00", "reminder", unit, ob, "remind-before-due", 0),
+                # A lead unit's own overdue work goes past itself, to the office.
+                ("2022-01-04 09:00", "escalation", lead if unit != lead else "office", ob, "escalate-to-lead", 1),
+                ("2022-01-10 09:00", "escalation", "office", ob, "escalate-to-office", 2),
+            ]
     return sorted(out)
 
 

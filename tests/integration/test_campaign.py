@@ -175,7 +175,8 @@ async def test_a_worker_killed_mid_campaign_and_restarted_sends_no_duplicate(
 
     On the real dev server (the time-skipping one waits for a dead worker's tasks for ever), as a
     drill: the clock starts at 2021-12-20, a week before the first reminder, and runs two plan
-    days a second; the evaluation phase is cut to end 2022-01-20.
+    days a second; the evaluation phase is cut to end 2022-01-20. Nobody answers, so what must
+    be sent does not depend on how fast anyone's answer travels.
     """
     plan = tmp_path / "mini-plan.yaml"
     plan.write_text(mini.MINI_PLAN.read_text(encoding="utf-8").replace("end: 2022-03-31", "end: 2022-01-20"))
@@ -209,7 +210,7 @@ async def test_a_worker_killed_mid_campaign_and_restarted_sends_no_duplicate(
     first = spawn()
     second: subprocess.Popen[bytes] | None = None
     try:
-        handle = await mini.start(env.client, inp, queue)
+        handle = await mini.start(env.client, inp, queue, agencies=False)
         async with asyncio.timeout(120):
             while True:
                 async with engine.connect() as conn:
@@ -229,8 +230,46 @@ async def test_a_worker_killed_mid_campaign_and_restarted_sends_no_duplicate(
                 p.wait()
         await env.shutdown()
 
-    assert await mini.deliveries(engine, cid) == mini.expected_deliveries(cid)
-    assert [n[0] for n in await mini.notices(engine, cid)] == ["测督〔2022〕1号", "测督〔2022〕2号", "测督〔2022〕3号"]
+    everyone = ("east", "west", *mini.TASKS.values())
+    assert await mini.deliveries(engine, cid) == mini.expected_deliveries(cid, silent=everyone)
+    # One notice per overdue obligation, numbered 1–9 without gap or repeat (the order among
+    # units depends on which unit workflow got there first).
+    issued = await mini.notices(engine, cid)
+    assert sorted(n[0] for n in issued) == sorted(f"测督〔2022〕{i}号" for i in range(1, 10))
+    assert len({(n[1], n[2]) for n in issued}) == 9
     async with engine.connect() as conn:
         ok, message = await verify(conn, cid)
     assert ok, message
+
+
+async def test_fan_out_adds_levels_so_no_parent_exceeds_its_child_limit(
+    env: WorkflowEnvironment, engine: AsyncEngine
+) -> None:
+    """With a limit of 2 children per parent, the rollout's 5 units (3 agencies, 2 towns) are
+    started through two levels of batches, and the campaign runs exactly as with one level."""
+    queue = str(uuid.uuid4())
+    inp = mini.new_campaign(await env.get_current_time())
+    inp = inp.model_copy(update={"context": inp.context.model_copy(update={"max_children": 2})})
+    cid = inp.context.campaign_id
+    async with build_worker(env.client, engine, task_queue=queue, rehearsal=True):
+        result: CampaignResult = await (await mini.start(env.client, inp, queue)).result()
+
+    rollout = f"{cid}/rollout"
+    parents = {  # each batch and unit workflow, and the workflow that started it
+        f"{rollout}/batch-000": rollout,
+        f"{rollout}/batch-001": rollout,
+        f"{rollout}/batch-000-000": f"{rollout}/batch-000",
+        f"{rollout}/batch-000-001": f"{rollout}/batch-000",
+        f"{rollout}/roads": f"{rollout}/batch-000-000",
+        f"{rollout}/east": f"{rollout}/batch-000-000",
+        f"{rollout}/west": f"{rollout}/batch-000-001",
+        f"{rollout}/water": f"{rollout}/batch-001",
+        f"{rollout}/housing": f"{rollout}/batch-001",
+    }
+    for wf, parent in parents.items():
+        d = await env.client.get_workflow_handle(wf).describe()
+        assert (d.parent_id, d.status.name if d.status else None) == (parent, "COMPLETED"), wf
+    assert await mini.deliveries(engine, cid) == mini.expected_deliveries(cid)
+    # 1 campaign + 2 phases + monthly + 5 units + 4 batches, and the 4 agencies' workflows are
+    # the test's own, outside the campaign's cost.
+    assert result.cost.workflows == 1 + 2 + 1 + 5 + 4
