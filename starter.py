@@ -402,7 +402,7 @@ async def rehearse(
     settings = get_settings()
     started = time.monotonic()
     with err.status("starting embedded PostgreSQL and the time-skipping Temporal server…"):
-        url = servers.ensure_postgres(settings)
+        url = await servers.app_database(settings)
         await upgrade(url)
         engine = make_engine(url)
         env = await WorkflowEnvironment.start_time_skipping(
@@ -499,6 +499,8 @@ def quiet_runtime() -> Any:
 
 
 def audit_line(r: Any) -> dict[str, Any]:
+    from activities.store.audit import payload_of
+
     """One audit row as a JSON line: plan date and server time, what, whom, which rule."""
     return {
         "seq": r["seq"],
@@ -510,7 +512,7 @@ def audit_line(r: Any) -> dict[str, Any]:
         "unit": r["unit_id"],
         "rule": r["rule_id"],
         "actor": r["actor"],
-        "payload": r["payload"],
+        "payload": payload_of(r),
         "hash": r["hash"],
     }
 
@@ -529,9 +531,9 @@ def up() -> None:
     from activities import servers
 
     settings = get_settings()
-    url = servers.ensure_postgres(settings)
     from activities.store.db import upgrade
 
+    url = run(servers.app_database(settings))
     run(upgrade(url))
     out.print(f"PostgreSQL: {url}")
     address = settings.temporal_address or f"localhost:{settings.temporal_port}"
@@ -579,7 +581,7 @@ async def _db() -> Any:
     from activities import servers
     from activities.store.db import make_engine, upgrade
 
-    url = servers.ensure_postgres(get_settings())
+    url = await servers.app_database(get_settings())
     await upgrade(url)
     return make_engine(url)
 
@@ -685,17 +687,21 @@ def audit_verify(campaign: str) -> None:
     """Recompute the campaign's audit hash chain; exit 1 naming the first broken row."""
     from activities.store.audit import verify
 
-    async def go() -> tuple[bool, str]:
+    async def go() -> Any:
         engine = await _db()
         async with engine.connect() as conn:
-            result = await verify(conn, campaign)
+            report = await verify(conn, campaign)
         await engine.dispose()
-        return result
+        return report
 
-    ok, message = run(go())
-    (out if ok else err).print(message)
-    if not ok:
-        raise typer.Exit(1)
+    report = run(go())
+    if report.ok:
+        out.print(report.summary(campaign), markup=False)
+        return
+    err.print(report.summary(campaign), markup=False)
+    for p in report.problems:
+        err.print(f"  {p}", markup=False)
+    raise typer.Exit(1)
 
 
 @audit_app.command("explain")
@@ -723,7 +729,7 @@ def db_upgrade() -> None:
     from activities import servers
     from activities.store.db import upgrade
 
-    url = servers.ensure_postgres(get_settings())
+    url = run(servers.app_database(get_settings()))
     run(upgrade(url))
     out.print("database is at the latest schema")
 

@@ -49,12 +49,12 @@ def build_worker(
 
 async def run(settings: Settings | None = None) -> None:
     from activities.logs import configure
-    from activities.servers import connect, ensure_postgres
+    from activities.servers import app_database, connect
     from activities.store.db import make_engine, upgrade
 
     settings = settings or get_settings()
     configure(fmt=settings.log_format, level=settings.log_level)
-    url = ensure_postgres(settings)
+    url = await app_database(settings)
     if settings.env != "production":
         # A laptop's embedded database is brought up to date here for convenience; production
         # runs `duban db upgrade` as its own deployment step, before any worker starts.

@@ -101,6 +101,7 @@ class CampaignActivities:
                     offset_seconds=ctx.clock.offset_seconds,
                     plan=inp.plan.model_dump(mode="json"),
                     ruleset=ctx.ruleset.model_dump(mode="json"),
+                    calendar=ctx.calendar.model_dump(mode="json"),
                     launched_plan_time=inp.plan_time,
                     launched_server_time=inp.server_time,
                 )

@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING, NoReturn
 from urllib.parse import urlsplit, urlunsplit
 
 import psutil
+import sqlalchemy.exc
 import structlog
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
@@ -123,6 +124,29 @@ def ensure_postgres(settings: Settings) -> str:
     uri = server.get_uri()
     _release_handle(server)
     return asyncpg_url(uri)
+
+
+APP_DATABASE = "duban"
+
+
+async def app_database(settings: Settings) -> str:
+    """The URL of duban's own database: DATABASE_URL when set; else the embedded server's
+    database "duban", created on first use (its admin database "postgres" stays untouched)."""
+    admin = await asyncio.to_thread(ensure_postgres, settings)
+    if settings.database_url:
+        return admin
+    engine = create_async_engine(admin, isolation_level="AUTOCOMMIT", poolclass=NullPool)
+    try:
+        async with engine.connect() as conn:
+            found = (
+                await conn.execute(text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": APP_DATABASE})
+            ).first()
+    finally:
+        await engine.dispose()
+    if found is None:
+        with contextlib.suppress(sqlalchemy.exc.ProgrammingError):  # created meanwhile by another process
+            await create_database(admin, APP_DATABASE)
+    return _with_database(admin, APP_DATABASE)
 
 
 async def create_database(admin_url: str, name: str) -> str:

@@ -56,6 +56,7 @@ campaigns = Table(
     Column("status", String(20), nullable=False, server_default="running"),
     Column("plan", JSONB, nullable=False),
     Column("ruleset", JSONB, nullable=False),
+    Column("calendar", JSONB, nullable=False),
     Column("summary", JSONB),
     Column("launched_plan_time", DateTime(timezone=True), nullable=False),
     Column("launched_server_time", DateTime(timezone=True), nullable=False),
@@ -181,7 +182,7 @@ audit_heads = Table(
     metadata,
     Column("campaign_id", ForeignKey("campaigns.id"), primary_key=True),
     Column("seq", BigInteger, nullable=False),
-    Column("hash", String(80), nullable=False),
+    Column("hash", String(64), nullable=False),
 )
 
 audit_events = Table(
@@ -200,9 +201,11 @@ audit_events = Table(
     Column("plan_hash", String(80), nullable=False),
     Column("workflow_id", String(300), nullable=False),
     Column("run_id", String(100), nullable=False),
-    Column("payload", JSONB, nullable=False),
-    Column("payload_digest", String(80), nullable=False),
-    Column("prev_hash", String(80), nullable=False),
-    Column("hash", String(80), nullable=False),
+    # Canonical JSON text (sorted keys, no spaces), not jsonb: its SHA-256 is then the same
+    # computed by Python when written and by PostgreSQL when verified.
+    Column("payload", Text, nullable=False),
+    Column("payload_digest", String(64), nullable=False),
+    Column("prev_hash", String(64), nullable=False),
+    Column("hash", String(64), nullable=False),
     UniqueConstraint("campaign_id", "event_key", name="uq_audit_event_key"),
 )

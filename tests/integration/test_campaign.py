@@ -78,8 +78,8 @@ async def test_a_town_that_never_answers_is_reminded_then_escalated_up_the_ladde
     assert result.counts["reminders"] == 3
     assert result.counts["escalations"] == 6
     async with engine.connect() as conn:
-        ok, message = await verify(conn, cid)
-    assert ok, message
+        report = await verify(conn, cid)
+    assert report.ok, report.problems
 
 
 async def test_updates_refuse_bad_input_with_a_clear_error(env: WorkflowEnvironment, engine: AsyncEngine) -> None:
@@ -162,9 +162,9 @@ async def test_a_delivery_retried_after_its_commit_sends_nothing_twice(
                 )
             )
         ).all()
-        ok, message = await verify(conn, cid)
+        report = await verify(conn, cid)
     assert counters == [(1, 2)] * 3
-    assert ok, message
+    assert report.ok, report.problems
 
 
 async def test_a_worker_killed_mid_campaign_and_restarted_sends_no_duplicate(
@@ -238,8 +238,8 @@ async def test_a_worker_killed_mid_campaign_and_restarted_sends_no_duplicate(
     assert sorted(n[0] for n in issued) == sorted(f"测督〔2022〕{i}号" for i in range(1, 10))
     assert len({(n[1], n[2]) for n in issued}) == 9
     async with engine.connect() as conn:
-        ok, message = await verify(conn, cid)
-    assert ok, message
+        report = await verify(conn, cid)
+    assert report.ok, report.problems
 
 
 async def test_fan_out_adds_levels_so_no_parent_exceeds_its_child_limit(
