@@ -355,10 +355,13 @@ def demo(
 ) -> None:
     """Rehearse a whole campaign, launch to final evaluation, on the time-skipping server."""
     load_plan(plan_file)  # fail fast on a bad plan, before any server starts
-    summary, trail = run(rehearse(plan_file, rules_file, seed=seed, silent=silent))
-    write_outputs(out_dir, summary, trail)
+    summary, trail, histories = run(rehearse(plan_file, rules_file, seed=seed, silent=silent))
+    write_outputs(out_dir, summary, trail, histories)
     print_summary(summary)
-    out.print(f"wrote {out_dir / 'summary.json'} and {out_dir / 'audit.jsonl'}")
+    out.print(f"wrote {out_dir / 'summary.json'}, {out_dir / 'audit.jsonl'} and {len(histories)} histories")
+    out.print(
+        f"verify it: duban audit verify {summary['campaign_id']} --histories {out_dir / 'histories'}", markup=False
+    )
 
 
 def print_summary(summary: dict[str, Any]) -> None:
@@ -386,13 +389,13 @@ def print_summary(summary: dict[str, Any]) -> None:
 
 async def rehearse(
     plan_file: Path, rules_file: Path, *, seed: int, silent: int
-) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+) -> tuple[dict[str, Any], list[dict[str, Any]], list[Any]]:
     """Run a whole campaign on the time-skipping server with simulated agencies."""
     from sqlalchemy import select
     from temporalio.contrib.pydantic import pydantic_data_converter
     from temporalio.testing import WorkflowEnvironment
 
-    from activities import servers
+    from activities import history, servers
     from activities.campaign import campaign_counts
     from activities.store.db import make_engine, upgrade
     from activities.store.tables import audit_events
@@ -450,6 +453,9 @@ async def rehearse(
                 bar.update(task, completed=span, day=plan.end.isoformat())
             result: CampaignResult = await result_task
             sim_cost = await sim.result()
+            # The time-skipping server forgets everything when it stops: keep the histories, so
+            # `duban audit verify CID --histories DIR/histories` can replay and cross-check them.
+            histories = await history.collect(env.client, [cid, f"{cid}/simulation"])
         async with engine.connect() as conn:
             counts = await campaign_counts(conn, cid)
             trail = (
@@ -478,11 +484,15 @@ async def rehearse(
         "campaign_engine": result.cost.model_dump(),
         "simulation_engine": sim_cost.model_dump(),
     }
-    return summary, [audit_line(r) for r in trail]
+    summary["histories"] = len(histories)
+    return summary, [audit_line(r) for r in trail], histories
 
 
-def write_outputs(out_dir: Path, summary: dict[str, Any], trail: list[dict[str, Any]]) -> None:
+def write_outputs(out_dir: Path, summary: dict[str, Any], trail: list[dict[str, Any]], histories: list[Any]) -> None:
+    from activities import history
+
     out_dir.mkdir(parents=True, exist_ok=True)
+    history.save(histories, out_dir / "histories")
     (out_dir / "summary.json").write_text(json.dumps(summary, ensure_ascii=False, indent=2) + "\n")
     with (out_dir / "audit.jsonl").open("w", encoding="utf-8") as f:
         for line in trail:
@@ -683,23 +693,62 @@ def inbox(unit: str, campaign: str | None = typer.Option(None, "--campaign"), li
 
 
 @audit_app.command("verify")
-def audit_verify(campaign: str) -> None:
-    """Recompute the campaign's audit hash chain; exit 1 naming the first broken row."""
-    from activities.store.audit import verify
+def audit_verify(
+    campaign: str,
+    histories_dir: Path | None = typer.Option(
+        None, "--histories", help="Saved histories (a rehearsal writes them to its --out folder)."
+    ),
+) -> None:
+    """Prove the record: recompute the audit hash chain, replay the campaign's Temporal histories
+    through the current code, and cross-check every recorded effect against the chain."""
+    from activities import history, servers
 
-    async def go() -> Any:
+    settings = get_settings()
+    saved: list[Any] | None = None
+    if histories_dir is not None:
+        if not histories_dir.is_dir():
+            raise UserError(f"{histories_dir}: no such folder")
+        saved = history.load(histories_dir)
+
+    async def go() -> history.Verdict:
+        nonlocal saved
         engine = await _db()
-        async with engine.connect() as conn:
-            report = await verify(conn, campaign)
+        missing = None
+        if saved is None:
+            try:
+                client = await servers.connect(settings, start=False)
+                saved = await history.collect(client, [campaign], optional=[f"{campaign}/simulation"])
+            except Exception as e:
+                missing = f"could not fetch the campaign's histories from Temporal ({e}); pass --histories DIR"
+        with Progress(
+            TextColumn("verifying {task.fields[step]}"),
+            TextColumn("{task.completed:,} done"),
+            TimeElapsedColumn(),
+            console=err,
+            transient=True,
+        ) as bar:
+            task = bar.add_task("verify", total=None, step="chain")
+            async with engine.connect() as conn:
+                verdict = await history.verify_campaign(
+                    conn,
+                    campaign,
+                    histories=saved,
+                    missing=missing,
+                    progress=lambda step, n: bar.update(task, step=step, completed=n),
+                )
         await engine.dispose()
-        return report
+        return verdict
 
-    report = run(go())
-    if report.ok:
-        out.print(report.summary(campaign), markup=False)
+    v = run(go())
+    if v.ok:
+        out.print(
+            f"{campaign}: holds: chain of {v.chain.rows:,} rows (head {v.chain.head[:16]}…), "
+            f"{v.histories} histories replayed, {v.effects:,} recorded effects matched",
+            markup=False,
+        )
         return
-    err.print(report.summary(campaign), markup=False)
-    for p in report.problems:
+    err.print(f"{campaign}: does NOT hold", markup=False)
+    for p in v.problems()[:20]:
         err.print(f"  {p}", markup=False)
     raise typer.Exit(1)
 

@@ -11,21 +11,11 @@ import structlog
 from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio.client import Client
 from temporalio.worker import Worker
-from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 import activities
 from activities.campaign import CampaignActivities
 from activities.config import Settings, get_settings
-from workflows import REHEARSAL_WORKFLOWS, WORKFLOWS
-
-# Our pure layers and the libraries they use are deterministic and side-effect free, so the
-# sandbox may share them with workflows instead of re-importing them for every run; cel is an
-# extension module, which cannot be re-imported at all.
-PASSTHROUGH = ("models", "rules", "cel", "chinese_calendar", "yaml", "pydantic", "pydantic_core")
-
-
-def sandbox() -> SandboxedWorkflowRunner:
-    return SandboxedWorkflowRunner(restrictions=SandboxRestrictions.default.with_passthrough_modules(*PASSTHROUGH))
+from workflows import REHEARSAL_WORKFLOWS, WORKFLOWS, sandbox
 
 
 def build_worker(

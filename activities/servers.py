@@ -372,13 +372,14 @@ async def start_dev_server(
     return server
 
 
-async def connect(settings: Settings) -> Client:
+async def connect(settings: Settings, *, start: bool = True) -> Client:
     """Return a Temporal client, with the pydantic data converter.
 
     When Temporal's client configuration names a server (`TEMPORAL_ADDRESS`, or an address in the
     temporal.toml profile chosen by `TEMPORAL_PROFILE`), connect there. Otherwise use the embedded
     dev server on 127.0.0.1:`settings.temporal_port`, starting it in the background (it outlives
-    this process) if nothing listens there yet.
+    this process) if nothing listens there yet (with `start=False`, raise instead: a reader of
+    existing campaigns has nothing to find on a fresh server).
     """
     config = client_connect_config(settings)
     if "target_host" in config:
@@ -387,6 +388,8 @@ async def connect(settings: Settings) -> Client:
         raise RuntimeError("TEMPORAL_ADDRESS must be set in production (no embedded Temporal)")
     namespace = config.get("namespace", settings.temporal_namespace)
     port = settings.temporal_port
+    if not start and not await _listening(port):
+        raise RuntimeError(f"no Temporal server listens on {LOOPBACK}:{port}")
     if not await _listening(port):
         settings.var_dir.mkdir(parents=True, exist_ok=True)
         # Two CLI runs starting at once must not both start a server on one SQLite file.

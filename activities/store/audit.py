@@ -15,6 +15,7 @@ is already in the chain is skipped, so a retried activity adds nothing.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 from collections.abc import Sequence
@@ -203,7 +204,9 @@ async def verify(conn: AsyncConnection, campaign_id: str, *, limit: int = 20, pr
     assert pg is not None
     problems: list[str] = []
     prev, expected, n = GENESIS, 1, 0
-    async with pg.transaction(readonly=True):
+    # A cursor needs a transaction: a read-only one of our own, or the caller's.
+    tx = contextlib.nullcontext() if pg.is_in_transaction() else pg.transaction(readonly=True)
+    async with tx:
         async for r in pg.cursor(_VERIFY_SQL, campaign_id, prefetch=20000):
             where = f"row {r['seq']} ({r['kind']} {r['event_key']})"
             if r["seq"] != expected:

@@ -1,0 +1,231 @@
+"""A campaign's Temporal histories: collect, save, load, replay, and cross-check with the audit chain.
+
+The record an auditor needs to trust is two-sided: Temporal's histories say what the workflows
+decided and which activities they ran with which inputs; the audit chain says what those
+activities did. `cross_check` holds them against each other, and `replay` runs the histories
+through the current workflow code, so a code change that would break a running campaign is
+named, not hidden.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from temporalio.api.enums.v1 import EventType
+from temporalio.client import Client, WorkflowHistory
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.service import RPCError, RPCStatusCode
+from temporalio.worker import Replayer
+
+from models.payloads import Act, CloseCampaign, DeliverBatch, MirrorBatch, RegisterCampaign
+from workflows import REHEARSAL_WORKFLOWS, WORKFLOWS, sandbox
+
+# Audit kinds whose every row must trace back to an activity input in Temporal's history.
+TRACED_KINDS = ("reminder", "escalation", "notice", "campaign.launched", "campaign.closed")
+TRACED_PREFIXES = ("obligation.",)
+
+
+async def collect(
+    client: Client,
+    roots: Iterable[str],
+    *,
+    optional: Iterable[str] = (),
+    progress: Callable[[int], None] | None = None,
+) -> list[WorkflowHistory]:
+    """Every history under the root workflows (and the `optional` roots that exist): children,
+    recursively, and every run of a workflow that continued as new. Works on any server: it
+    needs no visibility queries."""
+    out: list[WorkflowHistory] = []
+    maybe = set(optional)
+    todo: list[tuple[str, str | None]] = [(r, None) for r in (*roots, *maybe)]
+    seen: set[tuple[str, str]] = set()
+    while todo:
+        wid, rid = todo.pop()
+        try:
+            history = await client.get_workflow_handle(wid, run_id=rid).fetch_history()
+        except RPCError as err:
+            if wid in maybe and rid is None and err.status == RPCStatusCode.NOT_FOUND:
+                continue
+            raise
+        key = (wid, history.run_id)
+        if key in seen:
+            continue
+        seen.add(key)
+        out.append(history)
+        if progress:
+            progress(len(out))
+        for e in history.events:
+            if e.event_type == EventType.EVENT_TYPE_CHILD_WORKFLOW_EXECUTION_STARTED:
+                a = e.child_workflow_execution_started_event_attributes
+                todo.append((a.workflow_execution.workflow_id, a.workflow_execution.run_id))
+            elif e.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_CONTINUED_AS_NEW:
+                todo.append((wid, e.workflow_execution_continued_as_new_event_attributes.new_execution_run_id))
+    return out
+
+
+def _file_name(h: WorkflowHistory) -> str:
+    return f"{h.workflow_id.replace('/', '__')}__{h.run_id}.json"
+
+
+def save(histories: Iterable[WorkflowHistory], folder: Path) -> int:
+    folder.mkdir(parents=True, exist_ok=True)
+    n = 0
+    for h in histories:
+        (folder / _file_name(h)).write_text(h.to_json())
+        n += 1
+    return n
+
+
+def load(folder: Path) -> list[WorkflowHistory]:
+    """Histories saved by `save`: the workflow id is in the file name, the run id in the history."""
+    out = []
+    for f in sorted(folder.glob("*.json")):
+        workflow_id = f.name.removesuffix(".json").rsplit("__", 1)[0].replace("__", "/")
+        out.append(WorkflowHistory.from_json(workflow_id, f.read_text()))
+    return out
+
+
+@dataclass
+class ReplayReport:
+    replayed: int = 0
+    failures: list[str] = field(default_factory=list)
+
+
+async def replay(histories: list[WorkflowHistory], *, progress: Callable[[int], None] | None = None) -> ReplayReport:
+    """Replay histories through the current workflow code; name every one that does not replay."""
+    replayer = Replayer(
+        workflows=[*WORKFLOWS, *REHEARSAL_WORKFLOWS],
+        workflow_runner=sandbox(),
+        data_converter=pydantic_data_converter,
+    )
+    report = ReplayReport()
+
+    async def each() -> AsyncIterator[WorkflowHistory]:
+        for h in histories:
+            yield h
+
+    async with replayer.workflow_replay_iterator(each()) as results:
+        async for r in results:
+            report.replayed += 1
+            if r.replay_failure is not None:
+                report.failures.append(f"{r.history.workflow_id} (run {r.history.run_id}): {r.replay_failure}")
+            if progress:
+                progress(report.replayed)
+    return report
+
+
+@dataclass
+class Effects:
+    """What Temporal's histories say the activities were asked to record."""
+
+    keys: set[str] = field(default_factory=set)
+    runs: set[tuple[str, str]] = field(default_factory=set)
+
+
+def effects(histories: Iterable[WorkflowHistory]) -> Effects:
+    """Audit keys implied by every completed activity's input, and every (workflow, run)."""
+    conv = pydantic_data_converter.payload_converter
+    out = Effects()
+    for h in histories:
+        out.runs.add((h.workflow_id, h.run_id))
+        scheduled: dict[int, Any] = {}
+        for e in h.events:
+            if e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED:
+                scheduled[e.event_id] = e.activity_task_scheduled_event_attributes
+            elif e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_COMPLETED:
+                a = scheduled[e.activity_task_completed_event_attributes.scheduled_event_id]
+                out.keys.update(_keys(a.activity_type.name, conv, a.input.payloads))
+    return out
+
+
+def _keys(activity: str, conv: Any, payloads: Any) -> set[str]:
+    if activity == Act.deliver:
+        batch: DeliverBatch = conv.from_payloads(payloads, [DeliverBatch])[0]
+        return {a.key for a in batch.actions} | {f"{a.key}#notice" for a in batch.actions if a.notice}
+    if activity == Act.mirror:
+        mirror: MirrorBatch = conv.from_payloads(payloads, [MirrorBatch])[0]
+        return {c.key for c in mirror.changes}
+    if activity == Act.register_campaign:
+        reg: RegisterCampaign = conv.from_payloads(payloads, [RegisterCampaign])[0]
+        return {f"{reg.context.campaign_id}#launch"}
+    if activity == Act.close_campaign:
+        close: CloseCampaign = conv.from_payloads(payloads, [CloseCampaign])[0]
+        return {f"{close.provenance.campaign_id}#closed"}
+    return set()
+
+
+def traced(kind: str) -> bool:
+    return kind in TRACED_KINDS or kind.startswith(TRACED_PREFIXES)
+
+
+def cross_check(found: Effects, rows: Iterable[tuple[str, str, str, str]], *, limit: int = 20) -> list[str]:
+    """Hold audit rows (event key, kind, workflow id, run id) against the histories' effects."""
+    problems: list[str] = []
+    keys: set[str] = set()
+    for key, kind, wid, rid in rows:
+        keys.add(key)
+        if (wid, rid) not in found.runs:
+            problems.append(f"audit row {key} ({kind}) names workflow {wid} run {rid}, which is in no history")
+        elif traced(kind) and key not in found.keys:
+            problems.append(f"audit row {key} ({kind}) matches no activity recorded in Temporal's history")
+    for key in sorted(found.keys - keys):
+        problems.append(f"Temporal recorded {key}, but the audit trail has no row for it")
+    return problems[:limit]
+
+
+@dataclass
+class Verdict:
+    """What `duban audit verify` found: holds only if every check held."""
+
+    chain: Any  # activities.store.audit.ChainReport
+    histories: int = 0
+    replay: ReplayReport = field(default_factory=ReplayReport)
+    cross: list[str] = field(default_factory=list)
+    effects: int = 0
+    missing_histories: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.chain.ok and not self.replay.failures and not self.cross and self.missing_histories is None
+
+    def problems(self) -> list[str]:
+        out = [f"chain: {p}" for p in self.chain.problems]
+        out += [f"replay: {p}" for p in self.replay.failures]
+        out += [f"cross-check: {p}" for p in self.cross]
+        if self.missing_histories:
+            out.append(f"histories: {self.missing_histories}")
+        return out
+
+
+async def verify_campaign(
+    conn: Any,
+    campaign_id: str,
+    *,
+    histories: list[WorkflowHistory] | None,
+    missing: str | None = None,
+    progress: Callable[[str, int], None] | None = None,
+) -> Verdict:
+    """The chain, then (given the campaign's histories) replay and cross-check."""
+    from sqlalchemy import select
+
+    from activities.store.audit import verify
+    from activities.store.tables import audit_events
+
+    chain = await verify(conn, campaign_id, progress=(lambda n: progress("chain", n)) if progress else None)
+    verdict = Verdict(chain=chain, missing_histories=missing)
+    if histories is None:
+        return verdict
+    verdict.histories = len(histories)
+    verdict.replay = await replay(histories, progress=(lambda n: progress("replay", n)) if progress else None)
+    found = effects(histories)
+    verdict.effects = len(found.keys)
+    rows = await conn.execute(
+        select(audit_events.c.event_key, audit_events.c.kind, audit_events.c.workflow_id, audit_events.c.run_id).where(
+            audit_events.c.campaign_id == campaign_id
+        )
+    )
+    verdict.cross = cross_check(found, [tuple(r) for r in rows])
+    return verdict

@@ -1,0 +1,172 @@
+"""`duban audit verify`: the chain, the histories' replay, and the cross-check catch tampering.
+
+One mini campaign is run for the module; each tamper happens inside a transaction that is rolled
+back, so every test starts from the untouched record.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from temporalio.client import WorkflowHistory
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.testing import WorkflowEnvironment
+
+from activities import history, servers
+from activities.store.audit import content_digest, link
+from activities.store.db import make_engine
+from tests.integration import mini
+from worker import build_worker
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(scope="module")
+async def campaign(db_url: str) -> AsyncIterator[tuple[str, list[WorkflowHistory], AsyncEngine]]:
+    engine = make_engine(db_url)
+    env = await WorkflowEnvironment.start_time_skipping(
+        test_server_existing_path=servers.test_server_path(), data_converter=pydantic_data_converter
+    )
+    try:
+        queue = str(uuid.uuid4())
+        inp = mini.new_campaign(await env.get_current_time())
+        async with build_worker(env.client, engine, task_queue=queue, rehearsal=True):
+            await (await mini.start(env.client, inp, queue)).result()
+        histories = await history.collect(env.client, [inp.context.campaign_id])
+    finally:
+        await env.shutdown()
+    yield inp.context.campaign_id, histories, engine
+    await engine.dispose()
+
+
+async def verdict(conn: AsyncConnection, cid: str, histories: list[WorkflowHistory]) -> history.Verdict:
+    return await history.verify_campaign(conn, cid, histories=histories)
+
+
+async def row(conn: AsyncConnection, cid: str, where: str) -> Any:
+    q = f"SELECT * FROM audit_events WHERE campaign_id = :c AND {where} ORDER BY seq LIMIT 1"
+    return (await conn.execute(text(q), {"c": cid})).mappings().one()
+
+
+async def test_an_untouched_campaign_holds(campaign: tuple[str, list[WorkflowHistory], AsyncEngine]) -> None:
+    cid, histories, engine = campaign
+    async with engine.connect() as conn:
+        v = await verdict(conn, cid, histories)
+    assert v.ok, v.problems()
+    # The campaign, 2 phases, the monthly cycle, 5 units (the agencies are the test's own).
+    assert v.histories == len(histories) == 9
+    # 3 reminders + 6 escalations + 3 notices + state changes + launch + close, all traced.
+    assert v.effects >= 12 + 2
+
+
+async def test_an_edited_row_is_named(campaign: tuple[str, list[WorkflowHistory], AsyncEngine]) -> None:
+    cid, histories, engine = campaign
+    async with engine.connect() as conn, conn.begin() as tx:
+        target = await row(conn, cid, "kind = 'escalation'")
+        await conn.execute(
+            text("UPDATE audit_events SET actor = 'rule:nothing-to-see' WHERE campaign_id = :c AND seq = :s"),
+            {"c": cid, "s": target["seq"]},
+        )
+        v = await verdict(conn, cid, histories)
+        await tx.rollback()
+    assert not v.ok
+    assert v.chain.problems[0].startswith(f"row {target['seq']} (escalation {target['event_key']}): content changed")
+
+
+async def test_a_payload_edited_behind_its_digest_is_named(
+    campaign: tuple[str, list[WorkflowHistory], AsyncEngine],
+) -> None:
+    cid, histories, engine = campaign
+    async with engine.connect() as conn, conn.begin() as tx:
+        target = await row(conn, cid, "kind = 'notice'")
+        forged = target["payload"].replace('"level":2', '"level":1')
+        assert forged != target["payload"]
+        await conn.execute(
+            text("UPDATE audit_events SET payload = :p WHERE campaign_id = :c AND seq = :s"),
+            {"p": forged, "c": cid, "s": target["seq"]},
+        )
+        v = await verdict(conn, cid, histories)
+        await tx.rollback()
+    assert (
+        v.chain.problems[0]
+        == f"row {target['seq']} (notice {target['event_key']}): payload changed after it was written"
+    )
+
+
+async def test_a_deleted_row_is_named(campaign: tuple[str, list[WorkflowHistory], AsyncEngine]) -> None:
+    cid, histories, engine = campaign
+    async with engine.connect() as conn, conn.begin() as tx:
+        target = await row(conn, cid, "kind = 'reminder'")
+        await conn.execute(
+            text("DELETE FROM audit_events WHERE campaign_id = :c AND seq = :s"), {"c": cid, "s": target["seq"]}
+        )
+        v = await verdict(conn, cid, histories)
+        await tx.rollback()
+    assert f"expected row {target['seq']}: a row is missing" in v.chain.problems[0]
+    # And Temporal still remembers the reminder the chain lost.
+    assert f"Temporal recorded {target['event_key']}, but the audit trail has no row for it" in v.cross
+
+
+async def test_two_reordered_rows_are_named(campaign: tuple[str, list[WorkflowHistory], AsyncEngine]) -> None:
+    cid, histories, engine = campaign
+    async with engine.connect() as conn, conn.begin() as tx:
+        a = await row(conn, cid, "kind = 'escalation'")
+        swap = "UPDATE audit_events SET seq = :to WHERE campaign_id = :c AND seq = :s"
+        await conn.execute(text(swap), {"to": -1, "c": cid, "s": a["seq"]})
+        await conn.execute(text(swap), {"to": a["seq"], "c": cid, "s": a["seq"] + 1})
+        await conn.execute(text(swap), {"to": a["seq"] + 1, "c": cid, "s": -1})
+        v = await verdict(conn, cid, histories)
+        await tx.rollback()
+    assert v.chain.problems[0].startswith(f"row {a['seq']} (")
+    assert "does not link to the row before it" in v.chain.problems[0]
+
+
+async def test_a_forged_row_is_named_even_when_the_forger_rebuilds_the_chain(
+    campaign: tuple[str, list[WorkflowHistory], AsyncEngine],
+) -> None:
+    """Appending a row whose hashes the forger computed correctly keeps the chain whole; the
+    cross-check still finds it, because no workflow ever asked for it."""
+    cid, histories, engine = campaign
+    async with engine.connect() as conn, conn.begin() as tx:
+        last = await row(conn, cid, "seq = (SELECT max(seq) FROM audit_events WHERE campaign_id = :c)")
+        forged = {
+            **dict(last),
+            "seq": last["seq"] + 1,
+            "event_key": f"{cid}#forged",
+            "kind": "escalation",
+            "prev_hash": last["hash"],
+        }
+        forged["hash"] = link(last["hash"], content_digest(forged))
+        cols = ", ".join(forged)
+        await conn.execute(
+            text(f"INSERT INTO audit_events ({cols}) VALUES ({', '.join(':' + k for k in forged)})"), forged
+        )
+        await conn.execute(
+            text("UPDATE audit_heads SET seq = :s, hash = :h WHERE campaign_id = :c"),
+            {"s": forged["seq"], "h": forged["hash"], "c": cid},
+        )
+        v = await verdict(conn, cid, histories)
+        await tx.rollback()
+    assert v.chain.ok, v.chain.problems
+    assert v.cross == [f"audit row {cid}#forged (escalation) matches no activity recorded in Temporal's history"]
+    assert not v.ok
+
+
+async def test_rows_cut_from_the_end_are_named(campaign: tuple[str, list[WorkflowHistory], AsyncEngine]) -> None:
+    cid, histories, engine = campaign
+    async with engine.connect() as conn, conn.begin() as tx:
+        await conn.execute(
+            text(
+                "DELETE FROM audit_events WHERE campaign_id = :c AND seq = "
+                "(SELECT max(seq) FROM audit_events WHERE campaign_id = :c)"
+            ),
+            {"c": cid},
+        )
+        v = await verdict(conn, cid, histories)
+        await tx.rollback()
+    assert "rows were cut from the end" in v.chain.problems[0]
