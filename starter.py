@@ -51,7 +51,8 @@ from rules.loading import (
 from rules.obligations import expand
 
 T = TypeVar("T")
-out = Console(highlight=False, soft_wrap=True)
+# Piped output is read by scripts and people alike: do not cut tables at 80 columns.
+out = Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else 200)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 DEFAULT_PLAN = ROOT / "plans" / "suixian-2021.yaml"
@@ -132,20 +133,25 @@ def load_calendar(settings: Settings, years: range) -> tuple[CalendarData, list[
 
 
 def warn_missing(years: list[int], settings: Settings) -> None:
-    for y in years:
-        known = sorted(cal.package_years())
-        err.print(
-            f"[yellow]warning:[/] no official holiday calendar for {y} (chinesecalendar knows "
-            f"{known[0]}–{known[-1]}; add {y} to {settings.calendar_file}); counting Monday–Friday "
-            f"as working days in {y}."
-        )
+    """One warning naming the years no calendar source knows (a run of years as a range)."""
+    if not years:
+        return
+    known = sorted(cal.package_years())
+    span = str(years[0]) if len(years) == 1 else f"{years[0]}–{years[-1]}"
+    if len(years) > 1 and years[-1] - years[0] + 1 != len(years):
+        span = ", ".join(str(y) for y in years)
+    err.print(
+        f"[yellow]warning:[/] no official holiday calendar for {span} (chinesecalendar knows "
+        f"{known[0]}–{known[-1]}; add years to {settings.calendar_file}); counting Monday–Friday "
+        f"as working days in {span}."
+    )
 
 
 # -- plan ------------------------------------------------------------------------------------------
 
 
 @plan_app.command("check")
-def plan_check(file: Path) -> None:
+def plan_check(file: Path = typer.Argument(..., metavar="FILE")) -> None:
     """Validate a plan file: exit 0 with a summary, or 2 with FILE:LINE: message."""
     plan = load_plan(file)
     obs = expand(plan, plan.id)
@@ -217,7 +223,10 @@ def plan_json(plan: Plan) -> dict[str, Any]:
 
 
 @plan_app.command("show")
-def plan_show(file: Path, as_json: bool = typer.Option(False, "--json", help="Machine-readable output.")) -> None:
+def plan_show(
+    file: Path = typer.Argument(..., metavar="FILE"),
+    as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
+) -> None:
     """Show the parsed plan: tasks, lead and responsible units, phases, units in scope."""
     plan = load_plan(file)
     data = plan_json(plan)
@@ -266,14 +275,17 @@ def calendar_shift(day: str = typer.Argument(..., metavar="DATE"), n: int = type
     span = abs(n) // 200 + 2
     data, _ = load_calendar(settings, range(max(1, d.year - span), d.year + span + 1))
     wc = cal.WorkCalendar(data)
-    result = wc.shift(d, n)
+    try:
+        result = wc.shift(d, n)
+    except OverflowError:
+        raise UserError(f"{n} working days from {d} is outside the calendar (years 1 to 9999)") from None
     lo, hi = min(d, result), max(d, result)
     warn_missing(wc.missing_years(lo, hi), settings)
     out.print(result.isoformat())
 
 
 @calendar_app.command("show")
-def calendar_show(year: int) -> None:
+def calendar_show(year: int = typer.Argument(..., min=1900, max=2100, metavar="YEAR")) -> None:
     """List a year's official holidays and make-up workdays (调休)."""
     settings = get_settings()
     data, missing = load_calendar(settings, range(year, year + 1))
@@ -509,9 +521,9 @@ def quiet_runtime() -> Any:
 
 
 def audit_line(r: Any) -> dict[str, Any]:
+    """One audit row as a JSON line: plan date and server time, what, whom, which rule."""
     from activities.store.audit import payload_of
 
-    """One audit row as a JSON line: plan date and server time, what, whom, which rule."""
     return {
         "seq": r["seq"],
         "kind": r["kind"],
@@ -579,8 +591,13 @@ def launch(
     warn_missing(lp.missing_years, settings)
 
     async def go() -> None:
+        from temporalio.exceptions import WorkflowAlreadyStartedError
+
         client = await servers.connect(settings)
-        await client.start_workflow(CampaignWorkflow.run, lp.input, id=cid, task_queue=settings.task_queue)
+        try:
+            await client.start_workflow(CampaignWorkflow.run, lp.input, id=cid, task_queue=settings.task_queue)
+        except WorkflowAlreadyStartedError:
+            raise UserError(f"campaign {cid} is already running: choose another --id", code=1) from None
 
     run(go())
     clock = lp.input.context.clock
@@ -621,6 +638,7 @@ def status(campaign: str) -> None:
 
 def _update(verb: str, obligation: str, unit: str, arg: Any) -> None:
     from temporalio.client import WorkflowUpdateFailedError
+    from temporalio.service import RPCError, RPCStatusCode
 
     from activities import servers
 
@@ -637,6 +655,14 @@ def _update(verb: str, obligation: str, unit: str, arg: Any) -> None:
             )
         except WorkflowUpdateFailedError as e:
             raise UserError(f"refused: {getattr(e.cause, 'message', e)}", code=1) from None
+        except RPCError as e:
+            if e.status != RPCStatusCode.NOT_FOUND:
+                raise
+            raise UserError(
+                f"no open workflow holds {obligation}: the campaign is not launched, its phase has not started"
+                " or has finished, or the unit has no obligations in it",
+                code=1,
+            ) from None
         return view
 
     v = run(go())
@@ -734,6 +760,7 @@ def audit_verify(
                     campaign,
                     histories=saved,
                     missing=missing,
+                    engine=engine,
                     progress=lambda step, n: bar.update(task, step=step, completed=n),
                 )
         await engine.dispose()
@@ -754,22 +781,87 @@ def audit_verify(
 
 
 @audit_app.command("explain")
-def audit_explain(obligation: str) -> None:
-    """An obligation's timeline in plan time: each step, and the rule or unit behind it."""
-    from activities.store.audit import timeline
+def audit_explain(
+    obligation: str,
+    as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
+) -> None:
+    """An obligation's timeline in plan time: each step, the unit or rule behind it, the facts a
+    rule saw and the working days it counted."""
+    from activities.auditing import Explanation, UnknownObligation, explain
 
-    async def go() -> list[str]:
+    async def go() -> Explanation:
         engine = await _db()
-        async with engine.connect() as conn:
-            lines = await timeline(conn, obligation)
-        await engine.dispose()
-        return lines
+        try:
+            async with engine.connect() as conn:
+                return await explain(conn, obligation)
+        except UnknownObligation as e:
+            raise UserError(str(e), code=1) from None
+        finally:
+            await engine.dispose()
 
-    lines = run(go())
-    if not lines:
-        raise UserError(f"no record of obligation {obligation!r}", code=1)
-    for line in lines:
+    result = run(go())
+    if as_json:
+        out.print(json.dumps(result.as_dict(), ensure_ascii=False, indent=2), markup=False)
+        return
+    for line in result.lines():
         out.print(line, markup=False)
+
+
+@audit_app.command("export")
+def audit_export(
+    campaign: str,
+    out_dir: Path | None = typer.Option(None, "--out", help="Folder to write (default: out/audit-CAMPAIGN)."),
+) -> None:
+    """Write a campaign's audit chain as audit.jsonl and audit.xlsx, and its workflow histories
+    when the configured Temporal server has them."""
+    from activities.auditing import NO_CLIENT, ExportSummary, UnknownCampaign, export, reachable_client
+
+    folder = out_dir or Path("out") / f"audit-{campaign}"
+
+    async def go() -> ExportSummary:
+        engine = await _db()
+        client, why = await reachable_client(get_settings())
+        try:
+            with Progress(
+                TextColumn("[bold]exporting[/] {task.description}"),
+                BarColumn(),
+                TextColumn("{task.completed}/{task.total}"),
+                TimeElapsedColumn(),
+                console=err,
+                transient=True,
+            ) as bar:
+                tasks: dict[str, Any] = {}
+
+                def progress(stage: str, done: int, total: int) -> None:
+                    if total < 1000 and stage == "rows":
+                        return  # a small campaign is done before a bar says anything
+                    if stage not in tasks:
+                        tasks[stage] = bar.add_task(stage, total=total)
+                    bar.update(tasks[stage], completed=done, total=total)
+
+                async with engine.connect() as conn:
+                    summary = await export(conn, campaign, folder, client, progress=progress)
+        except UnknownCampaign as e:
+            raise UserError(str(e), code=1) from None
+        finally:
+            await engine.dispose()
+        if why is not None:
+            skipped = f"workflow histories not exported: {why}"
+            summary.warnings = [skipped if w == NO_CLIENT else w for w in summary.warnings]
+        return summary
+
+    summary = run(go())
+    for w in summary.warnings:
+        err.print(f"warning: {w}", markup=False)
+    if not summary.chain_ok:
+        err.print(f"warning: {campaign}: the audit chain does not hold:", markup=False)
+        for p in summary.problems:
+            err.print(f"  {p}", markup=False)
+    out.print(
+        f"{campaign}: {summary.rows} audit rows, chain {'holds' if summary.chain_ok else 'BROKEN'} "
+        f"(head {summary.head[:16]}…), {summary.histories} workflow histories → {folder}",
+        markup=False,
+    )
 
 
 @db_app.command("upgrade")

@@ -206,6 +206,7 @@ async def verify_campaign(
     *,
     histories: list[WorkflowHistory] | None,
     missing: str | None = None,
+    engine: Any = None,
     progress: Callable[[str, int], None] | None = None,
 ) -> Verdict:
     """The chain, then (given the campaign's histories) replay and cross-check."""
@@ -214,7 +215,9 @@ async def verify_campaign(
     from activities.store.audit import verify
     from activities.store.tables import audit_events
 
-    chain = await verify(conn, campaign_id, progress=(lambda n: progress("chain", n)) if progress else None)
+    chain = await verify(
+        conn, campaign_id, engine=engine, progress=(lambda n: progress("chain", n)) if progress else None
+    )
     verdict = Verdict(chain=chain, missing_histories=missing)
     if histories is None:
         return verdict

@@ -144,7 +144,9 @@ async def app_database(settings: Settings) -> str:
     finally:
         await engine.dispose()
     if found is None:
-        with contextlib.suppress(sqlalchemy.exc.ProgrammingError):  # created meanwhile by another process
+        # Another process may create it meanwhile: PostgreSQL then reports a duplicate database
+        # (or, in a closer race, a unique violation in its catalogue).
+        with contextlib.suppress(sqlalchemy.exc.ProgrammingError, sqlalchemy.exc.IntegrityError):
             await create_database(admin, APP_DATABASE)
     return _with_database(admin, APP_DATABASE)
 

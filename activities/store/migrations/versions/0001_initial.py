@@ -90,6 +90,7 @@ def upgrade() -> None:
         sa.ForeignKeyConstraint(["campaign_id"], ["campaigns.id"], name=op.f("fk_audit_heads_campaign_id_campaigns")),
         sa.PrimaryKeyConstraint("campaign_id", name=op.f("pk_audit_heads")),
     )
+    op.create_index("ix_audit_events_obligation", "audit_events", ["campaign_id", "obligation_id"], unique=False)
     op.create_table(
         "bulletins",
         sa.Column("id", sa.BigInteger(), autoincrement=True, nullable=False),

@@ -1,0 +1,489 @@
+"""The `duban` CLI end to end, as a user runs it: the installed executable in a subprocess.
+
+Scripts against the contract in DESIGN.md ("The CLI") and the README: exit codes (0 ok, 1 a check
+failed or a thing was not found, 2 bad input, with FILE:LINE: message for files), and never a
+traceback for anything a user can get wrong.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+import time
+import uuid
+from collections import Counter
+from collections.abc import Callable
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+import chinese_calendar
+import pytest
+import yaml
+
+from tests.e2e.conftest import COMMAND, ROOT, Duban, Live, Stack
+
+pytestmark = pytest.mark.e2e
+
+PLAN = ROOT / "plans" / "suixian-2021.yaml"
+MINI_PLAN = ROOT / "tests" / "fixtures" / "mini-plan.yaml"
+CALENDAR_FILE = ROOT / "plans" / "calendar" / "cn-extra.yaml"
+SEAT_TOWN = "厉山镇"
+
+
+def no_traceback(r: subprocess.CompletedProcess[str]) -> None:
+    assert "Traceback" not in r.stdout + r.stderr, r.stdout + r.stderr
+
+
+# -- plan check ------------------------------------------------------------------------------------
+
+
+def test_plan_check_summarises_a_good_plan_in_one_line(duban: Duban) -> None:
+    r = duban("plan", "check", "plans/suixian-2021.yaml")
+
+    assert r.returncode == 0, r.stderr
+    assert r.stderr == ""
+    lines = r.stdout.splitlines()
+    assert len(lines) == 1, r.stdout
+    line = lines[0]
+    for part in ("15 tasks", "7 categories", "19 ", SEAT_TOWN):
+        assert part in line, (part, line)
+    assert re.search(r"\b19 towns", line), line
+
+
+def _replace_once(text: str, old: str, new: str) -> tuple[str, int]:
+    """`text` with its only `old` replaced by `new`, and the 1-based line it is on."""
+    assert text.count(old) == 1, f"{old!r} occurs {text.count(old)} times in the plan: pick a unique anchor"
+    at = text.index(old)
+    return text.replace(old, new), text.count("\n", 0, at) + 1
+
+
+# (edit of the plan's text, words the message must contain); the line is where the edit is.
+BROKEN: dict[str, tuple[Callable[[str], tuple[str, int]], list[str]]] = {
+    "bad date": (
+        lambda t: _replace_once(t, "        due: 2021-12-31\n", "        due: 2021-13-01\n"),
+        ["2021-13-01"],
+    ),
+    "impossible issue date": (
+        lambda t: _replace_once(t, "issued: 2021-04-30\n", "issued: 2021-02-30\n"),
+        ["2021-02-30"],
+    ),
+    "unknown unit": (
+        lambda t: _replace_once(t, "ecology, water, ", "ecology, no-such-bureau, "),
+        ["no-such-bureau"],
+    ),
+    "duplicate task number": (
+        lambda t: _replace_once(t, "  - no: 5\n", "  - no: 4\n"),
+        ["duplicate", "4"],
+    ),
+    "phase ends before it starts": (
+        lambda t: _replace_once(t, "    end: 2022-12-31\n", "    end: 2022-05-31\n"),
+        ["2022-05-31", "before"],
+    ),
+    "YAML syntax error": (
+        lambda t: _replace_once(t, "    name: 科学编制规划\n", "    name: 科学编制规划: 又一个冒号\n"),
+        ["YAML"],
+    ),
+    "missing unit directory": (
+        lambda t: _replace_once(t, "directory: units/suixian.yaml\n", "directory: units/nowhere.yaml\n"),
+        ["nowhere.yaml"],
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(BROKEN))
+def test_plan_check_points_at_the_broken_line(duban: Duban, tmp_path: Path, case: str) -> None:
+    shutil.copytree(ROOT / "plans" / "units", tmp_path / "units")
+    plan = tmp_path / "suixian-2021.yaml"
+    edit, words = BROKEN[case]
+    text, line = edit(PLAN.read_text(encoding="utf-8"))
+    plan.write_text(text, encoding="utf-8")
+
+    # an absolute path makes the line longer than a terminal: it must still be one line
+    r = duban("plan", "check", plan, cwd=tmp_path)
+
+    assert r.returncode == 2, (r.stdout, r.stderr)
+    no_traceback(r)
+    assert r.stdout == ""
+    lines = r.stderr.splitlines()
+    assert len(lines) == 1, r.stderr
+    m = re.fullmatch(rf"{re.escape(str(plan))}:(\d+): (\S.*)", lines[0])
+    assert m, lines[0]
+    assert int(m[1]) == line, lines[0]
+    for word in words:
+        assert word in m[2], (word, lines[0])
+
+
+def test_plan_check_relative_path_is_reported_as_given(duban: Duban, tmp_path: Path) -> None:
+    shutil.copytree(ROOT / "plans" / "units", tmp_path / "units")
+    text, line = _replace_once(PLAN.read_text(encoding="utf-8"), "  - no: 5\n", "  - no: 4\n")
+    (tmp_path / "broken.yaml").write_text(text, encoding="utf-8")
+
+    r = duban("plan", "check", "broken.yaml", cwd=tmp_path)
+
+    assert r.returncode == 2
+    assert r.stderr.splitlines() == [f"broken.yaml:{line}: duplicate task number 4"]
+
+
+def test_plan_check_a_missing_file_names_it(duban: Duban, tmp_path: Path) -> None:
+    missing = tmp_path / "no-such-plan.yaml"
+
+    r = duban("plan", "check", missing, cwd=tmp_path)
+
+    assert r.returncode == 2
+    no_traceback(r)
+    assert str(missing) in r.stderr
+    assert r.stdout == ""
+
+
+def test_plan_check_without_a_file_is_a_usage_error(duban: Duban) -> None:
+    r = duban("plan", "check")
+
+    assert r.returncode == 2
+    no_traceback(r)
+    assert "Missing argument" in r.stderr
+
+
+# -- plan show -------------------------------------------------------------------------------------
+
+
+def test_plan_show_json_is_the_parsed_plan(duban: Duban) -> None:
+    r = duban("plan", "show", "plans/suixian-2021.yaml", "--json")
+
+    assert r.returncode == 0, r.stderr
+    data = json.loads(r.stdout)
+
+    tasks = data["tasks"]
+    assert len(tasks) == 15
+    assert [t["no"] for t in tasks] == list(range(1, 16))
+    for t in tasks:
+        assert {"no", "name", "category", "lead", "responsible"} <= t.keys(), t
+        assert isinstance(t["responsible"], list) and t["responsible"], t
+
+    scope = data["units_in_scope"]
+    assert len(scope) == 19
+    scope_names = {u["name"] for u in scope}
+    assert len(scope_names) == 19
+    assert SEAT_TOWN not in scope_names
+    assert [u["name"] for u in data["excluded"]] == [SEAT_TOWN]
+
+    t1 = tasks[0]
+    assert t1["name"] == "科学编制规划"
+    assert t1["lead"] == "县自然资源和规划局"
+    assert {"县发改局", "县住建局"} <= set(t1["responsible"])
+    assert scope_names <= set(t1["responsible"])
+    assert SEAT_TOWN not in t1["responsible"]
+
+    phases = data["phases"]
+    for p in phases:
+        assert {"name", "start", "end", "milestones"} <= p.keys(), p
+        assert date.fromisoformat(p["start"]) <= date.fromisoformat(p["end"]), p
+    milestones = {m["id"]: m["due"] for p in phases for m in p["milestones"]}
+    assert milestones["basic"] == "2021-12-31"
+    assert milestones["model"] == "2022-06-30"
+
+
+# -- calendar shift --------------------------------------------------------------------------------
+
+
+def official_shift(d: date, n: int) -> date:
+    """N official working days after (or before) `d`, by chinesecalendar itself."""
+    step = timedelta(days=1 if n >= 0 else -1)
+    left = abs(n)
+    while left:
+        d += step
+        if chinese_calendar.is_workday(d):
+            left -= 1
+    return d
+
+
+@pytest.mark.parametrize(
+    ("start", "n", "expected"),
+    [
+        ("2021-04-30", 1, "2021-05-06"),  # over 劳动节 (05-01 … 05-05)
+        ("2021-04-30", 5, "2021-05-11"),  # 2021-05-08, a Saturday, is a make-up workday
+        ("2021-09-17", 1, "2021-09-18"),  # Saturday make-up day before 中秋
+        ("2021-10-08", -1, "2021-09-30"),  # back over 国庆 (10-01 … 10-07)
+        ("2022-01-28", 1, "2022-01-29"),  # Saturday make-up day before 春节
+        ("2021-05-06", -3, "2021-04-28"),  # negative N, back over 劳动节
+        ("2021-09-26", 0, "2021-09-26"),  # a Sunday make-up workday, zero days on
+    ],
+)
+def test_calendar_shift_follows_the_official_calendar(duban: Duban, start: str, n: int, expected: str) -> None:
+    assert official_shift(date.fromisoformat(start), n).isoformat() == expected  # the example itself is right
+
+    r = duban("calendar", "shift", start, str(n))
+
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == expected
+    assert r.stderr == ""
+
+
+def test_calendar_shift_examples_cross_weekend_make_up_days() -> None:
+    # The examples above rest on these facts; if chinesecalendar ever disagrees, they must change.
+    for day in ("2021-05-08", "2021-09-18", "2022-01-29"):
+        d = date.fromisoformat(day)
+        assert d.weekday() == 5 and chinese_calendar.is_workday(d), day
+
+
+def _first_unknown_year() -> int:
+    known: set[int] = {d.year for d in chinese_calendar.holidays} | {d.year for d in chinese_calendar.workdays}
+    extra = yaml.safe_load(CALENDAR_FILE.read_text(encoding="utf-8")) or {}
+    known |= {int(y) for y in (extra.get("years") or {})}
+    return max(known) + 1
+
+
+def test_calendar_shift_past_the_known_years_warns_and_counts_weekdays(duban: Duban) -> None:
+    year = _first_unknown_year()
+    start = date(year, 3, 2)
+    expected = start
+    for _ in range(5):
+        expected += timedelta(days=1)
+        while expected.weekday() >= 5:
+            expected += timedelta(days=1)
+
+    r = duban("calendar", "shift", start.isoformat(), "5")
+
+    assert r.returncode == 0, r.stderr
+    assert re.fullmatch(r"\d{4}-\d{2}-\d{2}", r.stdout.strip()), r.stdout
+    assert r.stdout.strip() == expected.isoformat()
+    assert "warning" in r.stderr.lower()
+    assert str(year) in r.stderr
+    no_traceback(r)
+
+
+@pytest.mark.parametrize("bad", ["2021-02-30", "not-a-date", "2021/05/06"])
+def test_calendar_shift_rejects_a_bad_date(duban: Duban, bad: str) -> None:
+    r = duban("calendar", "shift", bad, "1")
+
+    assert r.returncode == 2
+    no_traceback(r)
+    assert bad in r.stderr
+    assert r.stdout == ""
+
+
+def test_calendar_shift_rejects_a_non_integer_count(duban: Duban) -> None:
+    r = duban("calendar", "shift", "2021-05-06", "three")
+
+    assert r.returncode == 2
+    no_traceback(r)
+
+
+@pytest.mark.parametrize(("start", "n"), [("9999-12-31", "1"), ("0001-01-01", "-1")])
+def test_calendar_shift_off_the_end_of_time_is_a_user_error(duban: Duban, start: str, n: str) -> None:
+    r = duban("calendar", "shift", start, n)
+
+    no_traceback(r)
+    assert r.returncode == 2
+
+
+# -- demo ------------------------------------------------------------------------------------------
+
+COUNTS = (
+    "obligations",
+    "reminders",
+    "escalations",
+    "notices",
+    "rectification_orders",
+    "bulletins",
+    "assessments",
+    "audit_events",
+)
+# summary count -> the audit trail's kind of row it counts
+KIND_OF = {
+    "reminders": "reminder",
+    "escalations": "escalation",
+    "notices": "notice",
+    "rectification_orders": "rectification_order",
+    "bulletins": "bulletin",
+    "assessments": "assessment",
+    "completed": "obligation.completed",
+}
+
+
+def _demo(duban: Duban, tmp_path: Path, name: str, seed: int) -> tuple[dict[str, Any], list[dict[str, Any]], float]:
+    out = tmp_path / name
+    began = time.monotonic()
+    r = duban("demo", "--plan", MINI_PLAN, "--out", out, "--seed", str(seed), cwd=tmp_path, timeout=120)
+    took = time.monotonic() - began
+    assert r.returncode == 0, r.stdout + r.stderr
+    no_traceback(r)
+    assert "summary.json" in r.stdout
+    summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))
+    trail = [json.loads(line) for line in (out / "audit.jsonl").read_text(encoding="utf-8").splitlines()]
+    return summary, trail, took
+
+
+def _shape(trail: list[dict[str, Any]]) -> list[tuple[str, ...]]:
+    """The trail without what differs between runs (campaign id, milliseconds, server time, hashes)."""
+    return sorted(
+        (
+            r["kind"],
+            r["plan_date"],
+            r["unit"] or "",
+            r["rule"] or "",
+            (r["obligation"] or "").split("/", 1)[-1],
+        )
+        for r in trail
+    )
+
+
+def test_demo_rehearses_a_campaign_reproducibly(duban: Duban, tmp_path: Path) -> None:
+    s3a, trail3a, t1 = _demo(duban, tmp_path, "seed3-a", 3)
+    s3b, trail3b, t2 = _demo(duban, tmp_path, "seed3-b", 3)
+    s4, trail4, t3 = _demo(duban, tmp_path, "seed4", 4)
+    print(f"demo runs: {t1:.1f} s, {t2:.1f} s, {t3:.1f} s")
+
+    for summary, trail, seed in ((s3a, trail3a, 3), (s3b, trail3b, 3), (s4, trail4, 4)):
+        assert summary["seed"] == seed
+        for k in (*COUNTS, "completed"):
+            assert type(summary[k]) is int, (k, summary[k])
+        assert {"workflows", "activities", "history_events", "wall_seconds"} <= summary["engine"].keys()
+        for k in ("workflows", "activities", "history_events"):
+            assert type(summary["engine"][k]) is int and summary["engine"][k] > 0, (k, summary["engine"])
+        assert isinstance(summary["engine"]["wall_seconds"], int | float)
+
+        # mini-plan: 3 tasks for 2 towns plus the 3 lead agencies; one town never answers (--silent 1)
+        assert summary["obligations"] == 9
+        assert summary["completed"] < summary["obligations"]
+        assert summary["escalations"] > 0
+        assert summary["notices"] > 0
+
+        assert summary["audit_events"] == len(trail)
+        kinds = Counter(r["kind"] for r in trail)
+        for k, kind in KIND_OF.items():
+            assert summary[k] == kinds[kind], (k, summary[k], kinds)
+        for row in trail:
+            assert {"plan_date", "server_time", "obligation", "unit", "rule", "kind"} <= row.keys(), row
+            date.fromisoformat(row["plan_date"])
+            if row["kind"] in ("reminder", "escalation"):
+                assert row["rule"], row
+                assert row["obligation"] and row["unit"], row
+
+    same = (*COUNTS, "completed")
+    assert {k: s3a[k] for k in same} == {k: s3b[k] for k in same}
+    assert _shape(trail3a) == _shape(trail3b), "same seed, different campaign"
+    assert _shape(trail3a) != _shape(trail4), "the seed changes nothing"
+
+
+def test_demo_refuses_a_broken_plan_before_starting_anything(duban: Duban, tmp_path: Path) -> None:
+    shutil.copytree(ROOT / "plans" / "units", tmp_path / "units")
+    text, line = _replace_once(PLAN.read_text(encoding="utf-8"), "  - no: 5\n", "  - no: 4\n")
+    plan = tmp_path / "broken.yaml"
+    plan.write_text(text, encoding="utf-8")
+
+    r = duban("demo", "--plan", plan, "--out", tmp_path / "out", cwd=tmp_path)
+
+    assert r.returncode == 2
+    no_traceback(r)
+    assert r.stderr.splitlines() == [f"{plan}:{line}: duplicate task number 4"]
+    assert not (tmp_path / "out").exists()
+
+
+# -- the live path: duban up, launch, act, status --------------------------------------------------
+
+
+def test_live_campaign_on_the_embedded_dev_server(live: Live) -> None:
+    timings: dict[str, float] = {}
+    began = time.monotonic()
+
+    live.wait_ready()  # includes `duban status nonexistent` answering exit 1
+    r = live.run("status", "nonexistent")
+    assert r.returncode == 1
+    no_traceback(r)
+    assert "nonexistent" in r.stderr
+    timings["up"] = time.monotonic() - began
+
+    cid = f"e2e-{uuid.uuid4().hex[:12]}"
+    r = live.run("launch", MINI_PLAN, "--id", cid, "--speed", "1", "--from", "2021-05-06")
+    assert r.returncode == 0, r.stdout + r.stderr
+    no_traceback(r)
+    assert f"launched {cid}" in r.stdout
+    assert "2021-05-06" in r.stdout
+    # the campaign starts its unit workflows on the worker that `duban up` runs
+    live.wait_for_workflow(f"{cid}/rollout/east")
+    timings["launch"] = time.monotonic() - began - timings["up"]
+
+    east_t01 = f"{cid}/rollout/east/T01-basic"
+    r = live.run("ack", east_t01, "--unit", "east")
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "acknowledged" in r.stdout
+    assert east_t01 in r.stdout
+
+    r = live.run("ack", east_t01, "--unit", "east")
+    assert r.returncode == 1, r.stdout + r.stderr
+    no_traceback(r)
+    assert "already acknowledged" in r.stdout + r.stderr
+
+    r = live.run("complete", f"{cid}/rollout/west/T01-basic", "--unit", "east")
+    assert r.returncode == 1, r.stdout + r.stderr
+    no_traceback(r)
+    assert "may not act" in r.stdout + r.stderr
+
+    r = live.run("ack", "not-an-id", "--unit", "east")
+    assert r.returncode == 2, r.stdout + r.stderr
+    no_traceback(r)
+    assert "not-an-id" in r.stderr
+
+    # The campaign's row is written by an activity soon after launch. The acknowledgement reaches
+    # PostgreSQL only after a 5-minute plan-time debounce (5 real minutes at speed 1): not asserted.
+    live.wait_for("the campaign in PostgreSQL", lambda: live.run("status", cid).returncode == 0, timeout=30)
+    r = live.run("status", cid)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert re.search(r"^obligations\s+9\s*$", r.stdout, re.MULTILINE), r.stdout
+    assert re.search(rf"^campaign\s+{re.escape(cid)}\s*$", r.stdout, re.MULTILINE), r.stdout
+    timings["act"] = time.monotonic() - began - timings["up"] - timings["launch"]
+
+    code = live.interrupt_up()
+    assert code is not None, "`duban up` did not stop on Ctrl-C"
+    assert "Traceback" not in live.up_err.read_text(errors="replace"), live.up_output()
+    print("live timings: " + ", ".join(f"{k} {v:.1f} s" for k, v in timings.items()) + f"; Ctrl-C → exit {code}")
+
+
+def test_live_refusals_are_messages_not_tracebacks(live: Live) -> None:
+    live.wait_ready()
+    cid = f"e2e-{uuid.uuid4().hex[:12]}"
+    r = live.run("launch", MINI_PLAN, "--id", cid, "--from", "2021-05-06")
+    assert r.returncode == 0, r.stdout + r.stderr
+    live.wait_for_workflow(f"{cid}/rollout/east")
+
+    problems = []
+    for args in (
+        ("launch", MINI_PLAN, "--id", cid, "--from", "2021-05-06"),  # the same campaign again
+        ("ack", f"{cid}/rollout/nowhere/T01-basic", "--unit", "nowhere"),  # no such unit
+        ("ack", "no-such-campaign/rollout/east/T01-basic", "--unit", "east"),  # no such campaign
+    ):
+        r = live.run(*args)
+        if r.returncode != 1 or "Traceback" in r.stdout + r.stderr or not r.stderr.strip():
+            problems.append(f"duban {' '.join(map(str, args))}: exit {r.returncode}\n{r.stderr[-600:]}")
+    assert not problems, "\n".join(problems)
+
+
+def test_commands_started_together_on_a_fresh_install_all_succeed(
+    stack: Stack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from activities import servers
+    from activities.config import Settings
+
+    for name in ("DATABASE_URL", "DUBAN_DATABASE_URL", "DUBAN_ENV"):
+        monkeypatch.delenv(name, raising=False)
+    servers.ensure_postgres(Settings(var_dir=stack.var_dir))  # the server, not duban's database
+    procs = [
+        subprocess.Popen(
+            [*COMMAND, "db", "upgrade"],
+            cwd=ROOT,
+            env=stack.env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(3)
+    ]
+    results = [(p.wait(60), *p.communicate()) for p in procs]
+
+    for code, stdout, stderr in results:
+        assert code == 0, stderr[-1500:]
+        assert "Traceback" not in stderr
+        assert "latest schema" in stdout
