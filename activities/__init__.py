@@ -26,6 +26,7 @@ def build(
         c.monthly_cycle,
         c.assess,
         c.close_campaign,
+        c.record_refusal,
     ]
     if client is not None:
         out.append(AgencySimulator(client).simulate_agency)

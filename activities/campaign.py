@@ -41,6 +41,7 @@ from models.payloads import (
     MirrorBatch,
     MonthlyResult,
     MonthlyRun,
+    Refusal,
     RegisterCampaign,
 )
 from models.plan import UnitKind
@@ -321,6 +322,33 @@ class CampaignActivities:
                 ],
             )
         return len(inp.changes)
+
+    @activity.defn(name=Act.record_refusal)
+    async def record_refusal(self, inp: Refusal) -> None:
+        """A refused attempt goes on the record, with who tried what and why it was refused."""
+        async with self.db.begin() as conn:
+            await audit.append(
+                conn,
+                inp.provenance,
+                [
+                    audit.Event(
+                        key=inp.key,
+                        kind="refused",
+                        plan_time=inp.plan_time,
+                        server_time=inp.server_time,
+                        actor=inp.actor,
+                        obligation_id=inp.obligation_id if inp.known else None,
+                        unit_id=inp.actor,
+                        payload={
+                            "verb": inp.verb,
+                            "obligation_id": inp.obligation_id,
+                            "reason": inp.reason,
+                            "text": inp.text,
+                        },
+                    )
+                ],
+            )
+        log.info("refused", campaign_id=inp.provenance.campaign_id, obligation_id=inp.obligation_id, reason=inp.reason)
 
     @activity.defn(name=Act.monthly_cycle)
     async def monthly_cycle(self, inp: MonthlyRun) -> MonthlyResult:

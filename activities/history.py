@@ -20,11 +20,11 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.service import RPCError, RPCStatusCode
 from temporalio.worker import Replayer
 
-from models.payloads import Act, CloseCampaign, DeliverBatch, MirrorBatch, RegisterCampaign
+from models.payloads import Act, CloseCampaign, DeliverBatch, MirrorBatch, Refusal, RegisterCampaign
 from workflows import REHEARSAL_WORKFLOWS, WORKFLOWS, sandbox
 
 # Audit kinds whose every row must trace back to an activity input in Temporal's history.
-TRACED_KINDS = ("reminder", "escalation", "notice", "campaign.launched", "campaign.closed")
+TRACED_KINDS = ("reminder", "escalation", "notice", "refused", "campaign.launched", "campaign.closed")
 TRACED_PREFIXES = ("obligation.",)
 
 
@@ -151,6 +151,9 @@ def _keys(activity: str, conv: Any, payloads: Any) -> set[str]:
     if activity == Act.register_campaign:
         reg: RegisterCampaign = conv.from_payloads(payloads, [RegisterCampaign])[0]
         return {f"{reg.context.campaign_id}#launch"}
+    if activity == Act.record_refusal:
+        refusal: Refusal = conv.from_payloads(payloads, [Refusal])[0]
+        return {refusal.key}
     if activity == Act.close_campaign:
         close: CloseCampaign = conv.from_payloads(payloads, [CloseCampaign])[0]
         return {f"{close.provenance.campaign_id}#closed"}

@@ -33,6 +33,7 @@ class Act(StrEnum):
     monthly_cycle = "monthly_cycle"
     assess = "assess"
     close_campaign = "close_campaign"
+    record_refusal = "record_refusal"
     simulate_agency = "simulate_agency"
 
 
@@ -239,6 +240,23 @@ class StateChange(Payload):
     actor: str
     state: ObligationState
     progress: int
+    text: str = ""
+    plan_time: datetime
+    server_time: datetime
+
+
+class Refusal(Payload):
+    """An Update refused for what it asked (another unit's obligation, completing twice, …):
+    recorded, so every refused attempt is in the audit trail."""
+
+    provenance: Provenance
+    key: str
+    verb: str
+    obligation_id: str
+    known: bool
+    """Whether the obligation exists in this unit workflow."""
+    actor: str
+    reason: str
     text: str = ""
     plan_time: datetime
     server_time: datetime

@@ -26,6 +26,7 @@ from models.payloads import (
     MirrorBatch,
     ObligationAction,
     ObligationView,
+    Refusal,
     ReportProgress,
     StateChange,
     UnitInput,
@@ -158,19 +159,54 @@ class UnitWorkflow:
 
     # -- updates: 签收, 进展上报, 办结 ----------------------------------------------------------------
 
-    def _check(self, a: ObligationAction) -> Obligation:
-        """Who may act on what; raised errors reject the Update before it enters history."""
+    def _ready(self) -> None:
+        """The only check made before an Update enters history: everything else a unit can get
+        wrong is refused by the handler, so that the refused attempt is on the record."""
         if not self._loaded:
             raise refuse("this unit's obligations are still loading: try again in a moment")
+
+    def _reason(self, a: ObligationAction, verb: str) -> str | None:
+        """Why this unit may not do this to this obligation now, or None."""
+        assert self._ctx is not None
         ob = self._obs.get(a.obligation_id)
         if ob is None:
-            raise refuse(f"unknown obligation {a.obligation_id!r} for this unit")
-        assert self._ctx is not None
+            return f"unknown obligation {a.obligation_id!r} for this unit"
         if a.unit_id not in (ob.spec.unit_id, self._ctx.office):
-            raise refuse(f"unit {a.unit_id!r} may not act on {ob.id}: it belongs to {ob.spec.unit_id!r}")
+            return f"unit {a.unit_id!r} may not act on {ob.id}: it belongs to {ob.spec.unit_id!r}"
         if ob.done:
-            raise refuse(f"{ob.id} is already completed")
-        return ob
+            return f"{ob.id} is already completed"
+        if verb == "acknowledge" and ob.state is not ObligationState.assigned:
+            return f"{ob.id} is already acknowledged"
+        if isinstance(a, ReportProgress) and a.percent < ob.progress:
+            return f"progress cannot go back from {ob.progress}% to {a.percent}%"
+        return None
+
+    async def _admit(self, a: ObligationAction, verb: str) -> Obligation:
+        """The obligation to act on; or record the refused attempt and fail the Update."""
+        assert self._ctx is not None
+        reason = self._reason(a, verb)
+        if reason is None:
+            return self._obs[a.obligation_id]
+        info = workflow.current_update_info()
+        now = workflow.now()
+        await workflow.execute_activity(
+            Act.record_refusal,
+            Refusal(
+                provenance=provenance(self._ctx),
+                key=f"{workflow.info().workflow_id}#refused:{info.id if info else now.isoformat()}",
+                verb=verb,
+                obligation_id=a.obligation_id,
+                known=a.obligation_id in self._obs,
+                actor=a.unit_id,
+                reason=reason,
+                text=a.text,
+                plan_time=self._ctx.clock.plan_time(now),
+                server_time=now,
+            ),
+            **DB_ACTIVITY,
+        )
+        self._activities += 1
+        raise refuse(reason)
 
     def _record(self, ob: Obligation, a: ObligationAction) -> ObligationView:
         assert self._ctx is not None
@@ -192,8 +228,8 @@ class UnitWorkflow:
         return self._view(ob)
 
     @workflow.update
-    def acknowledge(self, a: Acknowledge) -> ObligationView:
-        ob = self._check(a)
+    async def acknowledge(self, a: Acknowledge) -> ObligationView:
+        ob = await self._admit(a, "acknowledge")
         assert self._ctx is not None
         ob.state = ObligationState.acknowledged
         ob.acknowledged_at = self._ctx.clock.plan_time(workflow.now())
@@ -201,13 +237,11 @@ class UnitWorkflow:
 
     @acknowledge.validator
     def _v_acknowledge(self, a: Acknowledge) -> None:
-        ob = self._check(a)
-        if ob.state is not ObligationState.assigned:
-            raise refuse(f"{ob.id} is already acknowledged")
+        self._ready()
 
     @workflow.update
-    def report_progress(self, a: ReportProgress) -> ObligationView:
-        ob = self._check(a)
+    async def report_progress(self, a: ReportProgress) -> ObligationView:
+        ob = await self._admit(a, "report_progress")
         assert self._ctx is not None
         if ob.acknowledged_at is None:  # reporting progress signs for the obligation too
             ob.acknowledged_at = self._ctx.clock.plan_time(workflow.now())
@@ -218,13 +252,11 @@ class UnitWorkflow:
 
     @report_progress.validator
     def _v_report_progress(self, a: ReportProgress) -> None:
-        ob = self._check(a)
-        if a.percent < ob.progress:
-            raise refuse(f"progress cannot go back from {ob.progress}% to {a.percent}%")
+        self._ready()
 
     @workflow.update
-    def complete(self, a: Complete) -> ObligationView:
-        ob = self._check(a)
+    async def complete(self, a: Complete) -> ObligationView:
+        ob = await self._admit(a, "complete")
         assert self._ctx is not None
         now = self._ctx.clock.plan_time(workflow.now())
         ob.acknowledged_at = ob.acknowledged_at or now
@@ -235,7 +267,7 @@ class UnitWorkflow:
 
     @complete.validator
     def _v_complete(self, a: Complete) -> None:
-        self._check(a)
+        self._ready()
 
     # -- queries -----------------------------------------------------------------------------------
 

@@ -127,8 +127,12 @@ SELECT seq, event_key, kind, prev_seq, relinked, payload_changed, content_change
   SELECT seq, event_key, kind, seq >= $2 AS in_range,
          coalesce(lag(seq) OVER w, $5) AS prev_seq,
          prev_hash <> coalesce(lag(hash) OVER w, $4) AS relinked,
-         encode(sha256(convert_to(payload, 'UTF8')), 'hex') <> payload_digest AS payload_changed,
-         encode(sha256(decode(prev_hash, 'hex') || {content}), 'hex') <> hash AS content_changed
+         CASE WHEN payload_digest ~ '^[0-9a-f]{64}$'
+              THEN sha256(convert_to(payload, 'UTF8')) <> decode(payload_digest, 'hex') ELSE true END
+           AS payload_changed,
+         CASE WHEN hash ~ '^[0-9a-f]{64}$' AND prev_hash ~ '^[0-9a-f]{64}$'
+              THEN sha256(decode(prev_hash, 'hex') || {content}) <> decode(hash, 'hex') ELSE true END
+           AS content_changed
   FROM audit_events WHERE campaign_id = $1 AND seq BETWEEN $2 - 1 AND $3
   WINDOW w AS (ORDER BY seq)
 ) t WHERE in_range AND (seq <> prev_seq + 1 OR relinked OR payload_changed OR content_changed)

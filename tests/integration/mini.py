@@ -12,7 +12,13 @@ never answers. So, from the default rule set and China's calendar, exactly:
 
 from __future__ import annotations
 
+import contextlib
+import os
+import subprocess
+import sys
 import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -20,13 +26,18 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio.client import Client, WorkflowHandle
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.testing import WorkflowEnvironment
 
+from activities import servers
+from activities.store.db import make_engine
 from activities.store.tables import assessments, bulletins, inbox, rectification_orders, supervision_notices
 from models.obligation import unit_workflow_id
 from models.payloads import AgencyDay, AgencyInput, AgencyMove, CampaignInput
 from models.plan import PhaseKind
 from models.time import CST, at
 from starter import DEFAULT_RULES, prepare
+from worker import build_worker
 from workflows import AgencyWorkflow, CampaignWorkflow
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
@@ -148,3 +159,43 @@ async def reports(engine: AsyncEngine, cid: str) -> dict[str, Any]:
         "bulletins": [m.isoformat() for m in months],
         "assessments": [tuple(r) for r in scored],
     }
+
+
+@dataclass
+class Rehearsed:
+    campaign_id: str
+    env: WorkflowEnvironment
+    """Still running while the `rehearsed` block lasts (its histories are there)."""
+
+
+@contextlib.asynccontextmanager
+async def rehearsed(db_url: str) -> AsyncIterator[Rehearsed]:
+    """The mini campaign run to its end on its own time-skipping server, for a module's tests."""
+    engine = make_engine(db_url)
+    env = await WorkflowEnvironment.start_time_skipping(
+        test_server_existing_path=servers.test_server_path(), data_converter=pydantic_data_converter
+    )
+    try:
+        queue = str(uuid.uuid4())
+        inp = new_campaign(await env.get_current_time())
+        async with build_worker(env.client, engine, task_queue=queue, rehearsal=True):
+            await (await start(env.client, inp, queue)).result()
+        yield Rehearsed(inp.context.campaign_id, env)
+    finally:
+        await env.shutdown()
+        await engine.dispose()
+
+
+ROOT = FIXTURES.parent.parent
+_DUBAN = Path(sys.executable).parent / "duban"
+COMMAND = [str(_DUBAN)] if _DUBAN.is_file() else [sys.executable, "-m", "starter"]
+
+
+def duban(*args: str, db_url: str, var_dir: Path) -> subprocess.CompletedProcess[str]:
+    """The CLI on the test database, with no Temporal server to reach (port 9 discards) and
+    nothing of the developer's environment."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DUBAN_", "TEMPORAL_")) and k != "DATABASE_URL"}
+    env.update(DATABASE_URL=db_url, DUBAN_VAR_DIR=str(var_dir), DUBAN_TEMPORAL_PORT="9")
+    return subprocess.run(
+        [*COMMAND, *args], cwd=ROOT, env=env, capture_output=True, text=True, encoding="utf-8", timeout=120, check=False
+    )

@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
-import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -14,13 +12,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncEngine
-from temporalio.contrib.pydantic import pydantic_data_converter
-from temporalio.testing import WorkflowEnvironment
 
-from activities import servers
 from activities.auditing import Explanation, UnknownObligation, explain
 from activities.campaign import CampaignActivities
-from activities.store.db import make_engine
 from activities.store.tables import obligations
 from models.obligation import Obligation
 from models.payloads import DeliverBatch, Provenance, RegisterCampaign
@@ -29,7 +23,6 @@ from rules.calendar import WorkCalendar
 from rules.engine import Engine
 from rules.obligations import expand
 from tests.integration import mini
-from worker import build_worker
 
 pytestmark = pytest.mark.integration
 
@@ -41,20 +34,8 @@ COMMAND = [str(_DUBAN)] if _DUBAN.is_file() else [sys.executable, "-m", "starter
 @pytest.fixture(scope="module")
 async def campaign(db_url: str) -> AsyncIterator[str]:
     """The mini campaign, run once for this module's tests, as test_campaign.py runs it."""
-    engine = make_engine(db_url)
-    env = await WorkflowEnvironment.start_time_skipping(
-        test_server_existing_path=servers.test_server_path(), data_converter=pydantic_data_converter
-    )
-    try:
-        queue = str(uuid.uuid4())
-        inp = mini.new_campaign(await env.get_current_time())
-        async with build_worker(env.client, engine, task_queue=queue, rehearsal=True):
-            handle = await mini.start(env.client, inp, queue)
-            await handle.result()
-        yield inp.context.campaign_id
-    finally:
-        await env.shutdown()
-        await engine.dispose()
+    async with mini.rehearsed(db_url) as r:
+        yield r.campaign_id
 
 
 async def _explain(engine: AsyncEngine, obligation: str) -> Explanation:
@@ -184,11 +165,7 @@ async def test_explain_of_an_unknown_obligation_raises(engine: AsyncEngine, camp
 
 
 def _duban(*args: str, db_url: str, tmp_path: Path) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("DUBAN_", "TEMPORAL_")) and k != "DATABASE_URL"}
-    env.update(DATABASE_URL=db_url, DUBAN_VAR_DIR=str(tmp_path / "var"), DUBAN_TEMPORAL_PORT="9")
-    return subprocess.run(
-        [*COMMAND, *args], cwd=ROOT, env=env, capture_output=True, text=True, encoding="utf-8", timeout=120, check=False
-    )
+    return mini.duban(*args, db_url=db_url, var_dir=tmp_path / "var")
 
 
 async def test_cli_explain_prints_the_timeline_and_refuses_an_unknown_obligation(

@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import subprocess
 import sys
 import uuid
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
@@ -24,13 +22,11 @@ from activities import history, servers
 from activities.auditing import NO_CLIENT, UnknownCampaign, export
 from activities.campaign import CampaignActivities
 from activities.store.audit import GENESIS, canonical, content_digest, link, payload_of, sha256_hex
-from activities.store.db import make_engine
 from activities.store.tables import audit_events
 from models.obligation import ObligationState
 from models.payloads import MirrorBatch, Provenance, RegisterCampaign, StateChange
 from models.time import at
 from tests.integration import mini
-from worker import build_worker
 
 pytestmark = pytest.mark.integration
 
@@ -39,32 +35,12 @@ _DUBAN = Path(sys.executable).parent / "duban"
 COMMAND = [str(_DUBAN)] if _DUBAN.is_file() else [sys.executable, "-m", "starter"]
 
 
-@dataclass
-class Ran:
-    campaign_id: str
-    env: WorkflowEnvironment
-
-
 @pytest.fixture(scope="module")
-async def campaign(db_url: str) -> AsyncIterator[Ran]:
+async def campaign(db_url: str) -> AsyncIterator[mini.Rehearsed]:
     """The mini campaign, run once for this module's tests, as test_campaign.py runs it; its
     time-skipping server stays up for the tests (it cannot list workflows)."""
-    from temporalio.contrib.pydantic import pydantic_data_converter
-
-    engine = make_engine(db_url)
-    env = await WorkflowEnvironment.start_time_skipping(
-        test_server_existing_path=servers.test_server_path(), data_converter=pydantic_data_converter
-    )
-    try:
-        queue = str(uuid.uuid4())
-        inp = mini.new_campaign(await env.get_current_time())
-        async with build_worker(env.client, engine, task_queue=queue, rehearsal=True):
-            handle = await mini.start(env.client, inp, queue)
-            await handle.result()
-        yield Ran(inp.context.campaign_id, env)
-    finally:
-        await env.shutdown()
-        await engine.dispose()
+    async with mini.rehearsed(db_url) as r:
+        yield r
 
 
 async def _chain(engine: AsyncEngine, cid: str) -> list[Any]:
@@ -78,7 +54,7 @@ def _read_jsonl(path: Path) -> list[dict[str, Any]]:
 
 
 async def test_export_writes_the_chain_as_json_lines_and_a_spreadsheet(
-    engine: AsyncEngine, campaign: Ran, tmp_path: Path
+    engine: AsyncEngine, campaign: mini.Rehearsed, tmp_path: Path
 ) -> None:
     cid = campaign.campaign_id
     out = tmp_path / "export"
@@ -143,7 +119,7 @@ async def test_export_writes_the_chain_as_json_lines_and_a_spreadsheet(
 
 
 async def test_export_saves_each_workflow_history_when_the_server_lists_them(
-    engine: AsyncEngine, campaign: Ran, tmp_path: Path
+    engine: AsyncEngine, campaign: mini.Rehearsed, tmp_path: Path
 ) -> None:
     """On a dev server (which can list workflows): every workflow of the campaign, and no other
     campaign's whose id merely starts with the same text."""
@@ -185,16 +161,11 @@ async def test_export_of_an_unknown_campaign_raises_and_writes_nothing(engine: A
 
 
 def _duban(*args: str, db_url: str, tmp_path: Path) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("DUBAN_", "TEMPORAL_")) and k != "DATABASE_URL"}
-    # Port 9 (discard): no Temporal server there, and the export must not start one.
-    env.update(DATABASE_URL=db_url, DUBAN_VAR_DIR=str(tmp_path / "var"), DUBAN_TEMPORAL_PORT="9")
-    return subprocess.run(
-        [*COMMAND, *args], cwd=ROOT, env=env, capture_output=True, text=True, encoding="utf-8", timeout=120, check=False
-    )
+    return mini.duban(*args, db_url=db_url, var_dir=tmp_path / "var")
 
 
 async def test_cli_export_writes_the_files_warns_without_temporal_and_refuses_an_unknown_campaign(
-    db_url: str, campaign: Ran, tmp_path: Path
+    db_url: str, campaign: mini.Rehearsed, tmp_path: Path
 ) -> None:
     cid = campaign.campaign_id
     out = tmp_path / "cli"

@@ -6,7 +6,6 @@ back, so every test starts from the untouched record.
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -14,33 +13,21 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from temporalio.client import WorkflowHistory
-from temporalio.contrib.pydantic import pydantic_data_converter
-from temporalio.testing import WorkflowEnvironment
 
-from activities import history, servers
+from activities import history
 from activities.store.audit import content_digest, link
 from activities.store.db import make_engine
 from tests.integration import mini
-from worker import build_worker
 
 pytestmark = pytest.mark.integration
 
 
 @pytest.fixture(scope="module")
 async def campaign(db_url: str) -> AsyncIterator[tuple[str, list[WorkflowHistory], AsyncEngine]]:
+    async with mini.rehearsed(db_url) as r:
+        histories = await history.collect(r.env.client, [r.campaign_id])
     engine = make_engine(db_url)
-    env = await WorkflowEnvironment.start_time_skipping(
-        test_server_existing_path=servers.test_server_path(), data_converter=pydantic_data_converter
-    )
-    try:
-        queue = str(uuid.uuid4())
-        inp = mini.new_campaign(await env.get_current_time())
-        async with build_worker(env.client, engine, task_queue=queue, rehearsal=True):
-            await (await mini.start(env.client, inp, queue)).result()
-        histories = await history.collect(env.client, [inp.context.campaign_id])
-    finally:
-        await env.shutdown()
-    yield inp.context.campaign_id, histories, engine
+    yield r.campaign_id, histories, engine
     await engine.dispose()
 
 
@@ -170,3 +157,18 @@ async def test_rows_cut_from_the_end_are_named(campaign: tuple[str, list[Workflo
         v = await verdict(conn, cid, histories)
         await tx.rollback()
     assert "rows were cut from the end" in v.chain.problems[0]
+
+
+async def test_a_hash_overwritten_with_garbage_is_named_not_a_crash(
+    campaign: tuple[str, list[WorkflowHistory], AsyncEngine],
+) -> None:
+    cid, histories, engine = campaign
+    async with engine.connect() as conn, conn.begin() as tx:
+        target = await row(conn, cid, "kind = 'reminder'")
+        await conn.execute(
+            text("UPDATE audit_events SET hash = 'not-a-hash' WHERE campaign_id = :c AND seq = :s"),
+            {"c": cid, "s": target["seq"]},
+        )
+        v = await verdict(conn, cid, histories)
+        await tx.rollback()
+    assert v.chain.problems[0].startswith(f"row {target['seq']} (reminder {target['event_key']}): content changed")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import shutil
 import signal
@@ -23,7 +24,7 @@ from temporalio.testing import WorkflowEnvironment
 from activities import servers
 from activities.campaign import CampaignActivities
 from activities.store.audit import verify
-from activities.store.tables import inbox, obligations
+from activities.store.tables import audit_events, inbox, obligations
 from models.payloads import (
     Acknowledge,
     Act,
@@ -121,6 +122,25 @@ async def test_updates_refuse_bad_input_with_a_clear_error(env: WorkflowEnvironm
         assert states[ob] == "completed"
         assert states[f"{wf}/T02-basic"] == "assigned"
         await env.client.get_workflow_handle(cid).terminate("test done")
+
+    # Every refused attempt is on the record: who tried, what, and why it was refused.
+    async with engine.connect() as conn:
+        rows = (
+            await conn.execute(
+                select(audit_events.c.actor, audit_events.c.obligation_id, audit_events.c.payload)
+                .where(audit_events.c.campaign_id == cid, audit_events.c.kind == "refused")
+                .order_by(audit_events.c.seq)
+            )
+        ).all()
+    attempts = [(actor, ob_id, json.loads(p)["verb"], json.loads(p)["reason"]) for actor, ob_id, p in rows]
+    assert [(a, o, v) for a, o, v, _ in attempts] == [
+        ("west", None, "complete"),  # an obligation this unit does not have
+        ("east", ob, "report_progress"),
+        ("west", ob, "acknowledge"),
+        ("west", ob, "report_progress"),
+        ("west", ob, "complete"),
+    ]
+    assert [r[3].split(" ")[0] for r in attempts] == ["unknown", "unit", ob, "progress", ob]
 
 
 class CrashAfterCommit(CampaignActivities):
