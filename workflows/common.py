@@ -38,10 +38,9 @@ _engines: dict[tuple[str, str], Engine] = {}
 
 
 def engine_for(ctx: CampaignContext) -> Engine:
-    """The campaign's engine, compiled once per worker process per rule set and calendar.
-
-    Safe to share across workflow runs: the engine is pure, and its inputs are pinned by hash.
-    """
+    """The campaign's engine for this rule set and calendar, compiled once per workflow run (the
+    sandbox re-imports this module for each run; compiling a rule set takes microseconds).
+    The engine is pure and its inputs are pinned by hash, so sharing it is safe."""
     key = (ctx.ruleset_hash, ctx.calendar_hash)
     if key not in _engines:
         _engines[key] = Engine(ctx.ruleset, WorkCalendar(ctx.calendar))

@@ -1,6 +1,6 @@
 """The audit trail: an append-only hash chain per campaign.
 
-Row n's hash is SHA-256(hash of row n-1 ‖ content digest of row n), where the content digest is
+Row n's hash is SHA-256(hash of row n-1, as hex text ‖ content digest of row n), where the content digest is
 SHA-256 of every field of the row in an unambiguous, length-prefixed encoding (`encode`). An
 edited, deleted, inserted or reordered row breaks the chain at that row.
 
@@ -105,7 +105,10 @@ def content_digest(row: dict[str, Any]) -> bytes:
 
 
 def link(prev_hash: str, digest: bytes) -> str:
-    return hashlib.sha256(bytes.fromhex(prev_hash) + digest).hexdigest()
+    """The next hash: over the previous hash as stored (its hex text) and this row's digest.
+    Hashing the text rather than decoding it lets PostgreSQL check a row whose stored hash was
+    overwritten with anything at all, without a guard per row."""
+    return hashlib.sha256(prev_hash.encode() + digest).hexdigest()
 
 
 def _sql_field(name: str) -> str:
@@ -127,12 +130,8 @@ SELECT seq, event_key, kind, prev_seq, relinked, payload_changed, content_change
   SELECT seq, event_key, kind, seq >= $2 AS in_range,
          coalesce(lag(seq) OVER w, $5) AS prev_seq,
          prev_hash <> coalesce(lag(hash) OVER w, $4) AS relinked,
-         CASE WHEN payload_digest ~ '^[0-9a-f]{64}$'
-              THEN sha256(convert_to(payload, 'UTF8')) <> decode(payload_digest, 'hex') ELSE true END
-           AS payload_changed,
-         CASE WHEN hash ~ '^[0-9a-f]{64}$' AND prev_hash ~ '^[0-9a-f]{64}$'
-              THEN sha256(decode(prev_hash, 'hex') || {content}) <> decode(hash, 'hex') ELSE true END
-           AS content_changed
+         encode(sha256(convert_to(payload, 'UTF8')), 'hex') <> payload_digest AS payload_changed,
+         encode(sha256(convert_to(prev_hash, 'UTF8') || {content}), 'hex') <> hash AS content_changed
   FROM audit_events WHERE campaign_id = $1 AND seq BETWEEN $2 - 1 AND $3
   WINDOW w AS (ORDER BY seq)
 ) t WHERE in_range AND (seq <> prev_seq + 1 OR relinked OR payload_changed OR content_changed)
