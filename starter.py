@@ -372,8 +372,15 @@ def demo(
     print_summary(summary)
     out.print(f"wrote {out_dir / 'summary.json'}, {out_dir / 'audit.jsonl'} and {len(histories)} histories")
     out.print(
-        f"verify it: duban audit verify {summary['campaign_id']} --histories {out_dir / 'histories'}", markup=False
+        f"verify it: {program()} audit verify {summary['campaign_id']} --histories {out_dir / 'histories'}",
+        markup=False,
     )
+
+
+def program() -> str:
+    """How the user called us (e.g. .venv/bin/duban), for commands we suggest they run next."""
+    name = Path(sys.argv[0])
+    return str(name) if name.name == "duban" and name.parent != Path(".") else "duban"
 
 
 def print_summary(summary: dict[str, Any]) -> None:
