@@ -87,6 +87,9 @@ class WorkCalendar:
         self._holidays = {d for y in data.years for d in y.holidays}
         self._workdays = {d for y in data.years for d in y.workdays}
         self._known = data.known_years
+        # Per year, the number of working days on or before each day of it (index 0 = 1 Jan):
+        # working-day counts become two lookups instead of a walk over every day between.
+        self._prefix: dict[int, list[int]] = {}
 
     def knows(self, d: date) -> bool:
         return d.year in self._known
@@ -125,15 +128,24 @@ class WorkCalendar:
                 left -= 1
         return d
 
+    def _upto(self, d: date) -> int:
+        """Working days from 1 January of d's year to d, inclusive."""
+        prefix = self._prefix.get(d.year)
+        if prefix is None:
+            day, n, prefix = date(d.year, 1, 1), 0, []
+            while day.year == d.year:
+                n += self.is_working_day(day)
+                prefix.append(n)
+                day += timedelta(days=1)
+            self._prefix[d.year] = prefix
+        return prefix[d.timetuple().tm_yday - 1]
+
     def working_days_between(self, a: date, b: date) -> int:
         """Working days in (a, b] when a < b; negative, counting (b, a], when b < a."""
         if a == b:
             return 0
         lo, hi, sign = (a, b, 1) if a < b else (b, a, -1)
-        n = 0
-        d = lo + timedelta(days=1)
-        while d <= hi:
-            if self.is_working_day(d):
-                n += 1
-            d += timedelta(days=1)
+        n = self._upto(hi) - self._upto(lo)
+        for year in range(lo.year, hi.year):
+            n += self._upto(date(year, 12, 31))
         return sign * n
