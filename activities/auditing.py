@@ -17,7 +17,6 @@ from __future__ import annotations
 import asyncio
 import json
 import re
-import socket
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -30,7 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from activities.campaign import campaign_counts
 from activities.config import Settings
-from activities.store.audit import GENESIS, content_digest, link, payload_of, sha256_hex
+from activities.store.audit import GENESIS, payload_of, verify
 from activities.store.tables import audit_events, audit_heads, campaigns, obligations
 from models.calendar import CalendarData
 from models.obligation import Obligation, ObligationSpec, ObligationState
@@ -526,7 +525,8 @@ async def export(
     DIR/histories/*.json.
 
     The rows exported are the chain up to its head as read at the start, so a running campaign
-    exports a consistent prefix. The chain is checked on the rows written (`chain_ok`).
+    exports a consistent prefix; `chain_ok` is `activities.store.audit.verify` over the same
+    prefix.
 
     Raises:
         UnknownCampaign: no campaign of that id (nothing is written).
@@ -540,9 +540,9 @@ async def export(
     await asyncio.to_thread(out_dir.mkdir, parents=True, exist_ok=True)
     summary = ExportSummary(campaign_id=campaign_id, out_dir=out_dir)
     sheets = await _write_rows(conn, campaign_id, last, out_dir, summary, progress)
-    if head is not None and summary.chain_ok and summary.head != head.hash:
-        summary.chain_ok = False
-        summary.problems.append(f"the chain ends at {summary.head[:16]}… but its head records {head.hash[:16]}…")
+    if head is not None:
+        report = await verify(conn, campaign_id)
+        summary.chain_ok, summary.problems, summary.head = report.ok, report.problems, report.head
     if client is None:
         summary.warnings.append(NO_CLIENT)
     else:
@@ -650,41 +650,17 @@ async def _write_rows(
         .order_by(audit_events.c.seq)
         .execution_options(yield_per=2000)
     )
-    prev, expected = GENESIS, 1
     with (out_dir / "audit.jsonl").open("w", encoding="utf-8") as f:
         result = await conn.stream(q)
         async for r in result.mappings():
-            payload = payload_of(r)
             f.write(json.dumps(json_row(r), ensure_ascii=False) + "\n")
-            sheets.append(_sheet_row(r, payload))
-            problem = _check(r, prev, expected)
-            if problem and len(summary.problems) < 20:
-                summary.problems.append(f"row {r['seq']} ({r['kind']} {r['event_key']}): {problem}")
-            summary.chain_ok &= problem is None
-            prev, expected = r["hash"], r["seq"] + 1
+            sheets.append(_sheet_row(r, payload_of(r)))
             summary.rows += 1
             if progress is not None and summary.rows % 500 == 0:
                 progress("rows", summary.rows, last)
-    if expected - 1 != last:
-        summary.chain_ok = False
-        summary.problems.append(f"the chain ends at row {expected - 1} but its head records row {last}")
-    summary.head = prev
     if progress is not None:
         progress("rows", summary.rows, last)
     return sheets
-
-
-def _check(r: Any, prev: str, expected: int) -> str | None:
-    """The chain rule of `activities.store.audit`, recomputed on the row as exported."""
-    if r["seq"] != expected:
-        return f"expected row {expected}: a row is missing or inserted"
-    if r["prev_hash"] != prev:
-        return "does not link to the row before it"
-    if sha256_hex(r["payload"]) != r["payload_digest"]:
-        return "payload changed after it was written"
-    if link(prev, content_digest(dict(r))) != r["hash"]:
-        return "content changed after it was written"
-    return None
 
 
 def _campaign_sheet(sheets: _Sheets, campaign: Any, counts: dict[str, int], summary: ExportSummary) -> None:
@@ -767,31 +743,14 @@ async def _write_histories(
 
 
 async def reachable_client(settings: Settings) -> tuple[Any, str | None]:
-    """A Temporal client if the configured server answers now, else (None, why).
-
-    An export never starts a server: with no address configured, it uses the embedded dev
-    server only if one already listens.
-    """
-    from temporalio.client import Client
-    from temporalio.contrib.pydantic import pydantic_data_converter
-
-    from activities.servers import LOOPBACK, client_connect_config
+    """A Temporal client if the configured server answers now, else (None, why). An export never
+    starts a server (`connect(start=False)`)."""
+    from activities.servers import connect
 
     try:
-        config = client_connect_config(settings)
-        if "target_host" not in config:
-            port = settings.temporal_port
-            if not await asyncio.to_thread(_listening, LOOPBACK, port):
-                return None, f"no Temporal server on {LOOPBACK}:{port} (start one with `duban up`)"
-            config = {**config, "target_host": f"{LOOPBACK}:{port}"}
         async with asyncio.timeout(10):
-            client = await Client.connect(**config, data_converter=pydantic_data_converter)
+            return await connect(settings, start=False), None
+    except RuntimeError as e:  # nothing listens, or production without an address
+        return None, str(e)
     except Exception as e:  # any failure to reach it means: export without histories
         return None, f"cannot reach the Temporal server: {e}"
-    return client, None
-
-
-def _listening(host: str, port: int) -> bool:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.settimeout(1.0)
-        return s.connect_ex((host, port)) == 0

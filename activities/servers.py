@@ -391,7 +391,7 @@ async def connect(settings: Settings, *, start: bool = True) -> Client:
     namespace = config.get("namespace", settings.temporal_namespace)
     port = settings.temporal_port
     if not start and not await _listening(port):
-        raise RuntimeError(f"no Temporal server listens on {LOOPBACK}:{port}")
+        raise RuntimeError(f"no Temporal server on {LOOPBACK}:{port} (start one with `duban up`)")
     if not await _listening(port):
         settings.var_dir.mkdir(parents=True, exist_ok=True)
         # Two CLI runs starting at once must not both start a server on one SQLite file.

@@ -199,11 +199,6 @@ class ChainReport:
     head: str
     problems: list[str]
 
-    def summary(self, campaign_id: str) -> str:
-        if self.ok:
-            return f"{campaign_id}: audit chain holds: {self.rows} rows, head {self.head[:16]}…"
-        return f"{campaign_id}: audit chain broken: " + "; ".join(self.problems[:5])
-
 
 async def verify(
     conn: AsyncConnection,
