@@ -39,14 +39,17 @@ class AgencySimulator:
             else:
                 arg = Complete(obligation_id=m.obligation_id, unit_id=inp.unit_id, text="已办结，佐证材料已上传")
             verb = {"acknowledge": "acknowledge", "progress": "report_progress", "complete": "complete"}[m.verb]
+            # The move's own id: when this activity is retried, Temporal recognises each Update
+            # already sent and answers it again instead of applying (or refusing) it twice.
+            move_id = f"{m.verb}:{m.obligation_id}@{inp.plan_time.isoformat()}"
             try:
-                await handle.execute_update(verb, arg, result_type=ObligationView)
+                await handle.execute_update(verb, arg, id=move_id, result_type=ObligationView)
                 out.applied += 1
             except WorkflowUpdateFailedError as e:
-                # Refused by the validator (e.g. acknowledging twice after a retry): that is an
-                # answer, not a failure; the agency moves on.
+                # Refused (and on the record as refused): an answer, not a failure; the agency
+                # moves on.
                 out.rejected += 1
                 log.info("move refused", obligation_id=m.obligation_id, verb=m.verb, reason=str(e.cause))
             # Any other error (the unit workflow not started yet) fails the activity, and its
-            # retry policy waits; moves already applied are refused on the retry, harmlessly.
+            # retry policy waits.
         return out

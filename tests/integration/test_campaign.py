@@ -23,17 +23,21 @@ from temporalio.testing import WorkflowEnvironment
 
 from activities import history, servers
 from activities.campaign import CampaignActivities
+from activities.simulate import AgencySimulator
 from activities.store.audit import verify
 from activities.store.tables import audit_events, inbox, obligations
 from models.payloads import (
     Acknowledge,
     Act,
+    AgencyMove,
     CampaignResult,
     Complete,
     DeliverBatch,
     DeliverResult,
     ReportProgress,
+    SimulateAgency,
 )
+from models.time import at
 from starter import DEFAULT_RULES, prepare
 from tests.integration import mini
 from worker import build_worker
@@ -298,3 +302,32 @@ async def test_fan_out_adds_levels_so_no_parent_exceeds_its_child_limit(
     # 1 campaign + 2 phases + monthly + 5 units + 4 batches, and the 4 agencies' workflows are
     # the test's own, outside the campaign's cost.
     assert result.cost.workflows == 1 + 2 + 1 + 5 + 4
+
+
+async def test_a_retried_agency_move_is_applied_once_and_never_refused(
+    env: WorkflowEnvironment, engine: AsyncEngine
+) -> None:
+    """The simulated agency's activity, run twice with the same moves (a retry), sends each
+    Update with the same id: Temporal answers the repeat, nothing is refused or recorded twice."""
+    queue = str(uuid.uuid4())
+    inp = mini.new_campaign(await env.get_current_time())
+    cid = inp.context.campaign_id
+    wf = f"{cid}/rollout/west"
+    move = SimulateAgency(
+        workflow_id=wf,
+        unit_id="west",
+        moves=[AgencyMove(verb="acknowledge", obligation_id=f"{wf}/T01-basic")],
+        plan_time=at(date(2021, 5, 10), "10:00"),
+    )
+    async with build_worker(env.client, engine, task_queue=queue):
+        await env.client.start_workflow("CampaignWorkflow", inp, id=cid, task_queue=queue)
+        await env.sleep(timedelta(days=2))
+        agency = AgencySimulator(env.client)
+        first, again = await agency.simulate_agency(move), await agency.simulate_agency(move)
+        await env.client.get_workflow_handle(cid).terminate("test done")
+    assert (first.applied, first.rejected, again.applied, again.rejected) == (1, 0, 1, 0)
+    async with engine.connect() as conn:
+        kinds = (
+            (await conn.execute(select(audit_events.c.kind).where(audit_events.c.campaign_id == cid))).scalars().all()
+        )
+    assert "refused" not in kinds
