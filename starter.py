@@ -312,7 +312,7 @@ class Launch:
 
 
 def prepare(
-    plan_file: Path,
+    plan: Plan,
     rules_file: Path,
     *,
     campaign_id: str,
@@ -327,7 +327,6 @@ def prepare(
     the future; `speed` runs plan time faster than the server's, for drills on a real server.
     """
     settings = get_settings()
-    plan = load_plan(plan_file)
     ruleset = load_ruleset(rules_file)
     years = range(plan.start.year, plan.end.year + 2)  # escalations run past the last phase
     data, missing = load_calendar(settings, years)
@@ -366,8 +365,8 @@ def demo(
     silent: int = typer.Option(1, "--silent", help="How many towns never answer at all."),
 ) -> None:
     """Rehearse a whole campaign, launch to final evaluation, on the time-skipping server."""
-    load_plan(plan_file)  # fail fast on a bad plan, before any server starts
-    summary, trail, histories = run(rehearse(plan_file, rules_file, seed=seed, silent=silent))
+    plan = load_plan(plan_file)  # fail fast on a bad plan, before any server starts
+    summary, trail, histories = run(rehearse(plan, rules_file, seed=seed, silent=silent))
     write_outputs(out_dir, summary, trail, histories)
     print_summary(summary)
     out.print(f"wrote {out_dir / 'summary.json'}, {out_dir / 'audit.jsonl'} and {len(histories)} histories")
@@ -384,20 +383,12 @@ def program() -> str:
 
 
 def print_summary(summary: dict[str, Any]) -> None:
+    from activities.campaign import COUNTS
+
     t = Table(title=f"{summary['campaign_id']} (seed {summary['seed']})", show_header=True)
     t.add_column("what")
     t.add_column("count", justify="right")
-    for k in (
-        "obligations",
-        "completed",
-        "reminders",
-        "escalations",
-        "notices",
-        "rectification_orders",
-        "bulletins",
-        "assessments",
-        "audit_events",
-    ):
+    for k in COUNTS:
         t.add_row(k, str(summary[k]))
     eng = summary["engine"]
     for k in ("workflows", "activities", "history_events", "continued_as_new"):
@@ -407,7 +398,7 @@ def print_summary(summary: dict[str, Any]) -> None:
 
 
 async def rehearse(
-    plan_file: Path, rules_file: Path, *, seed: int, silent: int
+    plan: Plan, rules_file: Path, *, seed: int, silent: int
 ) -> tuple[dict[str, Any], list[dict[str, Any]], list[Any]]:
     """Run a whole campaign on the time-skipping server with simulated agencies."""
     from sqlalchemy import select
@@ -434,9 +425,8 @@ async def rehearse(
         )
     try:
         server_now = await env.get_current_time()
-        plan = load_plan(plan_file)
         cid = f"{plan.id}-rehearsal-s{seed}-{datetime.now(UTC):%Y%m%d%H%M%S}-{uuid.uuid4().hex[:4]}"
-        lp = prepare(plan_file, rules_file, campaign_id=cid, server_now=server_now, live=False)
+        lp = prepare(plan, rules_file, campaign_id=cid, server_now=server_now, live=False)
         warn_missing(lp.missing_years, settings)
         ctx = lp.input.context
         queue = f"rehearsal-{uuid.uuid4()}"
@@ -585,9 +575,10 @@ def launch(
 
     settings = get_settings()
     now = datetime.now(UTC)
-    cid = campaign_id or f"{load_plan(plan_file).id}-{now:%Y%m%d%H%M}"
+    plan = load_plan(plan_file)
+    cid = campaign_id or f"{plan.id}-{now:%Y%m%d%H%M}"
     lp = prepare(
-        plan_file,
+        plan,
         rules_file,
         campaign_id=cid,
         server_now=now,

@@ -53,24 +53,28 @@ log = structlog.get_logger()
 LOCAL_KINDS = [k.value for k in UnitKind if k.is_local]
 
 
+# What a campaign's summary counts, in the order it is shown: the table and the rows it counts.
+_COUNTED: dict[str, tuple[Any, tuple[Any, ...]]] = {
+    "obligations": (obligations, ()),
+    "completed": (obligations, (obligations.c.state == ObligationState.completed.value,)),
+    "reminders": (inbox, (inbox.c.kind == "reminder",)),
+    "escalations": (inbox, (inbox.c.kind == "escalation",)),
+    "notices": (supervision_notices, ()),
+    "rectification_orders": (rectification_orders, ()),
+    "bulletins": (bulletins, ()),
+    "assessments": (assessments, ()),
+    "audit_events": (audit_events, ()),
+}
+COUNTS = tuple(_COUNTED)
+
+
 async def campaign_counts(conn: AsyncConnection, campaign_id: str) -> dict[str, int]:
-    """The numbers a summary reports, straight from the read side."""
-
-    async def n(table: Any, *where: Any) -> int:
+    """The numbers a summary reports (COUNTS), straight from the read side."""
+    out = {}
+    for name, (table, where) in _COUNTED.items():
         q = select(func.count()).select_from(table).where(table.c.campaign_id == campaign_id, *where)
-        return int((await conn.execute(q)).scalar_one())
-
-    return {
-        "obligations": await n(obligations),
-        "completed": await n(obligations, obligations.c.state == ObligationState.completed.value),
-        "reminders": await n(inbox, inbox.c.kind == "reminder"),
-        "escalations": await n(inbox, inbox.c.kind == "escalation"),
-        "notices": await n(supervision_notices),
-        "rectification_orders": await n(rectification_orders),
-        "bulletins": await n(bulletins),
-        "assessments": await n(assessments),
-        "audit_events": await n(audit_events),
-    }
+        out[name] = int((await conn.execute(q)).scalar_one())
+    return out
 
 
 def _on_time(row: Any, as_of: date) -> bool:

@@ -14,12 +14,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncConnection
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client, WorkflowHistory
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.service import RPCError, RPCStatusCode
 from temporalio.worker import Replayer
 
+from activities.store.audit import ChainReport, verify
+from activities.store.tables import audit_events
 from models.payloads import Act, CloseCampaign, DeliverBatch, MirrorBatch, Refusal, RegisterCampaign
 from workflows import REHEARSAL_WORKFLOWS, WORKFLOWS, sandbox
 
@@ -183,7 +187,7 @@ def cross_check(found: Effects, rows: Iterable[tuple[str, str, str, str]], *, li
 class Verdict:
     """What `duban audit verify` found: holds only if every check held."""
 
-    chain: Any  # activities.store.audit.ChainReport
+    chain: ChainReport
     histories: int = 0
     replay: ReplayReport = field(default_factory=ReplayReport)
     cross: list[str] = field(default_factory=list)
@@ -204,7 +208,7 @@ class Verdict:
 
 
 async def verify_campaign(
-    conn: Any,
+    conn: AsyncConnection,
     campaign_id: str,
     *,
     histories: list[WorkflowHistory] | None,
@@ -213,11 +217,6 @@ async def verify_campaign(
     progress: Callable[[str, int], None] | None = None,
 ) -> Verdict:
     """The chain, then (given the campaign's histories) replay and cross-check."""
-    from sqlalchemy import select
-
-    from activities.store.audit import verify
-    from activities.store.tables import audit_events
-
     chain = await verify(
         conn, campaign_id, engine=engine, progress=(lambda n: progress("chain", n)) if progress else None
     )

@@ -227,13 +227,16 @@ async def verify(
     top = top or 0
     last = (await conn.execute(select(audit_events.c.hash).where(where, audit_events.c.seq == top))).scalar() or GENESIS
 
+    checked: list[int] = []  # rows checked so far, range by range, for `progress`
+
     async def check(c: AsyncConnection, lo: int, hi: int) -> list[Any]:
         pg = (await c.get_raw_connection()).driver_connection
         assert pg is not None
         first = lo == 1
         found = await pg.fetch(_CHECK_SQL, campaign_id, lo, hi, GENESIS if first else "", 0 if first else -2, limit)
         if progress is not None:
-            progress(hi - lo + 1)
+            checked.append(hi - lo + 1)
+            progress(sum(checked))
         return list(found)
 
     async def check_apart(lo: int, hi: int) -> list[Any]:

@@ -36,7 +36,7 @@ from models.obligation import unit_workflow_id
 from models.payloads import AgencyDay, AgencyInput, AgencyMove, CampaignInput
 from models.plan import PhaseKind
 from models.time import CST, at
-from starter import DEFAULT_RULES, prepare
+from starter import DEFAULT_RULES, load_plan, prepare
 from worker import build_worker
 from workflows import AgencyWorkflow, CampaignWorkflow
 
@@ -47,7 +47,7 @@ TASKS = {1: "roads", 2: "water", 3: "housing"}
 
 def new_campaign(server_now: Any) -> CampaignInput:
     cid = f"mini-{uuid.uuid4().hex[:8]}"
-    return prepare(MINI_PLAN, DEFAULT_RULES, campaign_id=cid, server_now=server_now, live=False).input
+    return prepare(load_plan(MINI_PLAN), DEFAULT_RULES, campaign_id=cid, server_now=server_now, live=False).input
 
 
 async def start(client: Client, inp: CampaignInput, queue: str, *, agencies: bool = True) -> WorkflowHandle[Any, Any]:
