@@ -19,7 +19,7 @@ import sys
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -30,10 +30,11 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
 from activities import servers
+from activities.campaign import CampaignActivities
 from activities.store.db import make_engine
 from activities.store.tables import assessments, bulletins, inbox, rectification_orders, supervision_notices
 from models.obligation import unit_workflow_id
-from models.payloads import AgencyDay, AgencyInput, AgencyMove, CampaignInput
+from models.payloads import AgencyDay, AgencyInput, AgencyMove, CampaignInput, Provenance, RegisterCampaign
 from models.plan import PhaseKind
 from models.time import CST, at
 from starter import DEFAULT_RULES, load_plan, prepare
@@ -199,3 +200,20 @@ def duban(*args: str, db_url: str, var_dir: Path) -> subprocess.CompletedProcess
     return subprocess.run(
         [*COMMAND, *args], cwd=ROOT, env=env, capture_output=True, text=True, encoding="utf-8", timeout=120, check=False
     )
+
+
+async def registered(engine: AsyncEngine) -> tuple[CampaignInput, Provenance, CampaignActivities]:
+    """A mini campaign registered straight through its activity (no workflows): for tests that
+    write chosen rows with the activities themselves."""
+    now = datetime.now(UTC)
+    inp = new_campaign(now)
+    ctx = inp.context
+    prov = Provenance(
+        campaign_id=ctx.campaign_id, plan_hash=ctx.plan_hash, ruleset_hash=ctx.ruleset_hash,
+        workflow_id=ctx.campaign_id, run_id="r1",
+    )  # fmt: skip
+    acts = CampaignActivities(engine)
+    await acts.register_campaign(
+        RegisterCampaign(context=ctx, plan=inp.plan, provenance=prov, server_time=now, plan_time=inp.launched_plan_time)
+    )
+    return inp, prov, acts

@@ -6,7 +6,7 @@ import json
 import subprocess
 import sys
 from collections.abc import AsyncIterator
-from datetime import UTC, date, datetime
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -14,10 +14,9 @@ from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from activities.auditing import Explanation, UnknownObligation, explain
-from activities.campaign import CampaignActivities
 from activities.store.tables import obligations
 from models.obligation import Obligation
-from models.payloads import DeliverBatch, Provenance, RegisterCampaign
+from models.payloads import DeliverBatch
 from models.time import CST
 from rules.calendar import WorkCalendar
 from rules.engine import Engine
@@ -115,17 +114,9 @@ async def test_explain_names_make_up_workdays_and_a_due_date_moved_off_a_holiday
 ) -> None:
     """A due date in the 2022 Spring Festival (1-31 … 2-6) moves to Monday 2-7; the reminder 3
     working days before it counts the two 调休 weekend days 1-29 and 1-30."""
-    now = datetime.now(UTC)
-    inp = mini.new_campaign(now)
+    inp, prov, acts = await mini.registered(engine)
     ctx = inp.context
     cid = ctx.campaign_id
-    prov = Provenance(
-        campaign_id=cid, plan_hash=ctx.plan_hash, ruleset_hash=ctx.ruleset_hash, workflow_id=cid, run_id="r1"
-    )
-    acts = CampaignActivities(engine)
-    await acts.register_campaign(
-        RegisterCampaign(context=ctx, plan=inp.plan, provenance=prov, server_time=now, plan_time=inp.launched_plan_time)
-    )
     spec = next(s for s in expand(inp.plan, cid) if s.unit_id == "west" and s.task_no == 1)
     spec = spec.model_copy(update={"due": date(2022, 1, 31)})
     async with engine.begin() as conn:

@@ -20,11 +20,10 @@ from temporalio.testing import WorkflowEnvironment
 
 from activities import history, servers
 from activities.auditing import NO_CLIENT, UnknownCampaign, export
-from activities.campaign import CampaignActivities
 from activities.store.audit import GENESIS, canonical, content_digest, link, payload_of, sha256_hex
 from activities.store.tables import audit_events
 from models.obligation import ObligationState
-from models.payloads import MirrorBatch, Provenance, RegisterCampaign, StateChange
+from models.payloads import MirrorBatch, StateChange
 from models.time import at
 from tests.integration import mini
 
@@ -189,17 +188,10 @@ async def test_cli_export_writes_the_files_warns_without_temporal_and_refuses_an
 async def test_agency_text_reaches_the_spreadsheet_as_text_never_a_formula(engine: AsyncEngine, tmp_path: Path) -> None:
     """A unit's progress text is the agency's own words: "=…" must not become a live formula,
     and control characters (which a spreadsheet cannot hold) must not break the export."""
-    now = datetime.now(UTC)
-    inp = mini.new_campaign(now)
+    inp, prov, acts = await mini.registered(engine)
     ctx = inp.context
     cid = ctx.campaign_id
-    prov = Provenance(
-        campaign_id=cid, plan_hash=ctx.plan_hash, ruleset_hash=ctx.ruleset_hash, workflow_id=cid, run_id="r"
-    )
-    acts = CampaignActivities(engine)
-    await acts.register_campaign(
-        RegisterCampaign(context=ctx, plan=inp.plan, provenance=prov, server_time=now, plan_time=inp.launched_plan_time)
-    )
+    now = datetime.now(UTC)
     ob = f"{cid}/rollout/west/T01-basic"
     text = '=HYPERLINK("http://example.invalid","进展")\x07'
     change = StateChange(
