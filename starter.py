@@ -39,7 +39,6 @@ from models.plan import Plan
 from models.ruleset import RuleSet
 from models.time import Clock, at
 from rules import calendar as cal
-from rules.engine import Engine, RuleError
 from rules.loading import (
     SourceError,
     directory_reference,
@@ -107,15 +106,8 @@ def load_plan(path: Path) -> Plan:
     return parse_plan(text, path=str(path), directory=directory)
 
 
-def load_ruleset(path: Path) -> RuleSet:
-    rs = parse_ruleset(_read(path), path=str(path))
-    try:
-        Engine(rs, cal.WorkCalendar(CalendarData()))
-    except RuleError as e:
-        lines = parse_yaml(_read(path), path=str(path))[1]
-        idx = next(i for i, r in enumerate(rs.rules) if r.id == e.rule_id)
-        raise SourceError(str(path), lines.get(("rules", idx, "when"), 1), str(e)) from None
-    return rs
+def load_ruleset(path: Path, plan: Plan | None = None) -> RuleSet:
+    return parse_ruleset(_read(path), path=str(path), plan=plan)
 
 
 def load_calendar(settings: Settings, years: range) -> tuple[CalendarData, list[int]]:
@@ -327,7 +319,7 @@ def prepare(
     the future; `speed` runs plan time faster than the server's, for drills on a real server.
     """
     settings = get_settings()
-    ruleset = load_ruleset(rules_file)
+    ruleset = load_ruleset(rules_file, plan)
     years = range(plan.start.year, plan.end.year + 2)  # escalations run past the last phase
     data, missing = load_calendar(settings, years)
     launched = at(plan_from or plan.issued, ruleset.time_of_day)
@@ -348,6 +340,7 @@ def prepare(
         office=plan.joint_meeting.office,
         convener=plan.joint_meeting.convener,
         ends=plan.end,
+        milestones={m.id: m.due for p in plan.phases for m in p.milestones},
     )
     return Launch(
         input=CampaignInput(context=ctx, plan=plan, launched_plan_time=clock.plan_time(server_now)),

@@ -27,6 +27,7 @@ def build(
         c.assess,
         c.close_campaign,
         c.record_refusal,
+        c.record_rules,
     ]
     if client is not None:
         out.append(AgencySimulator(client).simulate_agency)

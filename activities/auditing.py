@@ -36,7 +36,7 @@ from models.obligation import Obligation, ObligationSpec, ObligationState
 from models.ruleset import ActionKind, Rule, RuleSet, TriggerKind
 from models.time import CST
 from rules.calendar import WorkCalendar
-from rules.engine import Engine, RuleError
+from rules.engine import Engine, RuleError, describe_trigger
 
 log = structlog.get_logger()
 
@@ -352,8 +352,10 @@ def _deadline(ctx: _Context, r: Any, rule: Rule | None, payload: dict[str, Any],
         out.append(
             f"due {_day(due)}: planned {_day(planned)} is a rest day, moved to the next working day (skipped {rest})"
         )
-    if ctx.engine is not None and ctx.spec is not None and ctx.engine.due_date(ctx.spec) != due:
-        out.append(f"⚠ the pinned calendar puts the due date on {_day(ctx.engine.due_date(ctx.spec))}")
+    if ctx.engine is not None and ctx.spec is not None:
+        pinned = ctx.engine.due_date(Obligation(spec=ctx.spec))
+        if pinned != due:
+            out.append(f"⚠ the pinned calendar puts the due date on {_day(pinned)}")
 
     counted: list[str] = []
     skipped: list[str] = []
@@ -374,20 +376,23 @@ def _deadline(ctx: _Context, r: Any, rule: Rule | None, payload: dict[str, Any],
         else:
             skipped.append(f"{d} {k}")
     if rule is not None:
-        t = rule.trigger
-        trig = {TriggerKind.before_due: "before", TriggerKind.after_due: "after", TriggerKind.at_due: "at"}[t.kind]
-        days_word = "working day" if t.working_days == 1 else "working days"
-        head += f": {t.working_days} {days_word} {trig} the due date" if t.working_days else ": on the due date"
+        head += f": {describe_trigger(rule.trigger)}"
     line = head
     if counted:
         line += "; counted " + ", ".join(counted)
     if skipped:
         line += "; skipped " + ", ".join(skipped)
     out.append(line)
-    if ctx.engine is not None and ctx.spec is not None and rule is not None:
-        expected = ctx.engine.fire_date(rule, ctx.spec)
-        if expected != on:
-            out.append(f"⚠ the pinned rule set and calendar put this firing on {_day(expected)}")
+    if (
+        ctx.engine is not None
+        and ctx.spec is not None
+        and rule is not None
+        and rule.trigger.kind is not TriggerKind.event
+    ):
+        expected = ctx.engine.fire_dates(rule, Obligation(spec=ctx.spec), until=on)
+        if on not in expected:
+            put = ", ".join(_day(d) for d in expected) or "no date up to then"
+            out.append(f"⚠ the pinned rule set and calendar put this firing on {put}")
     if "days_left" in facts:
         left = cal.working_days_between(on, due)
         if left != facts["days_left"]:
@@ -402,7 +407,7 @@ def _not_acted(ctx: _Context, steps: list[Step], until: datetime) -> list[Step]:
     assert ctx.engine is not None and ctx.spec is not None
     acted = {(s.rule_id, s.plan_time.astimezone(CST).date()) for s in steps if s.kind in ("reminder", "escalation")}
     out = []
-    for f in ctx.engine.firings(ctx.spec, until=until.astimezone(CST).date()):
+    for f in ctx.engine.firings(Obligation(spec=ctx.spec), until=until.astimezone(CST).date()):
         if (f.rule.id, f.on) in acted or f.at > until:
             continue
         before = [s for s in steps if s.seq is not None and s.plan_time < f.at]

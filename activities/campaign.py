@@ -37,20 +37,33 @@ from models.payloads import (
     CloseCampaign,
     DeliverBatch,
     DeliverResult,
+    FiredAction,
     LoadObligations,
     MirrorBatch,
     MonthlyResult,
     MonthlyRun,
+    RecordRules,
     Refusal,
     RegisterCampaign,
 )
 from models.plan import UnitKind
-from models.ruleset import ActionKind
+from models.ruleset import ActionKind, Channel
 from rules.obligations import expand
 
 log = structlog.get_logger()
 
 LOCAL_KINDS = [k.value for k in UnitKind if k.is_local]
+
+INBOX_KIND = {
+    ActionKind.remind: "reminder",
+    ActionKind.escalate: "escalation",
+    ActionKind.notice: "notice",
+    ActionKind.rectify: "rectification",
+    ActionKind.bulletin: "listing",
+}
+"""The inbox row an action writes."""
+AUDIT_KIND = {**INBOX_KIND, ActionKind.rectify: "rectification_order", ActionKind.bulletin: "listed"}
+"""The audit row it writes: a rule's rectification order reads like the monthly cycle's."""
 
 
 # What a campaign's summary counts, in the order it is shown: the table and the rows it counts.
@@ -80,6 +93,10 @@ async def campaign_counts(conn: AsyncConnection, campaign_id: str) -> dict[str, 
 def _on_time(row: Any, as_of: date) -> bool:
     done = row.completed_at
     return done is not None and done.date() <= min(row.due, as_of)
+
+
+def rules_key(inp: RecordRules) -> str:
+    return f"{inp.provenance.campaign_id}#rules#{inp.change.ruleset_hash}#{inp.change.since.isoformat()}"
 
 
 class CampaignActivities:
@@ -167,13 +184,27 @@ class CampaignActivities:
 
     @activity.defn(name=Act.deliver)
     async def deliver(self, inp: DeliverBatch) -> DeliverResult:
+        """Carry out the actions a unit workflow's rules fired at one instant, in one transaction:
+        each writes its inbox row and audit row (and its notice or rectification order) once,
+        guarded by its idempotency key, so a retried or replayed batch writes nothing twice."""
         prov = inp.provenance
         out = DeliverResult()
         events: list[audit.Event] = []
         async with self.db.begin() as conn:
             for a in inp.actions:
                 bound = log.bind(campaign_id=prov.campaign_id, obligation_id=a.obligation_id, rule_id=a.rule_id)
-                kind = "reminder" if a.kind is ActionKind.remind else "escalation"
+                if a.kind is ActionKind.notice:
+                    # The notice is the action: its number is taken once, under the action's own key.
+                    if await self._already(conn, a.key):
+                        out.already += 1
+                        continue
+                    code = await self._notice(conn, inp, a, key=a.key)
+                    out.delivered += 1
+                    out.notices.append(code)
+                    events.append(self._notice_event(a, code, key=a.key))
+                    bound.info("notice", code=code, plan_time=a.plan_time.isoformat())
+                    continue
+                kind = INBOX_KIND[a.kind]
                 new = (
                     await conn.execute(
                         insert(inbox)
@@ -199,53 +230,79 @@ class CampaignActivities:
                     bound.info("already delivered", key=a.key)
                     continue
                 out.delivered += 1
-                bump = (
-                    {"reminders": obligations.c.reminders + 1}
-                    if a.kind is ActionKind.remind
-                    else {"escalation_level": func.greatest(obligations.c.escalation_level, a.level)}
-                )
-                await conn.execute(update(obligations).where(obligations.c.id == a.obligation_id).values(**bump))
+                bump: dict[str, Any] = {}
+                if a.kind is ActionKind.remind:
+                    bump = {"reminders": obligations.c.reminders + 1}
+                elif a.kind is ActionKind.escalate:
+                    bump = {"escalation_level": func.greatest(obligations.c.escalation_level, a.level)}
+                elif a.kind is ActionKind.rectify:
+                    assert a.rectify_due is not None
+                    await conn.execute(
+                        insert(rectification_orders).values(
+                            idempotency_key=a.key,
+                            campaign_id=prov.campaign_id,
+                            unit_id=a.unit_id,
+                            month=a.plan_time.date().replace(day=1),
+                            overdue=int(a.facts.get("days_overdue", 0)),
+                            due=a.rectify_due,
+                            plan_time=a.plan_time,
+                            server_time=a.server_time,
+                        )
+                    )
+                if bump:
+                    await conn.execute(update(obligations).where(obligations.c.id == a.obligation_id).values(**bump))
+                payload: dict[str, Any] = {
+                    "recipient": a.recipient,
+                    "role": a.role.value,
+                    "level": a.level,
+                    "due": a.due.isoformat(),
+                    "facts": a.facts,
+                    "title": a.title,
+                }
+                if a.rectify_due is not None:
+                    payload["rectify_due"] = a.rectify_due.isoformat()
+                if a.channels != [Channel.inbox]:
+                    payload["channels"] = [c.value for c in a.channels]
                 events.append(
                     audit.Event(
                         key=a.key,
-                        kind=kind,
+                        kind=AUDIT_KIND[a.kind],
                         plan_time=a.plan_time,
                         server_time=a.server_time,
                         actor=f"rule:{a.rule_id}",
                         obligation_id=a.obligation_id,
                         unit_id=a.unit_id,
                         rule_id=a.rule_id,
-                        payload={
-                            "recipient": a.recipient,
-                            "role": a.role.value,
-                            "level": a.level,
-                            "due": a.due.isoformat(),
-                            "facts": a.facts,
-                            "title": a.title,
-                        },
+                        payload=payload,
                     )
                 )
                 bound.info(kind, recipient=a.recipient, plan_time=a.plan_time.isoformat())
                 if a.notice:
-                    code = await self._notice(conn, inp, a)
+                    code = await self._notice(conn, inp, a, key=f"{a.key}#notice")
                     out.notices.append(code)
-                    events.append(
-                        audit.Event(
-                            key=f"{a.key}#notice",
-                            kind="notice",
-                            plan_time=a.plan_time,
-                            server_time=a.server_time,
-                            actor=f"rule:{a.rule_id}",
-                            obligation_id=a.obligation_id,
-                            unit_id=a.unit_id,
-                            rule_id=a.rule_id,
-                            payload={"code": code, "to": a.unit_id, "copy_to": a.recipient, "level": a.level},
-                        )
-                    )
+                    events.append(self._notice_event(a, code, key=f"{a.key}#notice"))
             await audit.append(conn, prov, events)
         return out
 
-    async def _notice(self, conn: AsyncConnection, inp: DeliverBatch, a: Any) -> str:
+    @staticmethod
+    async def _already(conn: AsyncConnection, key: str) -> bool:
+        return (await conn.execute(select(inbox.c.id).where(inbox.c.idempotency_key == key))).first() is not None
+
+    @staticmethod
+    def _notice_event(a: FiredAction, code: str, *, key: str) -> audit.Event:
+        return audit.Event(
+            key=key,
+            kind="notice",
+            plan_time=a.plan_time,
+            server_time=a.server_time,
+            actor=f"rule:{a.rule_id}",
+            obligation_id=a.obligation_id,
+            unit_id=a.unit_id,
+            rule_id=a.rule_id,
+            payload={"code": code, "to": a.unit_id, "copy_to": a.recipient, "level": a.level},
+        )
+
+    async def _notice(self, conn: AsyncConnection, inp: DeliverBatch, a: FiredAction, *, key: str) -> str:
         """A numbered 督办通知. The counter moves in the same transaction as the notice, so a
         number is never skipped (a rolled-back attempt takes its number back) nor reused."""
         cid, year = inp.provenance.campaign_id, a.plan_time.year
@@ -264,7 +321,7 @@ class CampaignActivities:
         title = f"督办通知 {code}：{a.title}"
         await conn.execute(
             insert(supervision_notices).values(
-                idempotency_key=f"{a.key}#notice",
+                idempotency_key=key,
                 campaign_id=cid,
                 year=year,
                 number=number,
@@ -282,7 +339,7 @@ class CampaignActivities:
         )
         await conn.execute(
             insert(inbox).values(
-                idempotency_key=f"{a.key}#notice",
+                idempotency_key=key,
                 campaign_id=cid,
                 recipient=a.unit_id,
                 kind="notice",
@@ -353,6 +410,35 @@ class CampaignActivities:
                 ],
             )
         log.info("refused", campaign_id=inp.provenance.campaign_id, obligation_id=inp.obligation_id, reason=inp.reason)
+
+    @activity.defn(name=Act.record_rules)
+    async def record_rules(self, inp: RecordRules) -> None:
+        """A rule set installed on a running campaign goes on the chain whole (its text is the
+        record of which rules ran from when), with the hash it replaced and who installed it."""
+        c = inp.change
+        async with self.db.begin() as conn:
+            await audit.append(
+                conn,
+                inp.provenance,
+                [
+                    audit.Event(
+                        key=rules_key(inp),
+                        kind="rules.installed",
+                        plan_time=inp.plan_time,
+                        server_time=inp.server_time,
+                        actor=inp.actor,
+                        payload={
+                            "ruleset_id": c.ruleset.id,
+                            "version": c.ruleset.version,
+                            "hash": c.ruleset_hash,
+                            "previous_hash": inp.previous_hash,
+                            "since": c.since.isoformat(),
+                            "ruleset": c.ruleset.model_dump(mode="json"),
+                        },
+                    )
+                ],
+            )
+        log.info("rules installed", campaign_id=inp.provenance.campaign_id, ruleset_hash=c.ruleset_hash)
 
     @activity.defn(name=Act.monthly_cycle)
     async def monthly_cycle(self, inp: MonthlyRun) -> MonthlyResult:

@@ -22,13 +22,24 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.service import RPCError, RPCStatusCode
 from temporalio.worker import Replayer
 
+from activities.campaign import rules_key
 from activities.store.audit import ChainReport, verify
 from activities.store.tables import audit_events
-from models.payloads import Act, CloseCampaign, DeliverBatch, MirrorBatch, Refusal, RegisterCampaign
+from models.payloads import Act, CloseCampaign, DeliverBatch, MirrorBatch, RecordRules, Refusal, RegisterCampaign
+from models.ruleset import ActionKind
 from workflows import REHEARSAL_WORKFLOWS, WORKFLOWS, sandbox
 
 # Audit kinds whose every row must trace back to an activity input in Temporal's history.
-TRACED_KINDS = ("reminder", "escalation", "notice", "refused", "campaign.launched", "campaign.closed")
+TRACED_KINDS = (
+    "reminder",
+    "escalation",
+    "notice",
+    "listed",
+    "refused",
+    "rules.installed",
+    "campaign.launched",
+    "campaign.closed",
+)
 TRACED_PREFIXES = ("obligation.",)
 
 
@@ -148,7 +159,11 @@ def effects(histories: Iterable[WorkflowHistory]) -> Effects:
 def _keys(activity: str, conv: Any, payloads: Any) -> set[str]:
     if activity == Act.deliver:
         batch: DeliverBatch = conv.from_payloads(payloads, [DeliverBatch])[0]
-        return {a.key for a in batch.actions} | {f"{a.key}#notice" for a in batch.actions if a.notice}
+        return {a.key for a in batch.actions} | {
+            f"{a.key}#notice" for a in batch.actions if a.notice and a.kind is ActionKind.escalate
+        }
+    if activity == Act.record_rules:
+        return {rules_key(conv.from_payloads(payloads, [RecordRules])[0])}
     if activity == Act.mirror:
         mirror: MirrorBatch = conv.from_payloads(payloads, [MirrorBatch])[0]
         return {c.key for c in mirror.changes}

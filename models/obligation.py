@@ -57,12 +57,19 @@ class Obligation(BaseModel):
     reminders: int = 0
     escalation_level: int = 0
     notices: int = 0
+    extensions: int = 0
+    extended_due: date | None = None
+    """The due date an approved 延期申请 moved it to; the plan's own stays in `spec.due`."""
     fired: list[str] = Field(default_factory=list)
     """Occurrence keys of rule firings already handled, so a firing is acted on once."""
 
     @property
     def id(self) -> str:
         return self.spec.id
+
+    @property
+    def due(self) -> date:
+        return self.extended_due or self.spec.due
 
     @property
     def done(self) -> bool:
@@ -80,6 +87,7 @@ class Obligation(BaseModel):
             "task_no": self.spec.task_no or 0,
             "category": self.spec.category or 0,
             "milestone": self.spec.milestone or "",
+            "extensions": self.extensions,
         }
 
 

@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from models.calendar import CalendarData
 from models.obligation import Obligation, ObligationState
 from models.plan import PhaseKind, Plan
-from models.ruleset import ActionKind, Role, RuleSet
+from models.ruleset import ActionKind, Channel, Role, RuleSet
 from models.time import Clock
 
 
@@ -34,6 +34,7 @@ class Act(StrEnum):
     assess = "assess"
     close_campaign = "close_campaign"
     record_refusal = "record_refusal"
+    record_rules = "record_rules"
     simulate_agency = "simulate_agency"
 
 
@@ -58,6 +59,11 @@ class CampaignContext(Payload):
     """Plan date after which nothing more fires: the end of the last phase."""
     max_children: int = Field(default=1000, ge=2, le=2000)
     """Children one parent workflow starts; past it, fan-out gets another level."""
+    milestones: dict[str, date] = Field(default_factory=dict)
+    """The plan's milestone dates by id, for milestone triggers."""
+    rules_since: datetime | None = None
+    """When the rule set in force was installed on the running campaign (None: at launch).
+    Its firings before then are not acted on: a new rule set applies to future firings only."""
 
 
 class CampaignInput(Payload):
@@ -130,6 +136,41 @@ class MonthlyInput(Payload):
     """The first day of the first month with a 月度对账."""
     months_done: int = 0
     cost: EngineCost | None = None
+
+
+class InstallRules(Payload):
+    """`duban rules install`: a new rule set for a running campaign, as the file's text, so the
+    workflow's validator reads it exactly as the CLI did and refuses what does not run."""
+
+    text: str
+    path: str = "rules.yaml"
+    actor: str = "office"
+
+
+class RulesChange(Payload):
+    """A rule set installed on a running campaign, passed down the workflow tree."""
+
+    ruleset: RuleSet
+    ruleset_hash: str
+    since: datetime
+    """Plan time of the installation: the new rule set acts on firings from then on."""
+
+
+class RecordRules(Payload):
+    provenance: Provenance
+    change: RulesChange
+    previous_hash: str
+    actor: str
+    plan_time: datetime
+    server_time: datetime
+
+
+class RulesInstalled(Payload):
+    ruleset_id: str
+    version: int
+    ruleset_hash: str
+    previous_hash: str
+    since: datetime
 
 
 class CurrentPlanTime(Payload):
@@ -215,6 +256,9 @@ class FiredAction(Payload):
     title: str
     body: str
     due: date
+    rectify_due: date | None = None
+    """Rectification orders: the date the unit must have rectified by."""
+    channels: list[Channel] = Field(default_factory=lambda: [Channel.inbox])
     plan_time: datetime
     server_time: datetime
     facts: dict[str, Any] = Field(default_factory=dict)

@@ -190,13 +190,44 @@ def directory_reference(text: str, *, path: str) -> tuple[str, int]:
     return ref, lines[("directory",)]
 
 
-def parse_ruleset(text: str, *, path: str) -> RuleSet:
+def parse_ruleset(text: str, *, path: str, plan: Plan | None = None) -> RuleSet:
+    """Parse a rule set and prove it can run: every condition compiles and type-checks against
+    the facts, and (given the plan) every role and milestone it names exists in the plan."""
+    from rules.engine import RuleError, check_against_plan, compile_condition  # engine imports us not
+
     data, lines = parse_yaml(text, path=path)
+    if not isinstance(data, dict):
+        raise SourceError(path, 1, "a rule set is a mapping (id, version, rules, …)")
+    raw = data.get("rules")
+    rules: list[Any] = raw if isinstance(raw, list) else []
+
+    def index_of(rule_id: str) -> int | None:
+        hits = [i for i, r in enumerate(rules) if isinstance(r, dict) and r.get("id") == rule_id]
+        return hits[-1] if hits else None
 
     def locate(msg: str) -> Path:
         if m := re.search(r"duplicate rule id '([^']*)'", msg):
-            hits = [i for i, r in enumerate(data.get("rules") or []) if isinstance(r, dict) and r.get("id") == m[1]]
-            return ("rules", hits[-1], "id") if hits else ("rules",)
+            i = index_of(m[1])
+            return ("rules", i, "id") if i is not None else ("rules",)
+        if m := re.match(r"rule (\S+): ", msg):
+            i = index_of(m[1])
+            return ("rules", i, "action") if i is not None else ("rules",)
+        if "ladder" in msg:
+            return ("ladder",)
         return ()
 
-    return validate(RuleSet, data, path=path, lines=lines, locate=locate)
+    ruleset = validate(RuleSet, data, path=path, lines=lines, locate=locate)
+    try:
+        for r in ruleset.rules:
+            compile_condition(r)
+        if plan is not None:
+            check_against_plan(ruleset, plan)
+    except RuleError as e:
+        i = index_of(e.rule_id)
+        at: Path = ("rules", i, e.part) if i is not None else ("rules",)
+        if e.part == "trigger" and i is not None:
+            at = ("rules", i, "trigger", "milestone")
+        elif e.part == "action" and i is not None:
+            at = ("rules", i, "action", "to")
+        raise SourceError(path, _line_of(lines, at), str(e)) from None
+    return ruleset

@@ -4,26 +4,35 @@ from __future__ import annotations
 
 import asyncio
 from datetime import date, timedelta
+from typing import Any
 
 from temporalio import workflow
+from temporalio.workflow import ChildWorkflowHandle
 
 from models.payloads import (
     Act,
+    CampaignContext,
     CampaignInput,
     CampaignResult,
     CloseCampaign,
     CurrentPlanTime,
     EngineCost,
+    InstallRules,
     MilestoneRef,
     MonthlyInput,
     PhaseInput,
+    RecordRules,
     RegisterCampaign,
+    RulesChange,
+    RulesInstalled,
 )
+from models.ruleset import RuleSet
 from models.time import at
+from rules.loading import SourceError, parse_ruleset
 from rules.obligations import expand, units_by_phase
 from workflows.common import DB_ACTIVITY, REPORT_ACTIVITY, own_cost, plan_now, provenance
 from workflows.monthly import MonthlyWorkflow
-from workflows.phase import PhaseWorkflow
+from workflows.phase import PhaseWorkflow, relay_rules
 
 
 @workflow.defn
@@ -31,11 +40,14 @@ class CampaignWorkflow:
     def __init__(self) -> None:
         self._inp: CampaignInput | None = None
         self._phase: str | None = None
+        self._ctx: CampaignContext | None = None
+        self._children: list[ChildWorkflowHandle[Any, Any]] = []
 
     @workflow.run
     async def run(self, inp: CampaignInput) -> CampaignResult:
         self._inp = inp
-        ctx, plan = inp.context, inp.plan
+        self._ctx = ctx = inp.context
+        plan = inp.plan
         now = plan_now(ctx)
         await workflow.execute_activity(
             Act.register_campaign,
@@ -46,7 +58,7 @@ class CampaignWorkflow:
         )
         units = units_by_phase(expand(plan, ctx.campaign_id))
         children = [
-            workflow.execute_child_workflow(
+            self._start(
                 PhaseWorkflow.run,
                 PhaseInput(
                     context=ctx,
@@ -62,7 +74,7 @@ class CampaignWorkflow:
         ]
         first = min((p.start for p in plan.phases if p.tasks_due_at_milestones), default=plan.start)
         children.append(
-            workflow.execute_child_workflow(
+            self._start(
                 MonthlyWorkflow.run,
                 MonthlyInput(context=ctx, first_month=date(first.year, first.month, 1)),
                 id=f"{ctx.campaign_id}/monthly",
@@ -71,6 +83,8 @@ class CampaignWorkflow:
         cost = EngineCost()
         for c in await asyncio.gather(*children):
             cost = cost.add(c)
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        ctx = self._ctx
         end = at(ctx.ends + timedelta(days=1), "00:00")
         cost = cost.add(own_cost(1))
         result: CampaignResult = await workflow.execute_activity(
@@ -85,6 +99,63 @@ class CampaignWorkflow:
             **DB_ACTIVITY,
         )
         return result
+
+    async def _start(self, run: Any, arg: Any, *, id: str) -> Any:
+        handle = await workflow.start_child_workflow(run, arg, id=id)
+        self._children.append(handle)
+        return await handle
+
+    # -- rules install: a validated Update ---------------------------------------------------------
+
+    def _parse(self, req: InstallRules) -> RuleSet:
+        assert self._inp is not None and self._ctx is not None
+        try:
+            ruleset = parse_ruleset(req.text, path=req.path, plan=self._inp.plan)
+        except SourceError as e:
+            raise ValueError(str(e)) from None
+        if ruleset.digest() == self._ctx.ruleset_hash:
+            raise ValueError(f"{req.path}: rule set {ruleset.id} v{ruleset.version} is already in force")
+        return ruleset
+
+    @workflow.update
+    async def install_rules(self, req: InstallRules) -> RulesInstalled:
+        """A new rule set for the rest of the campaign: recorded, then passed down the tree."""
+        assert self._ctx is not None
+        ruleset = self._parse(req)
+        previous = self._ctx.ruleset_hash
+        now = workflow.now()
+        change = RulesChange(ruleset=ruleset, ruleset_hash=ruleset.digest(), since=self._ctx.clock.plan_time(now))
+        self._ctx = self._ctx.model_copy(
+            update={"ruleset": ruleset, "ruleset_hash": change.ruleset_hash, "rules_since": change.since}
+        )
+        await workflow.execute_activity(
+            Act.record_rules,
+            RecordRules(
+                provenance=provenance(self._ctx),
+                change=change,
+                previous_hash=previous,
+                actor=req.actor,
+                plan_time=change.since,
+                server_time=now,
+            ),
+            **DB_ACTIVITY,
+        )
+        await asyncio.gather(*(relay_rules(h, change) for h in self._children if not h.done()))
+        return RulesInstalled(
+            ruleset_id=ruleset.id,
+            version=ruleset.version,
+            ruleset_hash=change.ruleset_hash,
+            previous_hash=previous,
+            since=change.since,
+        )
+
+    @install_rules.validator
+    def _v_install_rules(self, req: InstallRules) -> None:
+        """Refused before it enters history: a rule set that does not parse, whose conditions
+        do not compile, or that names a role or milestone the plan lacks changes nothing."""
+        if self._ctx is None:
+            raise ValueError("the campaign is still starting: try again in a moment")
+        self._parse(req)
 
     @workflow.query
     def now(self) -> CurrentPlanTime:

@@ -34,16 +34,16 @@ REPORT_ACTIVITY: dict[str, Any] = {**DB_ACTIVITY, "start_to_close_timeout": time
 HISTORY_LIMIT = 8000
 """Continue as new before Temporal's 10,240-event warning."""
 
-_engines: dict[tuple[str, str], Engine] = {}
+_engines: dict[tuple[Any, ...], Engine] = {}
 
 
 def engine_for(ctx: CampaignContext) -> Engine:
     """The campaign's engine for this rule set and calendar, compiled once per workflow run (the
     sandbox re-imports this module for each run; compiling a rule set takes microseconds).
     The engine is pure and its inputs are pinned by hash, so sharing it is safe."""
-    key = (ctx.ruleset_hash, ctx.calendar_hash)
+    key = (ctx.ruleset_hash, ctx.calendar_hash, tuple(sorted(ctx.milestones.items())))
     if key not in _engines:
-        _engines[key] = Engine(ctx.ruleset, WorkCalendar(ctx.calendar))
+        _engines[key] = Engine(ctx.ruleset, WorkCalendar(ctx.calendar), ctx.milestones)
     return _engines[key]
 
 

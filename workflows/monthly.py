@@ -6,7 +6,7 @@ from datetime import date, timedelta
 
 from temporalio import workflow
 
-from models.payloads import Act, EngineCost, MonthlyInput, MonthlyResult, MonthlyRun
+from models.payloads import Act, CampaignContext, EngineCost, MonthlyInput, MonthlyResult, MonthlyRun, RulesChange
 from models.time import at
 from workflows.common import REPORT_ACTIVITY, engine_for, own_cost, provenance, sleep_until
 
@@ -20,11 +20,21 @@ def next_month(d: date) -> date:
 
 @workflow.defn
 class MonthlyWorkflow:
+    def __init__(self) -> None:
+        self._ctx: CampaignContext | None = None
+
+    @workflow.signal
+    def install_rules(self, change: RulesChange) -> None:
+        """The installed rule set's monthly settings apply from the next cycle on."""
+        if self._ctx is not None:
+            self._ctx = self._ctx.model_copy(
+                update={"ruleset": change.ruleset, "ruleset_hash": change.ruleset_hash, "rules_since": change.since}
+            )
+
     @workflow.run
     async def run(self, inp: MonthlyInput) -> EngineCost:
-        ctx = inp.context
+        self._ctx = ctx = inp.context
         calendar = engine_for(ctx).calendar
-        monthly = ctx.ruleset.monthly
         month = inp.first_month
         for _ in range(inp.months_done):
             month = next_month(month)
@@ -33,6 +43,8 @@ class MonthlyWorkflow:
         # Each month's record is reconciled and published early the next month, while the
         # campaign runs; the final month is the evaluation's.
         while next_month(month) <= ctx.ends:
+            ctx = self._ctx
+            monthly = ctx.ruleset.monthly
             publish = next_month(month)
             day = calendar.shift(publish - timedelta(days=1), monthly.working_day)
             when = at(day, ctx.ruleset.time_of_day) + timedelta(hours=1)
@@ -56,7 +68,7 @@ class MonthlyWorkflow:
             if done % MONTHS_PER_RUN == 0 and next_month(month) <= ctx.ends:
                 workflow.continue_as_new(
                     MonthlyInput(
-                        context=ctx,
+                        context=self._ctx,
                         first_month=inp.first_month,
                         months_done=done,
                         cost=own_cost(activities, inp.cost).add(EngineCost(continued_as_new=1)),

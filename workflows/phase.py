@@ -7,15 +7,18 @@ from datetime import date, timedelta
 from typing import Any
 
 from temporalio import workflow
-from temporalio.workflow import ParentClosePolicy
+from temporalio.exceptions import FailureError
+from temporalio.workflow import ChildWorkflowHandle, ParentClosePolicy
 
 from models.obligation import unit_workflow_id
 from models.payloads import (
     Act,
     AssessRun,
+    CampaignContext,
     EngineCost,
     MilestoneRef,
     PhaseInput,
+    RulesChange,
     UnitBatchInput,
     UnitInput,
 )
@@ -24,20 +27,48 @@ from workflows.common import REPORT_ACTIVITY, engine_for, own_cost, provenance, 
 from workflows.unit import UnitWorkflow
 
 
-async def fan_out(inp: PhaseInput | UnitBatchInput) -> EngineCost:
+class Relay:
+    """A parent's running children, and the rule set they should run: a rule set installed on
+    the campaign is signalled down the tree, and children started later start with it."""
+
+    def __init__(self, ctx: CampaignContext) -> None:
+        self.ctx = ctx
+        self.children: list[ChildWorkflowHandle[Any, Any]] = []
+
+    def started(self, handle: ChildWorkflowHandle[Any, Any]) -> ChildWorkflowHandle[Any, Any]:
+        self.children.append(handle)
+        return handle
+
+    async def install(self, change: RulesChange) -> None:
+        self.ctx = self.ctx.model_copy(
+            update={"ruleset": change.ruleset, "ruleset_hash": change.ruleset_hash, "rules_since": change.since}
+        )
+        await asyncio.gather(*(relay_rules(h, change) for h in self.children if not h.done()))
+
+
+async def relay_rules(handle: ChildWorkflowHandle[Any, Any], change: RulesChange) -> None:
+    try:
+        await handle.signal("install_rules", change)
+    except FailureError as e:  # it finished meanwhile: it has no future firings to change
+        workflow.logger.info("rules not relayed", extra={"child": handle.id, "error": str(e)})
+
+
+async def fan_out(inp: PhaseInput | UnitBatchInput, relay: Relay) -> EngineCost:
     """Start a UnitWorkflow per unit; above `max_children` (1,000 by default), a level of
     batches in between, so no parent ever holds more pending children than that (a province:
     1,000 towns). Batches nest again if one level is not enough."""
-    ctx, units = inp.context, inp.units
+    ctx, units = relay.ctx, inp.units
     path = inp.path if isinstance(inp, UnitBatchInput) else ""
     handles: list[Any]
     if len(units) <= ctx.max_children:
         handles = [
-            await workflow.start_child_workflow(
-                UnitWorkflow.run,
-                UnitInput(context=ctx, phase=inp.phase, unit_id=u),
-                id=unit_workflow_id(ctx.campaign_id, inp.phase, u),
-                parent_close_policy=ParentClosePolicy.TERMINATE,
+            relay.started(
+                await workflow.start_child_workflow(
+                    UnitWorkflow.run,
+                    UnitInput(context=relay.ctx, phase=inp.phase, unit_id=u),
+                    id=unit_workflow_id(ctx.campaign_id, inp.phase, u),
+                    parent_close_policy=ParentClosePolicy.TERMINATE,
+                )
             )
             for u in units
         ]
@@ -47,10 +78,14 @@ async def fan_out(inp: PhaseInput | UnitBatchInput) -> EngineCost:
         batches = min(ctx.max_children, -(-len(units) // ctx.max_children))
         size = -(-len(units) // batches)
         handles = [
-            await workflow.start_child_workflow(
-                UnitBatchWorkflow.run,
-                UnitBatchInput(context=ctx, phase=inp.phase, units=units[i : i + size], path=f"{path}-{i // size:03d}"),
-                id=f"{ctx.campaign_id}/{inp.phase.value}/batch{path}-{i // size:03d}",
+            relay.started(
+                await workflow.start_child_workflow(
+                    UnitBatchWorkflow.run,
+                    UnitBatchInput(
+                        context=relay.ctx, phase=inp.phase, units=units[i : i + size], path=f"{path}-{i // size:03d}"
+                    ),
+                    id=f"{ctx.campaign_id}/{inp.phase.value}/batch{path}-{i // size:03d}",
+                )
             )
             for i in range(0, len(units), size)
         ]
@@ -62,26 +97,46 @@ async def fan_out(inp: PhaseInput | UnitBatchInput) -> EngineCost:
 
 @workflow.defn
 class UnitBatchWorkflow:
+    def __init__(self) -> None:
+        self._relay: Relay | None = None
+
     @workflow.run
     async def run(self, inp: UnitBatchInput) -> EngineCost:
-        return own_cost(0).add(await fan_out(inp))
+        self._relay = Relay(inp.context)
+        cost = await fan_out(inp, self._relay)
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        return own_cost(0).add(cost)
+
+    @workflow.signal
+    async def install_rules(self, change: RulesChange) -> None:
+        await workflow.wait_condition(lambda: self._relay is not None)
+        assert self._relay is not None
+        await self._relay.install(change)
 
 
 @workflow.defn
 class PhaseWorkflow:
     def __init__(self) -> None:
         self._activities = 0
+        self._relay: Relay | None = None
 
     @workflow.run
     async def run(self, inp: PhaseInput) -> EngineCost:
-        ctx = inp.context
-        await sleep_until(ctx, at(inp.start, ctx.ruleset.time_of_day))
-        units = fan_out(inp) if inp.units else _nothing()
+        relay = self._relay = Relay(inp.context)
+        await sleep_until(relay.ctx, at(inp.start, relay.ctx.ruleset.time_of_day))
+        units = fan_out(inp, relay) if inp.units else _nothing()
         cost, *_ = await asyncio.gather(units, *(self._milestone(inp, m) for m in inp.milestones))
         assert isinstance(cost, EngineCost)
         if inp.phase.value == "evaluation":
             await self._assess(inp, kind="annual_review", milestone=None, on=inp.end)
+        await workflow.wait_condition(workflow.all_handlers_finished)
         return own_cost(self._activities).add(cost)
+
+    @workflow.signal
+    async def install_rules(self, change: RulesChange) -> None:
+        await workflow.wait_condition(lambda: self._relay is not None)
+        assert self._relay is not None
+        await self._relay.install(change)
 
     async def _milestone(self, inp: PhaseInput, m: MilestoneRef) -> None:
         """达标验收 against a milestone standard, on the first working day after it falls due."""
@@ -91,7 +146,7 @@ class PhaseWorkflow:
     async def _assess(
         self, inp: PhaseInput, *, kind: str, milestone: str | None, on: date, as_of: date | None = None
     ) -> None:
-        ctx = inp.context
+        ctx = self._relay.ctx if self._relay else inp.context
         when = at(on, ctx.ruleset.time_of_day) + timedelta(hours=2)
         await sleep_until(ctx, when)
         await workflow.execute_activity(

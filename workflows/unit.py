@@ -28,10 +28,11 @@ from models.payloads import (
     ObligationView,
     Refusal,
     ReportProgress,
+    RulesChange,
     StateChange,
     UnitInput,
 )
-from models.ruleset import ActionKind
+from models.ruleset import ActionKind, Event
 from models.time import at
 from rules.engine import Firing
 from workflows.common import DB_ACTIVITY, HISTORY_LIMIT, engine_for, own_cost, plan_now, provenance
@@ -55,6 +56,10 @@ class UnitWorkflow:
         self._changes: list[StateChange] = []
         self._activities = 0
         self._loaded = False
+        self._events: list[tuple[Obligation, Firing]] = []
+        """Event firings (签收, 进展上报, 延期获批) waiting for the loop to act on them."""
+        self._rules: RulesChange | None = None
+        """A rule set installed while the loop slept, to switch to when it wakes."""
 
     # -- the loop ----------------------------------------------------------------------------------
 
@@ -77,11 +82,15 @@ class UnitWorkflow:
         self._loaded = True
         log = workflow.logger
         closes = at(ctx.ends + timedelta(days=1), "00:00")
-        firings = {o.id: engine.firings(o.spec, until=ctx.ends) for o in self._obs.values()}
+        firings = {o.id: engine.firings(o, until=ctx.ends, since=ctx.rules_since) for o in self._obs.values()}
 
         while True:
+            if self._rules is not None:
+                ctx = self._switch_rules(self._rules)
+                engine = engine_for(ctx)
+                firings = {o.id: engine.firings(o, until=ctx.ends, since=ctx.rules_since) for o in self._obs.values()}
             now = plan_now(ctx)
-            due: list[tuple[Obligation, Firing]] = []
+            due, self._events = self._events, []
             upcoming: datetime | None = None
             for ob in self._obs.values():
                 if ob.done:
@@ -102,7 +111,7 @@ class UnitWorkflow:
             if workflow.info().get_current_history_length() > HISTORY_LIMIT:
                 workflow.continue_as_new(
                     UnitInput(
-                        context=ctx,
+                        context=self._ctx,
                         phase=inp.phase,
                         unit_id=inp.unit_id,
                         carried=list(self._obs.values()),
@@ -112,7 +121,8 @@ class UnitWorkflow:
             wake = min(upcoming or closes, closes)
             try:
                 await workflow.wait_condition(
-                    lambda: bool(self._changes), timeout=ctx.clock.server_time(wake) - workflow.now()
+                    lambda: bool(self._changes or self._events or self._rules),
+                    timeout=ctx.clock.server_time(wake) - workflow.now(),
                 )
             except TimeoutError:
                 continue
@@ -120,6 +130,20 @@ class UnitWorkflow:
             await workflow.sleep(ctx.clock.server_duration(MIRROR_DEBOUNCE))
         log.info("unit done", extra={"unit": inp.unit_id, "phase": inp.phase.value})
         return self._cost(inp)
+
+    def _switch_rules(self, change: RulesChange) -> CampaignContext:
+        """From now on, the installed rule set decides: firings it schedules before its
+        installation are not acted on, and those already acted on stay done (same keys)."""
+        assert self._ctx is not None
+        self._rules = None
+        self._ctx = self._ctx.model_copy(
+            update={"ruleset": change.ruleset, "ruleset_hash": change.ruleset_hash, "rules_since": change.since}
+        )
+        return self._ctx
+
+    @workflow.signal
+    def install_rules(self, change: RulesChange) -> None:
+        self._rules = change
 
     def _cost(self, inp: UnitInput) -> EngineCost:
         return own_cost(self._activities, inp.cost)
@@ -135,9 +159,9 @@ class UnitWorkflow:
             actions.append(action)
             if action.kind is ActionKind.remind:
                 ob.reminders += 1
-            else:
+            elif action.kind is ActionKind.escalate:
                 ob.escalation_level = max(ob.escalation_level, action.level)
-                ob.notices += int(action.notice)
+            ob.notices += int(action.notice)
         if not actions:
             return
         # One activity carries every action due at this instant: one round trip, one
@@ -208,10 +232,14 @@ class UnitWorkflow:
         self._activities += 1
         raise refuse(reason)
 
-    def _record(self, ob: Obligation, a: ObligationAction) -> ObligationView:
+    def _record(self, ob: Obligation, a: ObligationAction, *events: Event) -> ObligationView:
         assert self._ctx is not None
         info = workflow.current_update_info()
         now = workflow.now()
+        token = info.id if info else now.isoformat()
+        engine = engine_for(self._ctx)
+        for e in events:
+            self._events += [(ob, f) for f in engine.on_event(e, self._ctx.clock.plan_time(now), token)]
         self._changes.append(
             StateChange(
                 key=f"{ob.id}#update:{info.id if info else now.isoformat()}",
@@ -233,7 +261,7 @@ class UnitWorkflow:
         assert self._ctx is not None
         ob.state = ObligationState.acknowledged
         ob.acknowledged_at = self._ctx.clock.plan_time(workflow.now())
-        return self._record(ob, a)
+        return self._record(ob, a, Event.acknowledged)
 
     @acknowledge.validator
     def _v_acknowledge(self, a: Acknowledge) -> None:
@@ -248,7 +276,7 @@ class UnitWorkflow:
         ob.state = ObligationState.in_progress
         ob.progress = a.percent
         ob.progress_text = a.text
-        return self._record(ob, a)
+        return self._record(ob, a, Event.progress_reported)
 
     @report_progress.validator
     def _v_report_progress(self, a: ReportProgress) -> None:

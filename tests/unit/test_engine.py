@@ -23,7 +23,7 @@ from models.plan import PhaseKind, Plan
 from models.ruleset import ActionKind, Role, Rule, RuleSet
 from models.time import CST, Clock, at
 from rules.engine import Engine, RuleError
-from rules.loading import SourceError, parse_ruleset
+from rules.loading import SourceError, parse_ruleset, parse_yaml
 from rules.obligations import expand, units_by_phase
 
 CAMPAIGN = "suixian-2021"
@@ -297,9 +297,14 @@ def test_a_number_compares_with_a_double(work_calendar, plan: Plan, by_id: dict[
     ],
 )
 def test_a_bad_condition_is_refused(work_calendar, when: str, message: str) -> None:  # type: ignore[no-untyped-def]
-    ruleset = parse_ruleset(one_rule(when), path="t.yaml")
+    text = one_rule(when)
+    with pytest.raises(SourceError) as read:
+        parse_ruleset(text, path="t.yaml")
+    assert message in read.value.message
+    assert text.splitlines()[read.value.line - 1].strip().startswith("when:")
+    data, _ = parse_yaml(text, path="t.yaml")
     with pytest.raises(RuleError, match=r"^rule r1: ") as info:
-        Engine(ruleset, work_calendar)
+        Engine(RuleSet.model_validate(data), work_calendar)
     assert message in str(info.value)
     assert info.value.rule_id == "r1"
 
@@ -325,7 +330,7 @@ def test_a_duplicate_rule_id_is_refused_at_the_duplicate(ruleset_text: str) -> N
 
 def test_a_reminder_with_a_level_is_refused(ruleset_text: str) -> None:
     text = replace_once(ruleset_text, "action: {kind: remind, to: unit}", "action: {kind: remind, to: unit, level: 1}")
-    with pytest.raises(SourceError, match="a reminder has no escalation level") as info:
+    with pytest.raises(SourceError, match="a remind action has no escalation level") as info:
         parse_ruleset(text, path=RULESET_PATH)
     assert info.value.line == line_of(text, "level: 1}\n\n  - id: escalate-to-lead")
 
