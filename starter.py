@@ -866,6 +866,204 @@ def db_upgrade() -> None:
     out.print("database is at the latest schema")
 
 
+# -- scores (考核评分) ---------------------------------------------------------------------------------
+# One sub-app, kept in this one block: score sheets (plans/scoresheets/*.yaml), scores entered or
+# imported from Excel, validated and computed. Nothing is stored yet: storage comes with the table.
+
+scores_app = typer.Typer(
+    no_args_is_help=True, help="Assessment score sheets (考核评分): check, template, import, enter."
+)
+app.add_typer(scores_app, name="scores")
+
+DEFAULT_SHEETS = ROOT / "plans" / "scoresheets" / "suixian.yaml"
+DEFAULT_UNITS = ROOT / "plans" / "units" / "suixian.yaml"
+_SHEETS_OPT = typer.Option(DEFAULT_SHEETS, "--sheets", help="Score-sheet file.", show_default=False)
+_UNITS_OPT = typer.Option(
+    DEFAULT_UNITS, "--units", help="Unit directory (the towns in scope are scored).", show_default=False
+)
+_NOT_STORED = "nothing stored: scores are validated and computed only, until score storage lands"
+
+
+def _scorebook(path: Path, plan: Path | None = None) -> Any:
+    from rules.scoresheets import parse_scorebook
+
+    return parse_scorebook(_read(path), path=str(path), plan=load_plan(plan) if plan else None)
+
+
+def _score_sheet(book: Any, sheet_id: str) -> Any:
+    try:
+        return book.sheet(sheet_id)
+    except KeyError:
+        known = ", ".join(s.id for s in book.sheets)
+        raise UserError(f"no score sheet {sheet_id!r} (the file has {known})") from None
+
+
+def _scope(book: Any, units: Path) -> Any:
+    return book.units_in_scope(parse_directory(_read(units), path=str(units)))
+
+
+def _score_json(record: Any, result: Any) -> dict[str, Any]:
+    return {"record": record.model_dump(mode="json"), "score": result.model_dump(mode="json")}
+
+
+@scores_app.command("check")
+def scores_check(
+    file: Path = typer.Argument(DEFAULT_SHEETS, metavar="[FILE]", show_default=False),
+    plan: Path = typer.Option(DEFAULT_PLAN, "--plan", help="The plan whose milestones and tasks the sheets name."),
+) -> None:
+    """Validate a score-sheet file: exit 0 with a summary, or 2 with FILE:LINE: message."""
+    book = _scorebook(file, plan)
+    kinds = ", ".join(f"{s.id} ({len(s.criteria)} criteria, pass {s.pass_mark:g})" for s in book.sheets)
+    out.print(f"{file}: ok: {len(book.sheets)} sheets for {book.plan}: {kinds}; {book.digest()[:19]}", markup=False)
+
+
+@scores_app.command("template")
+def scores_template(
+    sheet_id: str = typer.Argument(..., metavar="SHEET"),
+    out_file: Path = typer.Option(..., "--out", help="The .xlsx file to write."),
+    units: Path = _UNITS_OPT,
+    sheets: Path = _SHEETS_OPT,
+    assessor: str | None = typer.Option(None, "--assessor", help="Pre-fill the 评分人 column."),
+    on: str | None = typer.Option(None, "--date", help="Pre-fill the 评分日期 column (YYYY-MM-DD)."),
+) -> None:
+    """Write the blank sheet: one row per town in scope, one column per criterion."""
+    from activities.score_workbook import write_template
+    from rules.scoring import date_problem
+
+    book = _scorebook(sheets)
+    sheet = _score_sheet(book, sheet_id)
+    day = _date(on) if on else None
+    if day is not None and (why := date_problem(sheet, day)):
+        raise UserError(f"--date: {why}")
+    scope = _scope(book, units)
+    if out_file.suffix.lower() != ".xlsx":
+        raise UserError(f"{out_file}: the template is an .xlsx workbook; name it F.xlsx")
+    try:
+        write_template(out_file, sheet, scope, assessor=assessor, on=day)
+    except OSError as e:
+        raise UserError(f"{out_file}: cannot write: {e.strerror or e}") from None
+    out.print(
+        f"{out_file}: {sheet.name} ({sheet.id}): {len(scope)} units × {len(sheet.criteria)} criteria", markup=False
+    )
+
+
+@scores_app.command("import")
+def scores_import(
+    sheet_id: str = typer.Argument(..., metavar="SHEET"),
+    file: Path = typer.Argument(..., metavar="FILE.xlsx"),
+    units: Path = _UNITS_OPT,
+    sheets: Path = _SHEETS_OPT,
+    assessor: str | None = typer.Option(None, "--assessor", help="For rows with no 评分人."),
+    on: str | None = typer.Option(None, "--date", help="For rows with no 评分日期 (YYYY-MM-DD)."),
+    as_json: bool = typer.Option(False, "--json", help="Print the records and scores as JSON."),
+) -> None:
+    """Import a filled sheet, all or nothing: exit 0 with a summary, or 2 naming every bad cell."""
+    from activities.score_workbook import WorkbookError, read_cells
+    from rules.score_import import read_scores
+    from rules.scoring import score
+
+    book = _scorebook(sheets)
+    sheet = _score_sheet(book, sheet_id)
+    scope = _scope(book, units)
+    try:
+        title, rows = read_cells(file, prefer=sheet.id)
+    except WorkbookError as e:
+        raise UserError(str(e)) from None
+    got = read_scores(
+        sheet,
+        scope,
+        rows,
+        source=file.name,
+        assessor=assessor.strip() if assessor else None,
+        on=_date(on) if on else None,
+    )
+    if not got.ok:
+        err.print(f"{file} (worksheet {title}): {len(got.errors)} bad cells; nothing imported", markup=False)
+        for bad in got.errors:
+            err.print(str(bad), markup=False)
+        raise typer.Exit(2)
+    results = [score(sheet, r) for r in got.records]
+    if as_json:
+        data = [_score_json(r, s) for r, s in zip(got.records, results, strict=True)]
+        out.print_json(json.dumps(data, ensure_ascii=False))
+    else:
+        passed = sum(s.passed for s in results)
+        mean = sum(s.total for s in results) / len(results)
+        missing = [u.name for u in scope if u.id not in {r.unit_id for r in got.records}]
+        out.print(
+            f"{file}: ok: {len(results)} units on {sheet.id} ({sheet.name}): {passed} passed, "
+            f"{len(results) - passed} failed (pass mark {sheet.pass_mark:g}); mean {mean:.2f}"
+            + (f"; not scored: {'、'.join(missing)}" if missing else ""),
+            markup=False,
+        )
+        names = {u.id: u.name for u in scope}
+        t = Table("unit", "name", *(c.id for c in sheet.criteria), "score", "result")
+        for s in results:
+            t.add_row(
+                s.unit_id,
+                names[s.unit_id],
+                *(f"{c.points:g}" for c in s.criteria),
+                f"{s.total:.2f}",
+                "pass" if s.passed else "FAIL",
+            )
+        out.print(t)
+    err.print(_NOT_STORED)
+
+
+@scores_app.command("enter")
+def scores_enter(
+    sheet_id: str = typer.Argument(..., metavar="SHEET"),
+    unit: str = typer.Argument(..., metavar="UNIT"),
+    pairs: list[str] = typer.Argument(..., metavar="CRITERION=POINTS..."),
+    assessor: str = typer.Option(..., "--assessor", help="Who scored (评分人)."),
+    on: str = typer.Option(..., "--date", help="When (YYYY-MM-DD); a 拉练检查 is on one of its set dates."),
+    findings: list[str] = typer.Option([], "--finding", help="A finding (问题); repeat for more."),
+    units: Path = _UNITS_OPT,
+    sheets: Path = _SHEETS_OPT,
+    as_json: bool = typer.Option(False, "--json", help="Print the record and its score as JSON."),
+) -> None:
+    """Enter one unit's scores on a sheet: validated and computed (exit 0), or every problem (exit 2)."""
+    from rules.scoring import EntryError, enter, score
+
+    book = _scorebook(sheets)
+    sheet = _score_sheet(book, sheet_id)
+    scope = _scope(book, units)
+    try:
+        record = enter(sheet, units=scope, unit=unit, pairs=pairs, assessor=assessor, on=_date(on), findings=findings)
+    except EntryError as e:
+        err.print(f"{sheet.id} {unit}: {len(e.problems)} problems; nothing entered", markup=False)
+        for p in e.problems:
+            err.print(p, markup=False)
+        raise typer.Exit(2) from None
+    result = score(sheet, record)
+    if as_json:
+        out.print_json(json.dumps(_score_json(record, result), ensure_ascii=False))
+    else:
+        name = next(u.name for u in scope if u.id == record.unit_id)
+        out.print(
+            f"{sheet.name} ({sheet.id}) · {name} ({record.unit_id}) · {record.assessor} · {record.assessed_on}",
+            markup=False,
+        )
+        t = Table("criterion", "name", "points", "max", "weight", "weighted", "")
+        for c in result.criteria:
+            crit = sheet.criterion(c.criterion_id)
+            t.add_row(
+                c.criterion_id,
+                crit.name,
+                f"{c.points:g}",
+                f"{c.max_points:g}",
+                f"{c.weight:g}",
+                f"{c.weighted:.2f}",
+                "不达标" if c.failed else "",
+            )
+        out.print(t)
+        verdict = "pass" if result.passed else "FAIL"
+        out.print(f"score {result.total:.2f} / 100, pass mark {sheet.pass_mark:g}: {verdict}", markup=False)
+        for f in record.findings:
+            out.print(f"finding: {f}", markup=False)
+    err.print(_NOT_STORED)
+
+
 def main() -> None:
     """Entry point: run the CLI, map errors to exit codes, and exit hard (sdk-python #300)."""
     from activities.logs import configure
