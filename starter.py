@@ -13,7 +13,7 @@ import time
 import uuid
 from collections.abc import Coroutine
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -42,6 +42,7 @@ from rules import calendar as cal
 from rules.loading import (
     SourceError,
     directory_reference,
+    open_field_lines,
     parse_directory,
     parse_plan,
     parse_ruleset,
@@ -51,8 +52,9 @@ from rules.obligations import expand
 
 T = TypeVar("T")
 # Piped output is read by scripts and people alike: do not cut tables at 80 columns.
-out = Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else 200)
-err = Console(stderr=True, highlight=False, soft_wrap=True)
+# No emoji codes: "FILE:100: …" must not print as "FILE💯 …".
+out = Console(highlight=False, soft_wrap=True, emoji=False, width=None if sys.stdout.isatty() else 200)
+err = Console(stderr=True, highlight=False, soft_wrap=True, emoji=False)
 
 DEFAULT_PLAN = ROOT / "plans" / "suixian-2021.yaml"
 DEFAULT_RULES = ROOT / "rules" / "rulesets" / "suixian-default.yaml"
@@ -106,6 +108,37 @@ def load_plan(path: Path) -> Plan:
     return parse_plan(text, path=str(path), directory=directory)
 
 
+def to_fill(path: Path, plan: Plan) -> list[dict[str, Any]]:
+    """The plan's fields left to fill in, in file order: line, field, what, fallback."""
+    units = plan.directory.by_id()
+    found = []
+    for line, f in open_field_lines(plan, _read(path) if plan.open_fields else "", path=str(path)):
+        if f.fallback in units:
+            shown = f"{units[f.fallback].name} ({f.fallback})"
+        else:
+            shown = f"{f.fallback}, {f.because}" if f.fallback else f.because
+        found.append(
+            {
+                "line": line,
+                "field": f.field,
+                "what": f.what,
+                "fallback": f.fallback,
+                "until_filled": shown,
+                "because": f.because,
+            }
+        )
+    return found
+
+
+def warn_open(path: Path, plan: Plan) -> None:
+    """Before running a plan with fields left to fill in: say so, once."""
+    if plan.open_fields:
+        err.print(
+            f"[yellow]warning:[/] {path}: {len(plan.open_fields)} fields still to fill in, running on their "
+            f"fallbacks (`{program()} plan check {path}` lists them)"
+        )
+
+
 def load_ruleset(path: Path, plan: Plan | None = None) -> RuleSet:
     return parse_ruleset(_read(path), path=str(path), plan=plan)
 
@@ -143,9 +176,16 @@ def warn_missing(years: list[int], settings: Settings) -> None:
 
 
 @plan_app.command("check")
-def plan_check(file: Path = typer.Argument(..., metavar="FILE")) -> None:
-    """Validate a plan file: exit 0 with a summary, or 2 with FILE:LINE: message."""
+def plan_check(
+    file: Path = typer.Argument(..., metavar="FILE"),
+    strict: bool = typer.Option(
+        False, "--strict", help="Exit 1 while any field is left to fill in (for a live launch)."
+    ),
+) -> None:
+    """Validate a plan file: exit 0 with a summary and what is left to fill in (FILE:LINE: what),
+    or 2 with FILE:LINE: message. With --strict, exit 1 while anything is left to fill in."""
     plan = load_plan(file)
+    open_fields = to_fill(file, plan)
     obs = expand(plan, plan.id)
     excluded = [u.name for u in plan.directory.units if u.kind.is_local and u not in plan.units_in_scope()]
     out.print(
@@ -153,10 +193,17 @@ def plan_check(file: Path = typer.Argument(..., metavar="FILE")) -> None:
         f"{len(plan.phases)} phases, {len(plan.units_in_scope())} towns/farms/scenic areas in scope"
         + (f" ({'、'.join(excluded)} excluded)" if excluded else "")
         + f", {len(obs)} obligations, {plan.digest()[:19]}"
+        + (f"; {len(open_fields)} fields to fill in:" if open_fields else ""),
+        markup=False,
     )
+    for f in open_fields:
+        out.print(f"{file}:{f['line']}: {f['field']}: {f['what']} (until filled: {f['until_filled']})", markup=False)
+    if strict and open_fields:
+        err.print(f"{file}: {len(open_fields)} fields still to fill in: not ready for a live launch", markup=False)
+        raise typer.Exit(1)
 
 
-def plan_json(plan: Plan) -> dict[str, Any]:
+def plan_json(plan: Plan, open_fields: list[dict[str, Any]] | None = None) -> dict[str, Any]:
     units = plan.directory.by_id()
     cats = {c.no: c.name for c in plan.categories}
 
@@ -187,8 +234,12 @@ def plan_json(plan: Plan) -> dict[str, Any]:
                 "lead_id": t.lead,
                 "responsible": [units[u].name for u in plan.expand(t.responsible)],
                 "responsible_ids": list(plan.expand(t.responsible)),
+                "ref": t.ref,
+                "to_fill": {
+                    k: f.what for k in ("lead", "responsible") if (f := plan.open_field("tasks", i, k)) is not None
+                },
             }
-            for t in plan.tasks
+            for i, t in enumerate(plan.tasks)
         ],
         "phases": [
             {
@@ -200,6 +251,7 @@ def plan_json(plan: Plan) -> dict[str, Any]:
                     {"id": m.id, "name": m.name, "due": m.due.isoformat(), "standard": m.standard} for m in p.milestones
                 ],
                 "duties": [{"id": d.id, "name": d.name, "due": d.due.isoformat()} for d in p.duties],
+                "goal": p.goal,
             }
             for p in plan.phases
         ],
@@ -211,6 +263,8 @@ def plan_json(plan: Plan) -> dict[str, Any]:
             if u.kind.is_local and u not in plan.units_in_scope()
         ],
         "obligations": len(expand(plan, plan.id)),
+        "supervision": plan.supervision.model_dump() if plan.supervision else None,
+        "to_fill": open_fields if open_fields is not None else [],
     }
 
 
@@ -221,11 +275,15 @@ def plan_show(
 ) -> None:
     """Show the parsed plan: tasks, lead and responsible units, phases, units in scope."""
     plan = load_plan(file)
-    data = plan_json(plan)
+    data = plan_json(plan, to_fill(file, plan))
     if as_json:
         out.print_json(json.dumps(data, ensure_ascii=False))
         return
-    out.print(f"[bold]{plan.title}[/] ({plan.issuer}, {plan.issued})")
+
+    def mark(value: object, *at: str | int) -> str:
+        return f"{value}（待填）" if plan.open_field(*at) else str(value)
+
+    out.print(f"[bold]{plan.title}[/] ({plan.issuer}, {mark(plan.issued, 'issued')})")
     t = Table("no", "task", "category", "lead", "responsible")
     for task in data["tasks"]:
         agencies = [
@@ -237,16 +295,27 @@ def plan_show(
             str(task["no"]),
             task["name"],
             task["category"],
-            task["lead"],
-            "、".join(agencies) + f" + {len(data['units_in_scope'])} 镇场景区",
+            task["lead"] + ("（待填）" if "lead" in task["to_fill"] else ""),
+            "（待填）"
+            if "responsible" in task["to_fill"]
+            else "、".join(agencies) + f" + {len(data['units_in_scope'])} 镇场景区",
         )
     out.print(t)
-    for p in data["phases"]:
-        ms = ", ".join(f"{m['name']} {m['due']}" for m in p["milestones"])
-        out.print(f"{p['name']:<11} {p['title']}  {p['start']} … {p['end']}" + (f"  milestones: {ms}" if ms else ""))
-    out.print(f"in scope: {'、'.join(u['name'] for u in data['units_in_scope'])}")
+    for i, p in enumerate(data["phases"]):
+        ms = ", ".join(
+            f"{m['name']} {mark(m['due'], 'phases', i, 'milestones', j, 'due')}" for j, m in enumerate(p["milestones"])
+        )
+        start, end = mark(p["start"], "phases", i, "start"), mark(p["end"], "phases", i, "end")
+        out.print(
+            f"{p['name']:<11} {p['title']}  {start} … {end}"
+            + (f"  milestones: {ms}" if ms else "")
+            + (f"  goal: {p['goal']}" if p["goal"] else "")
+        )
+    out.print(f"in scope: {'、'.join(u['name'] for u in data['units_in_scope']) or 'none'}")
     for u in data["excluded"]:
         out.print(f"excluded: {u['name']} ({u['reason']})")
+    if data["to_fill"]:
+        out.print(f"{len(data['to_fill'])} fields to fill in: `{program()} plan check {file}` lists them", markup=False)
 
 
 # -- calendar ----------------------------------------------------------------------------------------
@@ -359,6 +428,7 @@ def demo(
 ) -> None:
     """Rehearse a whole campaign, launch to final evaluation, on the time-skipping server."""
     plan = load_plan(plan_file)  # fail fast on a bad plan, before any server starts
+    warn_open(plan_file, plan)
     summary, trail, histories = run(rehearse(plan, rules_file, seed=seed, silent=silent))
     write_outputs(out_dir, summary, trail, histories)
     print_summary(summary)
@@ -390,6 +460,19 @@ def print_summary(summary: dict[str, Any]) -> None:
     out.print(t)
 
 
+TEST_SERVER_LIFETIME = timedelta(days=3650)
+"""The time-skipping test server ends every workflow after at most 10 years of its time (longer
+timeouts are clamped), and a campaign workflow lives from launch to the plan's end."""
+
+
+def rehearsal_speed(plan: Plan) -> int:
+    """Plan seconds per server second for a rehearsal: 1, unless the campaign (with a month for
+    the last escalations) outlives the test server's limit, as 长河镇's 2021–2030 plan does;
+    then plan time runs faster. Rules reason in plan time, so what happens is the same."""
+    span = plan.end - plan.start + timedelta(days=31)
+    return max(1, -(-span // TEST_SERVER_LIFETIME))
+
+
 async def rehearse(
     plan: Plan, rules_file: Path, *, seed: int, silent: int
 ) -> tuple[dict[str, Any], list[dict[str, Any]], list[Any]]:
@@ -419,7 +502,8 @@ async def rehearse(
     try:
         server_now = await env.get_current_time()
         cid = f"{plan.id}-rehearsal-s{seed}-{datetime.now(UTC):%Y%m%d%H%M%S}-{uuid.uuid4().hex[:4]}"
-        lp = prepare(plan, rules_file, campaign_id=cid, server_now=server_now, live=False)
+        speed = rehearsal_speed(plan)
+        lp = prepare(plan, rules_file, campaign_id=cid, server_now=server_now, live=False, speed=speed)
         warn_missing(lp.missing_years, settings)
         ctx = lp.input.context
         queue = f"rehearsal-{uuid.uuid4()}"
@@ -569,6 +653,7 @@ def launch(
     settings = get_settings()
     now = datetime.now(UTC)
     plan = load_plan(plan_file)
+    warn_open(plan_file, plan)
     cid = campaign_id or f"{plan.id}-{now:%Y%m%d%H%M}"
     lp = prepare(
         plan,

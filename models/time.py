@@ -27,7 +27,8 @@ class Clock(BaseModel):
 
     At the default speed of 1, plan time = server time - offset. A drill on a real server may
     run plan time faster (speed N: N plan seconds per server second) from `anchor`, the server
-    time at launch; rehearsals on the time-skipping server need no speed.
+    time at launch. Rehearsals on the time-skipping server need no speed, unless the campaign is
+    longer than the 10 years that server lets a workflow live.
     """
 
     model_config = ConfigDict(frozen=True)

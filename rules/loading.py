@@ -13,7 +13,7 @@ from typing import Any, TypeVar
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from models.plan import Plan, UnitDirectory
+from models.plan import OpenField, Plan, UnitDirectory
 from models.ruleset import RuleSet
 
 M = TypeVar("M", bound=BaseModel)
@@ -123,6 +123,10 @@ def _plan_locator(data: dict[str, Any]) -> Callable[[str], Path]:
     """Find where a plan-level validation message points, by the task, unit or phase it names."""
 
     def locate(msg: str) -> Path:
+        # An open field's problem names its place: "tasks.3.lead: …".
+        at = re.match(r"([a-z_]+(?:\.(?:[a-z_]+|\d+))*): ", msg.removeprefix("Value error, "))
+        if at and at[1].split(".")[0] in data:
+            return tuple(int(p) if p.isdigit() else p for p in at[1].split("."))
         raw = data.get("tasks")
         tasks: list[Any] = raw if isinstance(raw, list) else []
         if m := re.search(r"duplicate task number (\d+)", msg):
@@ -176,6 +180,14 @@ def parse_plan(text: str, *, path: str, directory: UnitDirectory | None = None) 
     if directory is not None:
         data = {**data, "directory": directory.model_dump(mode="python")}
     return validate(Plan, data, path=path, lines=lines, locate=_plan_locator(data))
+
+
+def open_field_lines(plan: Plan, text: str, *, path: str) -> list[tuple[int, OpenField]]:
+    """The plan's fields left to fill in, each with its line in the plan file, in file order."""
+    if not plan.open_fields:
+        return []
+    _, lines = parse_yaml(text, path=path)
+    return sorted(((_line_of(lines, f.at), f) for f in plan.open_fields), key=lambda x: x[0])
 
 
 def directory_reference(text: str, *, path: str) -> tuple[str, int]:

@@ -12,6 +12,8 @@ def expand(plan: Plan, campaign_id: str) -> list[ObligationSpec]:
     - A phase's duties: one per unit named (e.g. every town's 工作方案 in the planning phase).
     - In a phase with `tasks_due_at_milestones`, every task falls due for its lead unit and each
       responsible unit at each milestone (基础型 by 2021-12-31, 示范型 by 2022-06-30).
+    - Fields the plan leaves to fill in have already taken their fallbacks (`Plan.open_fields`):
+      a task with no lead named falls to the leading group's office, due on the fallback date.
     """
     out: list[ObligationSpec] = []
     office = plan.joint_meeting.office
@@ -50,7 +52,7 @@ def expand(plan: Plan, campaign_id: str) -> list[ObligationSpec]:
                             task_no=task.no,
                             category=task.category,
                             milestone=m.id,
-                            title=f"{task.no}．{task.name}（{m.name}）",
+                            title=f"{task.label}{task.name}（{m.name}）",
                             lead=task.lead,
                             assigned=assigned,
                             due=m.due,

@@ -12,6 +12,10 @@ RULESET_PATH = ROOT / "rules" / "rulesets" / "suixian-default.yaml"
 CALENDAR_FILE_PATH = ROOT / "plans" / "calendar" / "cn-extra.yaml"
 SEED_PATH = ROOT / "tests" / "fixtures" / "suixian-2021-plan.txt"
 """The plan as the county published it: the text the plan file was transcribed from."""
+CHANGHE_PLAN_PATH = ROOT / "plans" / "changhe-2021.yaml"
+CHANGHE_DIRECTORY_PATH = ROOT / "plans" / "units" / "changhe.yaml"
+CHANGHE_SEED_PATH = ROOT / "tests" / "fixtures" / "changhe-2021-plan.txt"
+"""长河镇美丽城镇建设（征求意见稿）, as received: the text plans/changhe-2021.yaml transcribes."""
 
 
 def replace_once(text: str, old: str, new: str) -> str:
