@@ -209,6 +209,10 @@ class Bulletin(Frozen):
         ids = [r.unit_id for r in self.rows]
         if len(set(ids)) != len(ids):
             raise ValueError("a unit appears twice in the bulletin's rows")
+        names = {r.unit_name for r in self.rows}
+        for n in (*self.commended, *self.criticised):
+            if n not in names:
+                raise ValueError(f"{n!r} is named but not among the bulletin's units")
         for o in self.orders_unresolved:
             if o.month >= self.month or o.state is not OrderState.open:
                 raise ValueError(f"{o.unit_name}: an unresolved order must be open and from an earlier month")

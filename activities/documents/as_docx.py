@@ -87,6 +87,10 @@ def _page_field(paragraph: Any) -> None:
 
     field = OxmlElement("w:fldSimple")
     field.set(qn("w:instr"), "PAGE")
+    run, text = OxmlElement("w:r"), OxmlElement("w:t")
+    text.text = "1"  # the cached result; Word and LibreOffice recompute it on every page
+    run.append(text)
+    field.append(run)
     paragraph._p.append(field)
 
 
@@ -118,6 +122,15 @@ def _text(out: Any, block: Text) -> None:
         fmt.right_indent = Pt(2 * points)  # 署名 and date sit two characters in from the right
 
 
+# What follows w:pBdr in a paragraph's properties (ECMA-376 CT_PPrBase): it must come before them.
+_AFTER_BORDER_TAGS = (
+    "shd tabs suppressAutoHyphens kinsoku wordWrap overflowPunct topLinePunct autoSpaceDE autoSpaceDN bidi "
+    "adjustRightInd snapToGrid spacing ind contextualSpacing mirrorIndents suppressOverlap jc textDirection "
+    "textAlignment textboxTightWrap outlineLvl divId cnfStyle rPr sectPr pPrChange"
+)
+_AFTER_BORDER = tuple(f"w:{t}" for t in _AFTER_BORDER_TAGS.split())
+
+
 def _rule(out: Any, block: Rule) -> None:
     from docx.oxml import OxmlElement
     from docx.oxml.ns import qn
@@ -131,7 +144,7 @@ def _rule(out: Any, block: Rule) -> None:
     for k, v in {"val": "single", "sz": "8", "space": "1", "color": "{:02X}{:02X}{:02X}".format(*block.colour)}.items():
         bottom.set(qn(f"w:{k}"), v)
     borders.append(bottom)
-    p._p.get_or_add_pPr().append(borders)
+    p._p.get_or_add_pPr().insert_element_before(borders, *_AFTER_BORDER)
 
 
 def _table(out: Any, block: Table) -> None:
@@ -147,6 +160,9 @@ def _table(out: Any, block: Table) -> None:
     points = block.points or TABLE_POINTS
     em = points * MM_PER_PT
     widths = [Mm(w) for w in block.column_widths(TEXT_WIDTH_MM, lambda t: em_width(t) * em, CELL_PADDING_MM)]
+    table.autofit = False
+    for column, width in zip(table.columns, widths, strict=True):
+        column.width = width  # the grid, which LibreOffice reads; Word reads each cell's width
     for r, values in enumerate((block.header, *block.rows)):
         row = table.rows[r]
         for c, v in enumerate(values):

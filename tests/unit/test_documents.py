@@ -26,7 +26,7 @@ from activities.documents import (
 )
 from activities.documents.as_pdf import wrap
 from activities.documents.layout import stamp
-from models.documents import ScorePart, SupervisionNotice, TownScore, UnitRow
+from models.documents import Bulletin, ScorePart, SupervisionNotice, TownScore, UnitRow
 from models.plan import UnitKind
 
 
@@ -43,6 +43,12 @@ def bulletin_files() -> RenderedSet:
 @pytest.fixture(scope="module")
 def report_files() -> RenderedSet:
     return render_final_report(final_report())
+
+
+def qn(tag: str) -> str:
+    from docx.oxml.ns import qn
+
+    return str(qn(tag))
 
 
 def _docx(f: RenderedFile) -> Any:
@@ -96,6 +102,11 @@ def test_notice_docx_reads_as_an_official_notice(notice_files: RenderedSet) -> N
         ["2", "农贸市场提档升级", "2021-12-31", "12", "已签收", "20%", "1"],
         ["3", "编制镇级“擦亮小城镇”工作方案", "2021-04-30", "160", "未签收", "0%", "3"],
     ]
+    rules = [p._p.pPr for p in d.paragraphs if p._p.pPr is not None and p._p.pPr.find(qn("w:pBdr")) is not None]
+    assert len(rules) == 3  # under the number line, and around 抄送
+    for ppr in rules:  # the schema's order, or Word reports unreadable content
+        tags = [c.tag for c in ppr]
+        assert tags.index(qn("w:pBdr")) < tags.index(qn("w:spacing"))
     props = d.core_properties
     assert props.author == OFFICE and props.created == props.modified == datetime(2022, 1, 18, 1, 0, tzinfo=UTC)
 
@@ -307,6 +318,8 @@ def test_bulletin_counts_must_add_up() -> None:
         UnitRow.model_validate(row | {"late": 2})
     with pytest.raises(ValidationError, match="done 14 \\+ overdue 7 > total 20"):
         UnitRow.model_validate(row | {"overdue": 7})
+    with pytest.raises(ValidationError, match="'均川镇' is named but not among"):
+        Bulletin.model_validate(bulletin().model_dump() | {"commended": ("均川镇",)})
 
 
 def test_score_weights_must_add_up_to_one() -> None:
