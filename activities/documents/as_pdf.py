@@ -28,8 +28,11 @@ def render(doc: Document, font: fonts.CjkFont | None = None) -> bytes:
     """The document as PDF bytes: the same document and font file always give the same bytes."""
     from fpdf import FPDF
 
-    font = font or fonts.find()
-    data = fonts.subset(font, doc.characters() + EXTRA_CHARS)
+    characters = doc.characters() + EXTRA_CHARS
+    font = font or fonts.find(characters)
+    if lost := fonts.missing(font, characters):  # fpdf2 would only log it and print nothing
+        raise fonts.FontNotFound(f"{font.path} has no glyph for {lost!r}")
+    data = fonts.subset(font, characters)
 
     class _Pdf(FPDF):
         def footer(self) -> None:

@@ -40,23 +40,40 @@ class CjkFont:
     index: int = 0
 
 
-def find() -> CjkFont:
-    """The font PDFs embed: $DUBAN_CJK_FONT, else a known Debian path, else what fontconfig matches.
+def find(text: str = PROBE) -> CjkFont:
+    """The font a PDF embeds: the first of $DUBAN_CJK_FONT, the known Debian paths and what
+    fontconfig matches for Chinese that has a glyph for every character of `text`.
 
     Raises:
-        FontNotFound: none has the glyphs of a Chinese probe text; names the Debian package.
+        FontNotFound: no Chinese font at all (names the Debian package to install), or none with
+            every character of `text` (names the characters: a PDF never silently drops one).
     """
-    return _find(os.environ.get(ENV) or "")
+    fonts = _installed(os.environ.get(ENV) or "")
+    for font in fonts:
+        if not missing(font, text):
+            return font
+    raise FontNotFound(
+        f"no installed CJK font has {missing(fonts[0], text)!r} ({fonts[0].path} is the first tried): "
+        f"install one that has, e.g. Debian's fonts-noto-cjk, or set {ENV} to it"
+    )
+
+
+def missing(font: CjkFont, text: str) -> str:
+    """The characters of `text` that `font` has no glyph for (control characters aside)."""
+    import uharfbuzz as hb
+
+    hb_font = hb.Font(_face(font))
+    return "".join(c for c in sorted(set(text)) if c >= " " and not hb_font.get_nominal_glyph(ord(c)))
 
 
 @functools.lru_cache(maxsize=4)
-def _find(override: str) -> CjkFont:
+def _installed(override: str) -> list[CjkFont]:
     candidates = [CjkFont(Path(override))] if override else []
     candidates += [CjkFont(Path(p), i) for p, i in KNOWN]
     candidates += _fontconfig()
-    for c in candidates:
-        if c.path.is_file() and _covers(c, PROBE):
-            return c
+    found = [c for c in dict.fromkeys(candidates) if c.path.is_file() and _covers(c, PROBE)]
+    if found:
+        return found
     where = f"{ENV}={override} has no Chinese glyphs; " if override else ""
     raise FontNotFound(
         f"{where}no CJK font found for PDF documents: install Debian's {DEBIAN_PACKAGE} "
@@ -91,13 +108,10 @@ def _face(font: CjkFont):  # type: ignore[no-untyped-def]  # uharfbuzz ships no 
 
 
 def _covers(font: CjkFont, text: str) -> bool:
-    import uharfbuzz as hb
-
     try:
-        hb_font = hb.Font(_face(font))
-    except Exception:  # not a font file
+        return not missing(font, text)
+    except Exception:  # not a font file HarfBuzz can read
         return False
-    return all(hb_font.get_nominal_glyph(ord(c)) for c in text)
 
 
 def subset(font: CjkFont, characters: str) -> bytes:

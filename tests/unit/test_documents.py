@@ -286,12 +286,18 @@ def test_no_cjk_font_is_a_clear_error_naming_the_debian_package(
     monkeypatch.setattr(fonts, "KNOWN", ())
     monkeypatch.setattr(fonts, "_fontconfig", lambda: [])
     monkeypatch.setenv(fonts.ENV, str(not_a_font))
-    fonts._find.cache_clear()
+    fonts._installed.cache_clear()
     try:
         with pytest.raises(FontNotFound, match="fonts-wqy-zenhei"):
             render_notice(notice())
     finally:
-        fonts._find.cache_clear()
+        fonts._installed.cache_clear()
+
+
+def test_a_character_no_font_has_is_an_error_not_a_silent_gap() -> None:
+    odd = notice().model_copy(update={"addressee": "ༀ殷店镇人民政府"})  # U+0F00, Tibetan: no CJK font has it
+    with pytest.raises(FontNotFound, match="ༀ"):
+        render_notice(odd)
 
 
 def test_closing_punctuation_never_starts_a_line() -> None:
