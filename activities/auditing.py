@@ -29,6 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from activities.campaign import campaign_counts
 from activities.config import Settings
+from activities.spreadsheet import cells as _cells
 from activities.store.audit import GENESIS, payload_of, verify
 from activities.store.tables import audit_events, audit_heads, campaigns, obligations
 from models.calendar import CalendarData
@@ -486,7 +487,6 @@ _SHEET = (
 )
 _EXCEL_ROWS = 1_048_576
 NO_CLIENT = "workflow histories not exported: no Temporal client"
-_ILLEGAL = re.compile(r"[\000-\010]|[\013-\014]|[\016-\037]")  # what openpyxl refuses in a cell
 
 
 @dataclass
@@ -597,23 +597,6 @@ class _Sheets:
     def save(self, path: Path) -> None:
         self._close()
         self.book.save(path)
-
-
-def _cells(ws: Any, values: Sequence[Any], *, bold: bool = False) -> list[Any]:
-    from openpyxl.cell import WriteOnlyCell
-    from openpyxl.styles import Font
-
-    cells = []
-    for v in values:
-        cell = WriteOnlyCell(ws, value=_ILLEGAL.sub("", v) if isinstance(v, str) else v)
-        if isinstance(v, datetime):
-            cell.number_format = "yyyy-mm-dd hh:mm:ss"
-        elif isinstance(v, str):
-            cell.data_type = "s"  # text from agencies is never a formula ("=…")
-        if bold:
-            cell.font = Font(bold=True)
-        cells.append(cell)
-    return cells
 
 
 def _sheet_row(r: Any, payload: dict[str, Any]) -> list[Any]:
