@@ -35,6 +35,7 @@ class Act(StrEnum):
     close_campaign = "close_campaign"
     record_refusal = "record_refusal"
     simulate_agency = "simulate_agency"
+    dispatch = "dispatch"  # e-mail and webhook pushes: models.delivery.DispatchRequest / DispatchResult
 
 
 # -- the campaign ---------------------------------------------------------------------------------
