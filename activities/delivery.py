@@ -304,40 +304,57 @@ class DeliveryActivities:
         Raises:
             ApplicationError: type "InvalidInput", non-retryable, for an unknown campaign.
         """
-        s = self.settings
         as_of = req.as_of or datetime.now(UTC)
-        started = time.monotonic()
         out = DispatchResult()
+        # One connection for the whole call, closed at the end rather than pooled: the advisory
+        # locks that mark this call's claims as alive belong to its session and go with it,
+        # however the call ends. Sends run concurrently; their database work takes turns on it.
+        async with self.db.connect() as conn:
+            try:
+                await self._dispatch(conn, req, as_of, out)
+            finally:
+                await conn.invalidate()
+        if out.sent or out.failed or out.retrying or out.uncertain:
+            log.info(
+                "dispatched",
+                campaign_id=req.campaign_id,
+                sent=out.sent,
+                retrying=out.retrying,
+                failed=out.failed_by_channel,
+                uncertain=out.uncertain,
+                pending=out.pending,
+            )
+        return out
+
+    async def _dispatch(
+        self, conn: AsyncConnection, req: DispatchRequest, as_of: datetime, out: DispatchResult
+    ) -> None:
+        s = self.settings
+        started = time.monotonic()
         try:
-            async with self.db.connect() as conn:
+            async with conn.begin():
                 calendar = await self.calendars.get(conn, req.campaign_id)
         except UnknownCampaign as e:
             raise ApplicationError(str(e), type="InvalidInput", non_retryable=True) from None
-        bound = log.bind(campaign_id=req.campaign_id)
-        async with (
-            httpx.AsyncClient(timeout=s.webhook_timeout_seconds, follow_redirects=False) as http,
-            self.db.connect() as guard,
-            guard.begin(),  # holds the advisory locks of every row claimed here until the call ends
-        ):
-            async with self.db.begin() as conn:
-                out.uncertain = await ledger.sweep(guard, conn, req.campaign_id, req.keys)
-            if out.uncertain:
-                bound.warning("deliveries of unknown outcome", uncertain=out.uncertain)
-            done: list[int] = []
+        async with conn.begin():
+            out.uncertain = await ledger.sweep(conn, req.campaign_id, req.keys)
+        turn = asyncio.Lock()
+        done: list[int] = []
+        async with httpx.AsyncClient(timeout=s.webhook_timeout_seconds, follow_redirects=False) as http:
             while True:
                 if time.monotonic() - started > s.delivery_budget_seconds:
                     out.more = True
                     break
-                async with self.db.begin() as conn:
+                async with conn.begin():
                     batch = await ledger.claim(
-                        guard, conn, req.campaign_id, req.keys, as_of=as_of, limit=s.delivery_concurrency, skip=done
+                        conn, req.campaign_id, req.keys, as_of=as_of, limit=s.delivery_concurrency, skip=done
                     )
                 if not batch:
                     break
                 done += [c.id for c in batch]
                 try:
                     async with asyncio.TaskGroup() as tg:
-                        tasks = [tg.create_task(self._one(c, http, calendar, as_of)) for c in batch]
+                        tasks = [tg.create_task(self._one(c, conn, turn, http, calendar, as_of)) for c in batch]
                 except ExceptionGroup as eg:
                     # The rows of this batch left in `sending` will be found uncertain: that is
                     # the point. Report the first cause, not the group.
@@ -351,20 +368,17 @@ class DeliveryActivities:
                     else:
                         out.failed += 1
                         out.failed_by_channel[c.channel] = out.failed_by_channel.get(c.channel, 0) + 1
-        async with self.db.connect() as conn:
+        async with conn.begin():
             out.pending, out.next_not_before = await ledger.pending_summary(conn, req.campaign_id, req.keys)
-        if out.sent or out.failed or out.retrying:
-            bound.info(
-                "dispatched",
-                sent=out.sent,
-                retrying=out.retrying,
-                failed=out.failed_by_channel,
-                pending=out.pending,
-            )
-        return out
 
     async def _one(
-        self, c: Claimed, http: httpx.AsyncClient, calendar: WorkCalendar, as_of: datetime
+        self,
+        c: Claimed,
+        conn: AsyncConnection,
+        turn: asyncio.Lock,
+        http: httpx.AsyncClient,
+        calendar: WorkCalendar,
+        as_of: datetime,
     ) -> AttemptOutcome:
         bound = log.bind(campaign_id=c.campaign_id, delivery=c.key, channel=c.channel, attempt=c.attempt)
         try:
@@ -383,7 +397,7 @@ class DeliveryActivities:
             else:
                 outcome, error = AttemptOutcome.retry, str(e)
                 retry_at = self._retry_at(c, calendar, as_of, e.retry_after)
-            async with self.db.begin() as conn:
+            async with turn, conn.begin():
                 await ledger.record(conn, c, outcome, error=error, retry_at=retry_at)
             (bound.warning if outcome is AttemptOutcome.retry else bound.error)(
                 "delivery " + outcome.value, error=error, retry_at=retry_at.isoformat() if retry_at else None
@@ -393,7 +407,7 @@ class DeliveryActivities:
             result = self.after_send(c)
             if inspect.isawaitable(result):
                 await result
-        async with self.db.begin() as conn:
+        async with turn, conn.begin():
             await ledger.record(conn, c, AttemptOutcome.sent)
         bound.info("delivery sent")
         return AttemptOutcome.sent

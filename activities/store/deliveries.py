@@ -4,15 +4,16 @@ The protocol that makes a push go out once or be surfaced (`activities.delivery`
 
 1. **claim**: in a short committed transaction, pending rows due by now move to `sending`,
    attempts + 1, and an attempt row is written (started, no outcome yet). Before a row is
-   claimed, the claimer takes a transaction-level advisory lock on it on a connection it keeps
-   open for the whole call (`guard`), so everyone can tell a live claim from a dead one.
-2. **send**, outside any write transaction.
+   claimed, the claimer takes a session-level advisory lock on it, on the one connection it
+   uses for the whole call and closes at the end, so everyone can tell a live claim from a dead
+   one.
+2. **send**, outside any transaction.
 3. **record**: sent / retry (pending again, later not_before) / failed, with the attempt's outcome.
 
 A row in `sending` whose advisory lock can be taken has lost its claimer (the worker died, or the
 attempt failed, between claim and record): it may or may not have gone out, so it is never sent
-again automatically; `sweep` marks it `uncertain` for a person to check. A dead claimer's lock
-goes with its connection, so this needs no lease or clock.
+again automatically; `sweep` marks it `uncertain` for a person to check. A dead claimer's locks
+go with its connection, so this needs no lease or clock.
 """
 
 from __future__ import annotations
@@ -114,9 +115,10 @@ def _scope(campaign_id: str, keys: Sequence[str] | None) -> list[Any]:
     return where
 
 
-async def try_lock(guard: AsyncConnection, delivery_id: int) -> bool:
-    """Take the row's advisory lock in `guard`'s transaction (held until it ends), if free."""
-    return bool(await guard.scalar(select(func.pg_try_advisory_xact_lock(_LOCK_BASE + delivery_id))))
+async def try_lock(conn: AsyncConnection, delivery_id: int) -> bool:
+    """Take the row's advisory lock for `conn`'s session, if free. It outlives transactions and is
+    released only when the connection closes: the caller must close it, not return it to a pool."""
+    return bool(await conn.scalar(select(func.pg_try_advisory_lock(_LOCK_BASE + delivery_id))))
 
 
 UNCERTAIN = (
@@ -126,8 +128,8 @@ UNCERTAIN = (
 )
 
 
-async def sweep(guard: AsyncConnection, conn: AsyncConnection, campaign_id: str, keys: Sequence[str] | None) -> int:
-    """Mark rows whose claimer is gone `uncertain`; returns how many. `conn` commits after."""
+async def sweep(conn: AsyncConnection, campaign_id: str, keys: Sequence[str] | None) -> int:
+    """Mark rows whose claimer is gone `uncertain`; returns how many. The caller commits."""
     rows = (
         await conn.execute(
             select(deliveries.c.id, deliveries.c.idempotency_key).where(
@@ -137,7 +139,7 @@ async def sweep(guard: AsyncConnection, conn: AsyncConnection, campaign_id: str,
     ).all()
     n = 0
     for rid, key in rows:
-        if not await try_lock(guard, rid):
+        if not await try_lock(conn, rid):
             continue  # a live dispatch call holds it: its outcome is on the way
         error = UNCERTAIN.format(id=delivery_id(key))
         attempt = (
@@ -184,7 +186,6 @@ class Claimed:
 
 
 async def claim(
-    guard: AsyncConnection,
     conn: AsyncConnection,
     campaign_id: str,
     keys: Sequence[str] | None,
@@ -194,7 +195,7 @@ async def claim(
     skip: Sequence[int] = (),
 ) -> list[Claimed]:
     """Claim up to `limit` due pending rows (oldest not_before first), leaving out the ids in
-    `skip` (already tried in this call: one call sends a row at most once). `conn` commits after."""
+    `skip` (already tried in this call: one call sends a row at most once). The caller commits."""
     where = [
         *_scope(campaign_id, keys),
         deliveries.c.status == DeliveryStatus.pending.value,
@@ -213,7 +214,7 @@ async def claim(
     ).scalars()
     # The advisory lock is taken before `sending` becomes visible, so no sweeper can ever
     # mistake this claim for a dead one.
-    ids = [rid for rid in candidates if await try_lock(guard, rid)]
+    ids = [rid for rid in candidates if await try_lock(conn, rid)]
     if not ids:
         return []
     rows = (
