@@ -24,6 +24,7 @@ from rich.table import Table
 
 from activities.config import ROOT, Settings, get_settings
 from models.calendar import CalendarData
+from models.delivery import DeliveryStatus, delivery_id
 from models.obligation import workflow_id_of
 from models.payloads import (
     Acknowledge,
@@ -37,7 +38,7 @@ from models.payloads import (
 )
 from models.plan import Plan
 from models.ruleset import RuleSet
-from models.time import Clock, at
+from models.time import CST, Clock, at
 from rules import calendar as cal
 from rules.loading import (
     SourceError,
@@ -792,6 +793,107 @@ def inbox(unit: str, campaign: str | None = typer.Option(None, "--campaign"), li
 
     for r in run(go()):
         out.print(f"{r.plan_time.astimezone(at(date.today()).tzinfo):%Y-%m-%d %H:%M}  {r.kind:<13} {r.title}")
+
+
+def _iso(t: datetime | None) -> str | None:
+    return t.isoformat() if t is not None else None
+
+
+def delivery_json(r: dict[str, Any]) -> dict[str, Any]:
+    """One ledger row as `duban deliveries --json` prints it."""
+    offset = r["server_time"] - r["plan_time"]
+    return {
+        "key": r["idempotency_key"],
+        "message_id": delivery_id(r["idempotency_key"]),
+        "recipient": r["recipient"],
+        "channel": r["channel"],
+        "address": r["address"],
+        "subject": r["subject"],
+        "status": r["status"],
+        "attempts": r["attempts"],
+        "not_before": _iso(r["not_before"]),
+        "not_before_plan_time": _iso(r["not_before"] - offset),
+        "plan_time": _iso(r["plan_time"]),
+        "sent_at": _iso(r["sent_at"]),
+        "last_error": r["last_error"],
+        "attachments": [
+            {"filename": f["filename"], "sha256": f["sha256"], "size": f["size"], "content_type": f["content_type"]}
+            for f in r["attachment_rows"]
+        ],
+        "attempt_log": [
+            {
+                "attempt": a["attempt"],
+                "started_at": _iso(a["started_at"]),
+                "finished_at": _iso(a["finished_at"]),
+                "outcome": a["outcome"],
+                "error": a["error"],
+            }
+            for a in r["attempt_rows"]
+        ],
+    }
+
+
+@app.command()
+def deliveries(
+    campaign: str,
+    status: DeliveryStatus | None = typer.Option(
+        None, "--status", case_sensitive=False, help="Only rows in this state (failed, uncertain, pending, …)."
+    ),
+    as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
+) -> None:
+    """The delivery ledger: each e-mail and webhook push of a campaign, its state and attempts.
+
+    `uncertain` rows were claimed by an attempt that died before recording its outcome: they may
+    have arrived and are never re-sent automatically; check with the receiver by message id."""
+    from sqlalchemy import select
+
+    from activities.store import deliveries as ledger
+    from activities.store.tables import campaigns
+
+    async def go() -> tuple[list[dict[str, Any]], dict[tuple[str, str], int]]:
+        engine = await _db()
+        try:
+            async with engine.connect() as conn:
+                if (await conn.scalar(select(campaigns.c.id).where(campaigns.c.id == campaign))) is None:
+                    raise UserError(f"no campaign {campaign!r}", code=1)
+                return await ledger.ledger(conn, campaign, status), await ledger.counts(conn, campaign)
+        finally:
+            await engine.dispose()
+
+    rows, counts = run(go())
+    by_channel: dict[str, dict[str, int]] = {}
+    for (channel, state), n in sorted(counts.items()):
+        by_channel.setdefault(channel, {})[state] = n
+    if as_json:
+        data = {"campaign": campaign, "counts": by_channel, "deliveries": [delivery_json(r) for r in rows]}
+        out.print(json.dumps(data, ensure_ascii=False, indent=2), markup=False)
+        return
+    t = Table("not before (plan)", "recipient", "channel", "address", "status", "tries", "message id", "last error")
+    for r in rows:
+        d = delivery_json(r)
+        t.add_row(
+            f"{(r['not_before'] - r['server_time'] + r['plan_time']).astimezone(CST):%Y-%m-%d %H:%M}",
+            d["recipient"],
+            d["channel"],
+            d["address"],
+            d["status"],
+            str(d["attempts"]),
+            d["message_id"],
+            (d["last_error"] or "")[:80],
+        )
+    if rows:
+        out.print(t)
+    total = ", ".join(
+        f"{ch}: " + " ".join(f"{n} {st}" for st, n in states.items()) for ch, states in by_channel.items()
+    )
+    shown = f"{len(rows)} {status.value}" if status else f"{len(rows)}"
+    out.print(f"{campaign}: {shown} deliveries shown; ledger {total or 'empty'}", markup=False)
+    if any(st == DeliveryStatus.uncertain.value for _, st in counts):
+        err.print(
+            "uncertain deliveries may or may not have arrived and are not re-sent: check with the receiver "
+            "by message id (see --status uncertain)",
+            markup=False,
+        )
 
 
 @audit_app.command("verify")

@@ -15,6 +15,7 @@ from temporalio.worker import Worker
 import activities
 from activities.campaign import CampaignActivities
 from activities.config import Settings, get_settings
+from activities.delivery import Outbox
 from workflows import REHEARSAL_WORKFLOWS, WORKFLOWS, sandbox
 
 
@@ -25,13 +26,17 @@ def build_worker(
     task_queue: str,
     rehearsal: bool = False,
     campaign_activities: CampaignActivities | None = None,
+    outbox: Outbox | None = None,
 ) -> Worker:
-    """A worker for duban's workflows; with `rehearsal`, also the simulated agencies."""
+    """A worker for duban's workflows; with `rehearsal`, also the simulated agencies; with an
+    `outbox`, actions are also queued for e-mail and webhook (never in a rehearsal)."""
     return Worker(
         client,
         task_queue=task_queue,
         workflows=[*WORKFLOWS, *(REHEARSAL_WORKFLOWS if rehearsal else [])],
-        activities=activities.build(engine, client if rehearsal else None, campaign=campaign_activities),
+        activities=activities.build(
+            engine, client if rehearsal else None, campaign=campaign_activities, outbox=None if rehearsal else outbox
+        ),
         workflow_runner=sandbox(),
         max_concurrent_activities=50,
     )
@@ -52,7 +57,8 @@ async def run(settings: Settings | None = None) -> None:
     engine = make_engine(url)
     client = await connect(settings)
     structlog.get_logger().info("worker starting", task_queue=settings.task_queue)
-    async with build_worker(client, engine, task_queue=settings.task_queue):
+    outbox = Outbox.from_settings(settings)  # a bad contacts file stops the worker here, FILE:LINE
+    async with build_worker(client, engine, task_queue=settings.task_queue, outbox=outbox):
         await asyncio.Event().wait()
 
 

@@ -9,15 +9,23 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio.client import Client
 
 from activities.campaign import CampaignActivities
+from activities.delivery import DeliveryActivities, Outbox
 from activities.simulate import AgencySimulator
 
 
 def build(
-    engine: AsyncEngine, client: Client | None = None, *, campaign: CampaignActivities | None = None
+    engine: AsyncEngine,
+    client: Client | None = None,
+    *,
+    campaign: CampaignActivities | None = None,
+    outbox: Outbox | None = None,
+    delivery: DeliveryActivities | None = None,
 ) -> list[Callable[..., Any]]:
-    """The activities a worker runs, with their dependencies injected (`campaign` lets a test
-    hand in a subclass that injects faults)."""
-    c = campaign or CampaignActivities(engine)
+    """The activities a worker runs, with their dependencies injected (`campaign` and `delivery`
+    let a test hand in ones that inject faults). Without an `outbox`, actions reach the in-app
+    inbox only."""
+    c = campaign or CampaignActivities(engine, outbox)
+    d = delivery or DeliveryActivities(engine)
     out: list[Callable[..., Any]] = [
         c.register_campaign,
         c.load_obligations,
@@ -28,6 +36,7 @@ def build(
         c.close_campaign,
         c.record_refusal,
         c.record_rules,
+        d.dispatch,
     ]
     if client is not None:
         out.append(AgencySimulator(client).simulate_agency)

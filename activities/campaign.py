@@ -17,6 +17,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from temporalio import activity
 
+from activities.delivery import InboxItem, Outbox
 from activities.store import audit
 from activities.store.tables import (
     assessments,
@@ -100,10 +101,17 @@ def rules_key(inp: RecordRules) -> str:
 
 
 class CampaignActivities:
-    """Activities over one database, built by the worker with its engine injected."""
+    """Activities over one database, built by the worker with its engine injected; with an
+    `outbox`, every inbox row is also pushed to its recipient's e-mail and webhook (queued in the
+    same transaction, sent by the dispatch activity)."""
 
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(self, engine: AsyncEngine, outbox: Outbox | None = None) -> None:
         self.db = engine
+        self.outbox = outbox
+
+    async def _push(self, conn: AsyncConnection, item: InboxItem) -> None:
+        if self.outbox is not None:
+            await self.outbox.push(conn, item)
 
     @activity.defn(name=Act.register_campaign)
     async def register_campaign(self, inp: RegisterCampaign) -> int:
@@ -277,6 +285,15 @@ class CampaignActivities:
                     )
                 )
                 bound.info(kind, recipient=a.recipient, plan_time=a.plan_time.isoformat())
+                await self._push(
+                    conn,
+                    InboxItem(
+                        key=a.key, campaign_id=prov.campaign_id, recipient=a.recipient, kind=kind, title=a.title,
+                        body=a.body, plan_time=a.plan_time, server_time=a.server_time,
+                        obligation_id=a.obligation_id, rule_id=a.rule_id, level=a.level,
+                        channels=tuple(a.channels), quiet=inp.quiet_hours,
+                    ),
+                )  # fmt: skip
                 if a.notice:
                     code = await self._notice(conn, inp, a, key=f"{a.key}#notice")
                     out.notices.append(code)
@@ -352,6 +369,14 @@ class CampaignActivities:
                 server_time=a.server_time,
             )
         )
+        await self._push(
+            conn,
+            InboxItem(
+                key=key, campaign_id=cid, recipient=a.unit_id, kind="notice", title=title, body=body,
+                plan_time=a.plan_time, server_time=a.server_time, obligation_id=a.obligation_id, rule_id=a.rule_id,
+                level=a.level, channels=tuple(a.channels), quiet=inp.quiet_hours,
+            ),
+        )  # fmt: skip
         return code
 
     @activity.defn(name=Act.mirror)
@@ -520,22 +545,33 @@ class CampaignActivities:
                         server_time=inp.server_time,
                     )
                 )
+                order = InboxItem(
+                    key=key,
+                    campaign_id=cid,
+                    recipient=u,
+                    kind="rectification",
+                    title=f"责令整改：{per[u]['name']}（{inp.month:%Y年%m月}通报）",
+                    body=(
+                        f"{per[u]['name']}截至{as_of:%Y年%m月%d日}有{per[u]['overdue']}项任务逾期未办结，"
+                        f"现予通报，责令于{inp.rectification_due:%Y年%m月%d日}前整改到位并书面报告。"
+                    ),
+                    plan_time=inp.plan_time,
+                    server_time=inp.server_time,
+                )
                 await conn.execute(
                     insert(inbox).values(
                         idempotency_key=key,
                         campaign_id=cid,
                         recipient=u,
-                        kind="rectification",
+                        kind=order.kind,
                         level=0,
-                        title=f"责令整改：{per[u]['name']}（{inp.month:%Y年%m月}通报）",
-                        body=(
-                            f"{per[u]['name']}截至{as_of:%Y年%m月%d日}有{per[u]['overdue']}项任务逾期未办结，"
-                            f"现予通报，责令于{inp.rectification_due:%Y年%m月%d日}前整改到位并书面报告。"
-                        ),
+                        title=order.title,
+                        body=order.body,
                         plan_time=inp.plan_time,
                         server_time=inp.server_time,
                     )
                 )
+                await self._push(conn, order)
                 events.append(
                     audit.Event(
                         key=key,

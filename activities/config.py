@@ -8,11 +8,14 @@ temporalio.envconfig, as the Temporal samples do; DATABASE_URL points at a real 
 
 from __future__ import annotations
 
+from datetime import time
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import AliasChoices, Field, model_validator
+from pydantic import AliasChoices, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from models.delivery import QuietHours
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -36,6 +39,34 @@ class Settings(BaseSettings):
     log_level: str = "info"
     webhook_secret: str = "dev-only-secret"
 
+    # -- delivery channels (activities/delivery.py) ---------------------------------------------
+    contacts_file: Path = Field(
+        default=ROOT / "plans" / "contacts" / "suixian.yaml",
+        description="unit id → e-mail / webhook; not part of the plan (nor its hash)",
+    )
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = 25
+    smtp_sender: str = "duban@example.gov.invalid"
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_starttls: bool = False
+    smtp_timeout_seconds: float = Field(default=20.0, gt=0, le=60)
+    webhook_timeout_seconds: float = Field(default=10.0, gt=0, le=60)
+    delivery_window_start: time = Field(default=time(8, 30), description="quiet hours: pushes go out from…")
+    delivery_window_end: time = Field(default=time(18, 0), description="…until, on official working days")
+    delivery_max_attempts: int = Field(default=6, ge=1, le=50, description="then a push is failed")
+    delivery_backoff_seconds: float = Field(default=60.0, ge=0, description="after the 1st transient failure")
+    delivery_backoff_max_seconds: float = Field(default=3600.0, ge=0, description="doubling up to this")
+    delivery_concurrency: int = Field(default=4, ge=1, le=32, description="sends in flight per dispatch call")
+    delivery_budget_seconds: float = Field(
+        default=60.0, gt=0, le=240, description="a dispatch call claims no new rows after this long"
+    )
+
+    @model_validator(mode="after")
+    def _window(self) -> Settings:
+        self.quiet_hours()  # a sending window that ends before it starts is refused at start-up
+        return self
+
     @model_validator(mode="after")
     def _production_is_explicit(self) -> Settings:
         if self.env == "production":
@@ -46,6 +77,9 @@ class Settings(BaseSettings):
             if not self.temporal_address:
                 raise ValueError("TEMPORAL_ADDRESS must be set in production (no embedded Temporal)")
         return self
+
+    def quiet_hours(self) -> QuietHours:
+        return QuietHours(start=self.delivery_window_start, end=self.delivery_window_end)
 
     @property
     def pg_dir(self) -> Path:

@@ -13,6 +13,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from models.calendar import CalendarData
+from models.delivery import QuietHours
 from models.obligation import Obligation, ObligationState
 from models.plan import PhaseKind, Plan
 from models.ruleset import ActionKind, Channel, Role, RuleSet
@@ -36,6 +37,7 @@ class Act(StrEnum):
     record_refusal = "record_refusal"
     record_rules = "record_rules"
     simulate_agency = "simulate_agency"
+    dispatch = "dispatch"  # e-mail and webhook pushes: models.delivery.DispatchRequest / DispatchResult
 
 
 # -- the campaign ---------------------------------------------------------------------------------
@@ -268,6 +270,8 @@ class DeliverBatch(Payload):
     provenance: Provenance
     notice_prefix: str
     actions: list[FiredAction]
+    quiet_hours: QuietHours | None = None
+    """The rule set's quiet hours for e-mail and webhook pushes (None: the worker's setting)."""
 
 
 class DeliverResult(Payload):

@@ -14,6 +14,7 @@ from typing import Annotated, Any
 
 from pydantic import Field, StringConstraints, model_validator
 
+from models.delivery import DeliveryChannel, QuietHours
 from models.plan import Frozen, content_hash
 
 RuleId = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_.-]*$", max_length=80)]
@@ -52,12 +53,6 @@ class ActionKind(StrEnum):
     notice = "notice"  # 督办通知: a numbered formal notice to the unit
     rectify = "rectify"  # 责令整改, with its own due date
     bulletin = "bulletin"  # 列入通报: named in the next monthly bulletin
-
-
-class Channel(StrEnum):
-    inbox = "inbox"  # in-app, written at once
-    email = "email"  # held to the next working morning outside quiet hours
-    webhook = "webhook"  # likewise
 
 
 class DeadlineShift(StrEnum):
@@ -135,20 +130,6 @@ class Monthly(Frozen):
     rectification_working_days: int = Field(default=10, ge=1)
 
 
-class QuietHours(Frozen):
-    """When e-mail and webhook pushes may reach people: working days, between start and end
-    (plan time). Outside it they wait for the next working morning; the inbox never waits."""
-
-    start: HourMinute = "08:30"
-    end: HourMinute = "18:00"
-
-    @model_validator(mode="after")
-    def _order(self) -> QuietHours:
-        if self.end <= self.start:
-            raise ValueError(f"quiet hours: the sending window ends ({self.end}) before it starts ({self.start})")
-        return self
-
-
 class Extensions(Frozen):
     """延期申请 limits."""
 
@@ -158,13 +139,16 @@ class Extensions(Frozen):
     max_working_days: int = Field(default=40, ge=1, le=250)
 
 
+Channel = DeliveryChannel
+"""An action's channels: inbox (written at once), email and webhook (kept to quiet hours)."""
+
 LADDER = (Role.unit, Role.lead, Role.office, Role.convener)
 
 # Fields added after version 1, with the defaults that version 1 behaved as: left out of the
 # digest while they hold those defaults, so a version-1 rule set keeps its pinned hash.
 _V1_DEFAULTS: dict[str, Any] = {
     "deadline_shift": "next_working_day",
-    "quiet_hours": {"start": "08:30", "end": "18:00"},
+    "quiet_hours": {"start": "08:30:00", "end": "18:00:00"},
     "extensions": {"max_per_obligation": 1, "not_after_level": 2, "max_working_days": 40},
     "ladder": [r.value for r in LADDER],
 }
@@ -181,6 +165,7 @@ class RuleSet(Frozen):
     time_of_day: HourMinute = "09:00"
     deadline_shift: DeadlineShift = DeadlineShift.next_working_day
     quiet_hours: QuietHours = QuietHours()
+    """When e-mail and webhook pushes may reach people (the inbox never waits)."""
     extensions: Extensions = Extensions()
     ladder: tuple[Role, ...] = LADDER
     """The escalation ladder, bottom to top: an escalation's level may only climb it."""

@@ -31,6 +31,25 @@ DB_ACTIVITY: dict[str, Any] = {
 # Reports scan a whole campaign: give them longer per attempt.
 REPORT_ACTIVITY: dict[str, Any] = {**DB_ACTIVITY, "start_to_close_timeout": timedelta(minutes=5)}
 
+# Sending e-mail and webhooks (Act.dispatch). A retried dispatch never sends a claimed message
+# again (it surfaces it as uncertain), so retrying the activity is safe; a receiver's own
+# failures are retried inside the ledger (per message, with backoff and quiet hours), not here.
+# So this policy only rides out the worker or the database going away: the same day-long backoff
+# as DB writes. An attempt claims rows for at most delivery_budget_seconds (60 s) and then waits
+# for the sends in flight (each bounded by its SMTP/HTTP timeout, 20 s at most): 3 minutes covers
+# it, and a dead worker is noticed after that long. An unknown campaign will not get better.
+DISPATCH_RETRY = RetryPolicy(
+    initial_interval=timedelta(seconds=5),
+    backoff_coefficient=2.0,
+    maximum_interval=timedelta(minutes=5),
+    non_retryable_error_types=["InvalidInput"],
+)
+DISPATCH_ACTIVITY: dict[str, Any] = {
+    "start_to_close_timeout": timedelta(minutes=3),
+    "schedule_to_close_timeout": timedelta(days=1),
+    "retry_policy": DISPATCH_RETRY,
+}
+
 HISTORY_LIMIT = 8000
 """Continue as new before Temporal's 10,240-event warning."""
 

@@ -168,7 +168,12 @@ class UnitWorkflow:
         # transaction, each row guarded by its own idempotency key.
         await workflow.execute_activity(
             Act.deliver,
-            DeliverBatch(provenance=provenance(ctx), notice_prefix=ctx.notice_prefix, actions=actions),
+            DeliverBatch(
+                provenance=provenance(ctx),
+                notice_prefix=ctx.notice_prefix,
+                actions=actions,
+                quiet_hours=ctx.ruleset.quiet_hours,
+            ),
             result_type=DeliverResult,
             **DB_ACTIVITY,
         )

@@ -9,6 +9,7 @@ from __future__ import annotations
 from sqlalchemy import (
     BigInteger,
     Boolean,
+    CheckConstraint,
     Column,
     Date,
     DateTime,
@@ -16,6 +17,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Table,
@@ -209,4 +211,70 @@ audit_events = Table(
     Column("hash", String(64), nullable=False),
     UniqueConstraint("campaign_id", "event_key", name="uq_audit_event_key"),
     Index("ix_audit_events_obligation", "campaign_id", "obligation_id"),
+)
+
+# -- delivery channels: the outbox and its ledger ---------------------------------------------------
+# An action's in-app inbox row is written at once; its e-mail and webhook pushes become rows here,
+# written in the same transaction (so an action never exists without its pushes, nor twice), and
+# are sent later by the dispatch activity: claim (pending → sending, an attempt row, committed) →
+# send → record. A row left in `sending` by an attempt that died is never re-sent: it becomes
+# `uncertain` and is listed for a person to check.
+
+DELIVERY_STATUSES = ("pending", "sending", "sent", "failed", "uncertain")
+
+deliveries = Table(
+    "deliveries",
+    metadata,
+    Column("id", BigInteger, primary_key=True, autoincrement=True),
+    Column("idempotency_key", String(320), nullable=False, unique=True),  # inbox key + "#" + channel
+    Column("campaign_id", ForeignKey("campaigns.id"), nullable=False),
+    Column("recipient", String(64), nullable=False),  # unit id
+    Column("channel", String(20), nullable=False),  # email | webhook
+    Column("address", Text, nullable=False),  # e-mail address or webhook URL, as it was when the action fired
+    Column("secret_env", String(100)),  # webhooks: the environment variable holding the HMAC secret
+    Column("subject", Text, nullable=False),
+    Column("body", Text, nullable=False),
+    Column("payload", JSONB, nullable=False),  # webhooks: the JSON posted
+    *_times(),
+    Column("not_before", DateTime(timezone=True), nullable=False),  # server time, quiet hours applied
+    Column("status", String(20), nullable=False, server_default="pending"),
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    Column("last_error", Text),
+    Column("sent_at", DateTime(timezone=True)),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    CheckConstraint("status IN ('pending', 'sending', 'sent', 'failed', 'uncertain')", name="ck_deliveries_status"),
+    Index("ix_deliveries_due", "campaign_id", "status", "not_before"),
+)
+
+delivery_attempts = Table(
+    "delivery_attempts",
+    metadata,
+    Column("delivery_id", ForeignKey("deliveries.id"), primary_key=True),
+    Column("attempt", Integer, primary_key=True),
+    Column("started_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("finished_at", DateTime(timezone=True)),
+    Column("outcome", String(20)),  # sent | retry | failed | uncertain; NULL while in flight
+    Column("error", Text),
+)
+
+# Attachment bytes are stored once by content (SHA-256), and each delivery refers to them by
+# hash and file name: a monthly bulletin PDF e-mailed to 35 units is one blob, and listing the
+# ledger never drags file contents along. The reference (sha256 + file name) is what a future
+# `documents` table will own; this blob table can then give way to it.
+delivery_blobs = Table(
+    "delivery_blobs",
+    metadata,
+    Column("sha256", String(64), primary_key=True),
+    Column("size", BigInteger, nullable=False),
+    Column("content", LargeBinary, nullable=False),
+)
+
+delivery_attachments = Table(
+    "delivery_attachments",
+    metadata,
+    Column("delivery_id", ForeignKey("deliveries.id"), primary_key=True),
+    Column("position", Integer, primary_key=True),
+    Column("sha256", ForeignKey("delivery_blobs.sha256"), nullable=False),
+    Column("filename", Text, nullable=False),
+    Column("content_type", String(200), nullable=False),
 )
