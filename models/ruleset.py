@@ -55,6 +55,10 @@ class ActionKind(StrEnum):
     bulletin = "bulletin"  # 列入通报: named in the next monthly bulletin
 
 
+Channel = DeliveryChannel
+"""An action's channels: inbox (written at once), email and webhook (kept to quiet hours)."""
+
+
 class DeadlineShift(StrEnum):
     """Where a due date that falls on a rest day moves."""
 
@@ -138,9 +142,6 @@ class Extensions(Frozen):
     """No extension once an obligation has been escalated to this level."""
     max_working_days: int = Field(default=40, ge=1, le=250)
 
-
-Channel = DeliveryChannel
-"""An action's channels: inbox (written at once), email and webhook (kept to quiet hours)."""
 
 LADDER = (Role.unit, Role.lead, Role.office, Role.convener)
 
