@@ -278,3 +278,23 @@ delivery_attachments = Table(
     Column("filename", Text, nullable=False),
     Column("content_type", String(200), nullable=False),
 )
+
+
+documents = Table(
+    "documents",
+    metadata,
+    Column("id", BigInteger, primary_key=True, autoincrement=True),
+    # campaign#kind#ref#format: re-rendering on a retry gives the same bytes and writes nothing.
+    Column("idempotency_key", String(300), nullable=False, unique=True),
+    Column("campaign_id", ForeignKey("campaigns.id"), nullable=False),
+    Column("kind", String(30), nullable=False),  # notice | bulletin | ledger | final_report | …
+    Column("ref", String(200), nullable=False),  # the notice code, the bulletin month, …
+    Column("format", String(10), nullable=False),  # docx | pdf | xlsx
+    Column("filename", Text, nullable=False),
+    Column("media_type", String(120), nullable=False),
+    Column("sha256", String(64), nullable=False),
+    Column("size", BigInteger, nullable=False),
+    Column("content", LargeBinary, nullable=False),
+    *_times(),
+    Index("ix_documents_ref", "campaign_id", "kind", "ref"),
+)
