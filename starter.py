@@ -58,7 +58,15 @@ out = Console(highlight=False, soft_wrap=True, emoji=False, width=None if sys.st
 err = Console(stderr=True, highlight=False, soft_wrap=True, emoji=False)
 
 DEFAULT_PLAN = ROOT / "plans" / "suixian-2021.yaml"
-DEFAULT_RULES = ROOT / "rules" / "rulesets" / "suixian-default.yaml"
+RULESETS = ROOT / "rules" / "rulesets"
+DEFAULT_RULES = RULESETS / "suixian-default.yaml"
+
+
+def default_rules(plan: Plan) -> Path:
+    """A plan's shipped rule set (`rules/rulesets/<place>-default.yaml`, e.g. changhe-default
+    for changhe-2021), else the 随县 one."""
+    own = RULESETS / f"{plan.id.split('-')[0]}-default.yaml"
+    return own if own.is_file() else DEFAULT_RULES
 
 
 class UserError(Exception):
@@ -424,13 +432,13 @@ def demo(
     plan_file: Path = typer.Option(DEFAULT_PLAN, "--plan", help="The plan to rehearse."),
     out_dir: Path = typer.Option(Path("out/demo"), "--out", help="Where summary.json and audit.jsonl go."),
     seed: int = typer.Option(7, "--seed", help="Simulated agencies' behaviour; same seed, same counts."),
-    rules_file: Path = typer.Option(DEFAULT_RULES, "--rules", help="The rule set."),
+    rules_file: Path | None = typer.Option(None, "--rules", help="The rule set (default: the plan's own)."),
     silent: int = typer.Option(1, "--silent", help="How many towns never answer at all."),
 ) -> None:
     """Rehearse a whole campaign, launch to final evaluation, on the time-skipping server."""
     plan = load_plan(plan_file)  # fail fast on a bad plan, before any server starts
     warn_open(plan_file, plan)
-    summary, trail, histories = run(rehearse(plan, rules_file, seed=seed, silent=silent))
+    summary, trail, histories = run(rehearse(plan, rules_file or default_rules(plan), seed=seed, silent=silent))
     write_outputs(out_dir, summary, trail, histories)
     print_summary(summary)
     out.print(f"wrote {out_dir / 'summary.json'}, {out_dir / 'audit.jsonl'} and {len(histories)} histories")
@@ -642,7 +650,7 @@ def up() -> None:
 @app.command()
 def launch(
     plan_file: Path = typer.Argument(..., metavar="FILE"),
-    rules_file: Path = typer.Option(DEFAULT_RULES, "--rules"),
+    rules_file: Path | None = typer.Option(None, "--rules", help="The rule set (default: the plan's own)."),
     campaign_id: str | None = typer.Option(None, "--id", help="Campaign id (default: PLAN-YYYYMMDDHHMM)."),
     speed: int = typer.Option(1, "--speed", min=1, help="Plan seconds per server second (86400: a day a second)."),
     plan_from: str | None = typer.Option(None, "--from", help="Plan date the clock starts at (default: issue date)."),
@@ -658,7 +666,7 @@ def launch(
     cid = campaign_id or f"{plan.id}-{now:%Y%m%d%H%M}"
     lp = prepare(
         plan,
-        rules_file,
+        rules_file or default_rules(plan),
         campaign_id=cid,
         server_now=now,
         live=True,

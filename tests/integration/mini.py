@@ -37,18 +37,21 @@ from models.obligation import unit_workflow_id
 from models.payloads import AgencyDay, AgencyInput, AgencyMove, CampaignInput, Provenance, RegisterCampaign
 from models.plan import PhaseKind
 from models.time import CST, at
-from starter import DEFAULT_RULES, load_plan, prepare
+from starter import RULESETS, load_plan, prepare
 from worker import build_worker
 from workflows import AgencyWorkflow, CampaignWorkflow
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
+
+BASIC_RULES = RULESETS / "suixian-basic.yaml"
+"""The rule set the exact dates below are pinned on: remind 3 working days before, escalate after."""
 MINI_PLAN = FIXTURES / "mini-plan.yaml"
 TASKS = {1: "roads", 2: "water", 3: "housing"}
 
 
 def new_campaign(server_now: Any) -> CampaignInput:
     cid = f"mini-{uuid.uuid4().hex[:8]}"
-    return prepare(load_plan(MINI_PLAN), DEFAULT_RULES, campaign_id=cid, server_now=server_now, live=False).input
+    return prepare(load_plan(MINI_PLAN), BASIC_RULES, campaign_id=cid, server_now=server_now, live=False).input
 
 
 async def start(client: Client, inp: CampaignInput, queue: str, *, agencies: bool = True) -> WorkflowHandle[Any, Any]:

@@ -38,7 +38,7 @@ from models.payloads import (
     SimulateAgency,
 )
 from models.time import at
-from starter import DEFAULT_RULES, load_plan, prepare
+from starter import load_plan, prepare
 from tests.integration import mini
 from worker import build_worker
 from workflows import UnitWorkflow
@@ -215,7 +215,7 @@ async def test_a_worker_killed_mid_campaign_and_restarted_sends_no_duplicate(
     cid = f"mini-kill-{uuid.uuid4().hex[:8]}"
     inp = prepare(
         load_plan(plan),
-        DEFAULT_RULES,
+        mini.BASIC_RULES,
         campaign_id=cid,
         server_now=datetime.now(UTC),
         live=True,

@@ -27,7 +27,7 @@ from rules.loading import SourceError, parse_ruleset, parse_yaml
 from rules.obligations import expand, units_by_phase
 
 CAMPAIGN = "suixian-2021"
-RULESET_PATH = "rules/rulesets/suixian-default.yaml"
+RULESET_PATH = "rules/rulesets/suixian-basic.yaml"
 CLOCK = Clock.rehearse(plan_start=at(date(2021, 4, 30)), server_now=datetime(2030, 1, 1, tzinfo=UTC))
 FAST = settings(max_examples=100, deadline=None)
 

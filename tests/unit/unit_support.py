@@ -8,7 +8,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 PLAN_PATH = ROOT / "plans" / "suixian-2021.yaml"
 DIRECTORY_PATH = ROOT / "plans" / "units" / "suixian.yaml"
-RULESET_PATH = ROOT / "rules" / "rulesets" / "suixian-default.yaml"
+RULESET_PATH = ROOT / "rules" / "rulesets" / "suixian-basic.yaml"
 CALENDAR_FILE_PATH = ROOT / "plans" / "calendar" / "cn-extra.yaml"
 SEED_PATH = ROOT / "tests" / "fixtures" / "suixian-2021-plan.txt"
 """The plan as the county published it: the text the plan file was transcribed from."""
