@@ -11,6 +11,7 @@ import json
 import sys
 import time
 import uuid
+from collections import Counter
 from collections.abc import Coroutine
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -91,6 +92,10 @@ app.add_typer(plan_app, name="plan")
 app.add_typer(calendar_app, name="calendar")
 app.add_typer(audit_app, name="audit")
 app.add_typer(db_app, name="db")
+rules_app = typer.Typer(
+    no_args_is_help=True, help="Rule sets (催办/督办 rules): check, test, explain, what-if, install."
+)
+app.add_typer(rules_app, name="rules")
 
 
 # -- reading files ----------------------------------------------------------------------------------
@@ -1257,6 +1262,228 @@ def scores_enter(
         for f in record.findings:
             out.print(f"finding: {f}", markup=False)
     err.print(_NOT_STORED)
+
+
+# -- rules ----------------------------------------------------------------------------------------
+
+
+@rules_app.command("check")
+def rules_check(
+    rules_file: Path = typer.Argument(..., metavar="FILE"),
+    plan_file: Path | None = typer.Option(None, "--plan", help="Also check the roles and milestones it names."),
+) -> None:
+    """Read a rule set and prove it can run: exit 0 with a summary, exit 2 with FILE:LINE."""
+    plan = load_plan(plan_file) if plan_file else None
+    rs = load_ruleset(rules_file, plan)
+    kinds = Counter(r.trigger.kind.value for r in rs.rules)
+    out.print(
+        f"{rules_file}: ok: {rs.id} v{rs.version}: {len(rs.rules)} rules ("
+        + ", ".join(f"{n} {k}" for k, n in sorted(kinds.items()))
+        + f"), ladder {' → '.join(r.value for r in rs.ladder)}, {rs.digest()[:19]}",
+        markup=False,
+    )
+
+
+@rules_app.command("test")
+def rules_test(
+    rules_file: Path = typer.Argument(..., metavar="FILE"),
+    scenarios_file: Path = typer.Argument(..., metavar="SCENARIOS"),
+    as_json: bool = typer.Option(False, "--json"),
+) -> None:
+    """Run a table of scenarios (facts → expected actions and dates) against a rule set:
+    exit 0 when every one passes, 1 when any fails, 2 for a file that does not read."""
+    from rules.engine import Engine
+    from rules.scenarios import parse_scenarios
+    from rules.scenarios import run as run_scenario
+
+    rs = load_ruleset(rules_file)
+    table, lines = parse_scenarios(_read(scenarios_file), path=str(scenarios_file))
+    years = table.calendar_years or tuple(
+        range(
+            min(s.obligation.assigned.year for s in table.scenarios),
+            max((s.until or s.obligation.due).year for s in table.scenarios) + 2,
+        )
+    )
+    data, missing = load_calendar(get_settings(), range(min(years), max(years) + 1))
+    warn_missing(missing, get_settings())
+    engine = Engine(rs, cal.WorkCalendar(data), table.milestones)
+    results = [run_scenario(engine, s, line=lines.get(("scenarios", i), 0)) for i, s in enumerate(table.scenarios)]
+    failed = [r for r in results if not r.passed]
+    if as_json:
+        out.print(
+            json.dumps(
+                [
+                    {
+                        "name": r.name,
+                        "line": r.line,
+                        "passed": r.passed,
+                        "fired": [o.label() for o in r.got],
+                        "missing": [e.model_dump(mode="json") for e in r.missing],
+                        "unexpected": [o.label() for o in r.unexpected],
+                    }
+                    for r in results
+                ],
+                ensure_ascii=False,
+                indent=2,
+            ),
+            markup=False,
+        )
+    else:
+        for r in results:
+            for line in r.lines():
+                out.print(
+                    f"{scenarios_file}:{r.line}: {line}" if line.startswith(("PASS", "FAIL")) else line, markup=False
+                )
+        out.print(f"{len(results) - len(failed)} passed, {len(failed)} failed", markup=False)
+    if failed:
+        raise typer.Exit(1)
+
+
+async def _record(campaign: str, obligation: str | None = None) -> Any:
+    from activities.rulebook import UnknownCampaign, load
+
+    engine = await _db()
+    try:
+        async with engine.connect() as conn:
+            return await load(conn, campaign, obligation_id=obligation)
+    except UnknownCampaign as e:
+        raise UserError(str(e), code=1) from None
+    finally:
+        await engine.dispose()
+
+
+@rules_app.command("whatif")
+def rules_whatif(
+    campaign: str,
+    rules_file: Path = typer.Argument(..., metavar="FILE"),
+    calendar_file: Path | None = typer.Option(
+        None, "--calendar", help="Another calendar file (years it gives replace the pinned ones)."
+    ),
+    as_json: bool = typer.Option(False, "--json"),
+    limit: int = typer.Option(50, "--limit", help="Obligations to list (all with --json)."),
+) -> None:
+    """Replay a campaign's recorded facts under another rule set (or calendar): which reminders,
+    escalations and notices would have differed, obligation by obligation. Changes nothing."""
+    from activities.rulebook import whatif
+
+    rec = run(_record(campaign))
+    rs = load_ruleset(rules_file, rec.plan)
+    calendar = None
+    if calendar_file is not None:
+        data, _ = parse_yaml(_read(calendar_file), path=str(calendar_file))
+        try:
+            years = cal.parse_calendar_file(data, path=str(calendar_file))
+        except ValueError as e:
+            raise UserError(str(e)) from None
+        merged = {y.year: y for y in rec.calendar.years} | years
+        calendar = rec.calendar.model_copy(update={"years": tuple(merged[y] for y in sorted(merged))})
+    result = whatif(rec, rs, calendar)
+    if as_json:
+        out.print(json.dumps(result.as_dict(), ensure_ascii=False, indent=2), markup=False)
+        return
+    names = {
+        "remind": "reminders",
+        "escalate": "escalations",
+        "notice": "notices",
+        "rectify": "rectification orders",
+        "bulletin": "bulletin listings",
+    }
+    out.print(
+        f"{campaign} under {rs.id} v{rs.version} ({rules_file}), as recorded up to "
+        f"{rec.as_of.astimezone(CST):%Y-%m-%d %H:%M}"
+        if rec.as_of
+        else f"{campaign} under {rs.id} v{rs.version}",
+        markup=False,
+    )
+    for k, label in names.items():
+        b, a = result.before[k], result.after[k]
+        change = f"{a - b:+d}" if a != b else "same"
+        out.print(f"  {label:<22}{b:>6} → {a:<6} {change}", markup=False)
+    out.print(f"{len(result.differences)} of {result.obligations} obligations would differ", markup=False)
+    for d in result.differences[:limit]:
+        out.print(d.obligation_id, markup=False)
+        for line in d.lines():
+            out.print(line, markup=False)
+    if len(result.differences) > limit:
+        out.print(f"… and {len(result.differences) - limit} more (--limit, or --json for all)", markup=False)
+
+
+@rules_app.command("explain")
+def rules_explain(obligation: str, as_json: bool = typer.Option(False, "--json")) -> None:
+    """For an obligation of a running or finished campaign: each action, the rule that fired it
+    and why; then the next actions due under the rule set in force, with their dates."""
+    from activities.rulebook import explain_obligation
+
+    try:
+        cid = obligation.split("/", 1)[0]
+        workflow_id_of(obligation)
+    except ValueError as e:
+        raise UserError(str(e)) from None
+    rec = run(_record(cid, obligation))
+    if obligation not in rec.specs:
+        raise UserError(f"campaign {cid} has no obligation {obligation!r}", code=1)
+    ex = explain_obligation(rec, obligation)
+    if as_json:
+        out.print(json.dumps(ex, ensure_ascii=False, indent=2, default=str), markup=False)
+        return
+    out.print(f"{obligation}: {ex['title']} (due {ex['due']}, {ex['state']} {ex['progress']}%)", markup=False)
+    out.print(f"rule set in force: {ex['ruleset']}", markup=False)
+    out.print("actions taken:" if ex["taken"] else "no action taken yet", markup=False)
+    for a in ex["taken"]:
+        out.print(f"  {a['on']} {a['action']}  by rule {a['rule']}「{a['description']}」", markup=False)
+        out.print(f"      when {a['trigger']}, if {a['when']}: saw {a['saw']}", markup=False)
+    if ex["closed"]:
+        out.print("the campaign is closed: nothing further is due", markup=False)
+        return
+    out.print(
+        f"next, as of {ex['as_of']} if nothing changes:" if ex["next"] else "nothing further is scheduled", markup=False
+    )
+    for n in ex["next"]:
+        verdict = "would fire" if n["would_fire"] else f"would not fire ({n['why']})"
+        out.print(f"  {n['on']} {n['action']}  rule {n['rule']}「{n['description']}」: {verdict}", markup=False)
+
+
+@rules_app.command("install")
+def rules_install(
+    campaign: str,
+    rules_file: Path = typer.Argument(..., metavar="FILE"),
+    actor: str = typer.Option("office", "--by", help="Who installs it (for the audit trail)."),
+) -> None:
+    """Install a new rule set on a running campaign, through a validated Update: a rule set that
+    does not parse or compile, or names a role or milestone the plan lacks, changes nothing.
+    It applies to future firings only; the installation is in the audit trail."""
+    from temporalio.client import WorkflowUpdateFailedError
+    from temporalio.service import RPCError, RPCStatusCode
+
+    from activities import servers
+    from models.payloads import InstallRules, RulesInstalled
+
+    text = _read(rules_file)
+    rec = run(_record(campaign))
+    load_ruleset(rules_file, rec.plan)  # FILE:LINE here, before anything is sent
+
+    async def go() -> RulesInstalled:
+        client = await servers.connect(get_settings())
+        try:
+            done: RulesInstalled = await client.get_workflow_handle(campaign).execute_update(
+                "install_rules", InstallRules(text=text, path=str(rules_file), actor=actor), result_type=RulesInstalled
+            )
+        except WorkflowUpdateFailedError as e:
+            raise UserError(f"refused: {getattr(e.cause, 'message', e)}", code=2) from None
+        except RPCError as e:
+            if e.status != RPCStatusCode.NOT_FOUND:
+                raise
+            raise UserError(
+                f"campaign {campaign} is not running (closed, or not launched here): nothing installed", code=1
+            ) from None
+        return done
+
+    done = run(go())
+    out.print(
+        f"{campaign}: installed {done.ruleset_id} v{done.version} ({done.ruleset_hash[:19]}), replacing "
+        f"{done.previous_hash[:19]}; applies to firings from {done.since.astimezone(CST):%Y-%m-%d %H:%M} plan time",
+        markup=False,
+    )
 
 
 def main() -> None:

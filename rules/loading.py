@@ -221,7 +221,7 @@ def parse_ruleset(text: str, *, path: str, plan: Plan | None = None) -> RuleSet:
         if m := re.search(r"duplicate rule id '([^']*)'", msg):
             i = index_of(m[1])
             return ("rules", i, "id") if i is not None else ("rules",)
-        if m := re.match(r"rule (\S+): ", msg):
+        if m := re.match(r"(?:Value error, )?rule (\S+): ", msg):
             i = index_of(m[1])
             return ("rules", i, "action") if i is not None else ("rules",)
         if "ladder" in msg:

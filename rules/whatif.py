@@ -111,7 +111,7 @@ def replay(
         nxt = next((f for f in schedule if f.occurrence not in ob.fired), None)
         if pending and (nxt is None or pending[0].at < nxt.at):
             h = pending.pop(0)
-            _apply(ob, h)
+            apply_happening(ob, h)
             if h.extended_due is not None:  # a new deadline: its firings from now on
                 schedule = [f for f in engine.firings(ob, until=until, since=since) if f.at >= h.at]
             for e in h.events:
@@ -127,7 +127,7 @@ def replay(
     return fired
 
 
-def _apply(ob: Obligation, h: Happening) -> None:
+def apply_happening(ob: Obligation, h: Happening) -> None:
     if h.state is not None:
         if ob.acknowledged_at is None and h.state is not ObligationState.assigned:
             ob.acknowledged_at = h.at
