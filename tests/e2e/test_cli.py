@@ -461,6 +461,45 @@ def test_live_refusals_are_messages_not_tracebacks(live: Live) -> None:
     assert not problems, "\n".join(problems)
 
 
+def test_live_rule_set_install_refuses_a_broken_file_and_installs_a_good_one(live: Live, tmp_path: Path) -> None:
+    live.wait_ready()
+    cid = f"e2e-{uuid.uuid4().hex[:12]}"
+    r = live.run("launch", MINI_PLAN, "--id", cid, "--from", "2021-05-06")
+    assert r.returncode == 0, r.stdout + r.stderr
+    live.wait_for_workflow(f"{cid}/rollout/east")
+    default = (ROOT / "rules" / "rulesets" / "suixian-default.yaml").read_text(encoding="utf-8")
+
+    broken = tmp_path / "broken.yaml"
+    broken.write_text(default.replace("escalation_level >= 2", "escalation_level >= "), encoding="utf-8")
+    r = live.run("rules", "install", cid, broken)
+    assert r.returncode == 2, r.stdout + r.stderr
+    line = next(
+        i for i, x in enumerate(broken.read_text(encoding="utf-8").splitlines(), 1) if "escalation_level >= " in x
+    )
+    assert f"{broken}:{line}: rule escalate-to-convener: condition does not parse" in r.stderr
+    assert "Traceback" not in r.stderr
+
+    good = tmp_path / "good.yaml"
+    good.write_text(default.replace("version: 2", "version: 3", 1), encoding="utf-8")
+    r = live.run("rules", "install", cid, good, "--by", "住建局")
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert f"{cid}: installed suixian-default v3" in r.stdout
+    again = live.run("rules", "install", cid, good)
+    assert again.returncode == 2 and "already in force" in again.stderr, again.stdout + again.stderr
+
+    ob = f"{cid}/rollout/west/T01-basic"
+    live.wait_for(
+        "the installation on the record",
+        lambda: "suixian-default v3" in live.run("rules", "explain", ob).stdout,
+        timeout=30,
+    )
+    r = live.run("rules", "explain", ob, "--json")
+    assert r.returncode == 0, r.stderr
+    ex = json.loads(r.stdout)
+    nxt = {(n["on"], n["rule"]) for n in ex["next"]}
+    assert ("2021-12-28", "remind-before-due") in nxt and ("2022-01-04", "escalate-to-lead") in nxt
+
+
 def test_commands_started_together_on_a_fresh_install_all_succeed(
     stack: Stack, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -487,3 +526,41 @@ def test_commands_started_together_on_a_fresh_install_all_succeed(
         assert code == 0, stderr[-1500:]
         assert "Traceback" not in stderr
         assert "latest schema" in stdout
+
+
+def test_rules_check_and_rules_test_as_the_secretariat_runs_them(duban: Duban, tmp_path: Path) -> None:
+    rules, scenarios = "rules/rulesets/suixian-default.yaml", "rules/rulesets/suixian-default.scenarios.yaml"
+    r = duban("rules", "check", rules, "--plan", "plans/suixian-2021.yaml")
+    assert r.returncode == 0, r.stderr
+    assert "suixian-default v2: 9 rules" in r.stdout and "ladder unit → lead → office → convener" in r.stdout
+
+    cycle = tmp_path / "cycle.yaml"
+    text = (ROOT / rules).read_text(encoding="utf-8").replace("[unit, lead, office, convener]", "[unit, lead, unit]")
+    cycle.write_text(text, encoding="utf-8")
+    r = duban("rules", "check", cycle)
+    line = next(i for i, x in enumerate(text.splitlines(), 1) if x.startswith("ladder:"))
+    assert (r.returncode, r.stderr.strip()) == (
+        2,
+        f"{cycle}:{line}: the escalation ladder has a cycle: unit → lead → unit",
+    )
+
+    r = duban("rules", "test", rules, scenarios)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert r.stdout.strip().endswith("3 passed, 0 failed")
+
+    wrong = tmp_path / "wrong.yaml"
+    wrong.write_text(
+        (ROOT / scenarios)
+        .read_text(encoding="utf-8")
+        .replace(
+            "{on: 2021-12-28, kind: remind, rule: remind-before-due}",
+            "{on: 2021-12-27, kind: remind, rule: remind-before-due}",
+            1,
+        ),
+        encoding="utf-8",
+    )
+    r = duban("rules", "test", rules, wrong)
+    assert r.returncode == 1, r.stdout + r.stderr
+    assert "expected 2021-12-27 remind remind-before-due: did not fire" in r.stdout
+    assert "also fired: 2021-12-28 催办 → unit (remind-before-due)" in r.stdout
+    assert "2 passed, 1 failed" in r.stdout
