@@ -756,7 +756,10 @@ def _update(verb: str, obligation: str, unit: str, arg: Any) -> None:
         return view
 
     v = run(go())
-    out.print(f"{v.id}: {v.state.value} {v.progress}%")
+    notes = [f"due {v.extended_due} (extended)"] if v.extended_due else []
+    notes += [f"延期申请 to {v.pending_extension} waiting for the office"] if v.pending_extension else []
+    notes += [f"evaluation: {v.evaluation}"] if v.evaluation else []
+    out.print(f"{v.id}: {v.state.value} {v.progress}%" + "".join(f"; {n}" for n in notes))
 
 
 @app.command()
@@ -765,26 +768,120 @@ def ack(obligation: str, unit: str = typer.Option(..., "--unit", help="The actin
     _update("acknowledge", obligation, unit, Acknowledge(obligation_id=obligation, unit_id=unit))
 
 
+def _evidence(files: list[Path]) -> list[Any]:
+    """Store evidence files by their SHA-256 (once, whatever the Update's fate) and return the
+    references the Update carries. The rule set's limits on size and type are the workflow's to
+    enforce, so that a refused attempt is on the record; nothing here is kept from it."""
+    import hashlib
+    import mimetypes
+
+    from sqlalchemy.dialects.postgresql import insert
+
+    from activities.store.tables import evidence_files
+    from models.payloads import Evidence
+
+    refs, rows = [], []
+    for f in files:
+        if not f.is_file():
+            raise UserError(f"{f}: no such file")
+        data = f.read_bytes()
+        digest = hashlib.sha256(data).hexdigest()
+        media = mimetypes.guess_type(f.name)[0] or "application/octet-stream"
+        refs.append(Evidence(name=f.name, sha256=digest, size=len(data), media_type=media))
+        if len(data) <= EVIDENCE_STORE_LIMIT:
+            rows.append({"sha256": digest, "size": len(data), "media_type": media, "name": f.name, "content": data})
+    if rows:
+
+        async def go() -> None:
+            engine = await _db()
+            async with engine.begin() as conn:
+                await conn.execute(insert(evidence_files).values(rows).on_conflict_do_nothing())
+            await engine.dispose()
+
+        run(go())
+    return refs
+
+
+EVIDENCE_STORE_LIMIT = 200 * 1024 * 1024
+"""Files above this are not even stored: the rule set's own limit (20 MB by default) refuses them."""
+
+
 @app.command()
 def report(
     obligation: str,
     percent: int = typer.Option(..., "--percent", min=0, max=100),
     text: str = typer.Option("", "--text"),
     unit: str = typer.Option(..., "--unit"),
+    evidence: list[Path] = typer.Option([], "--evidence", help="A file to attach (佐证材料); repeatable."),
 ) -> None:
-    """进展上报: report progress on an obligation."""
+    """进展上报: report progress on an obligation, with evidence files."""
+    refs = _evidence(evidence)
     _update(
         "report_progress",
         obligation,
         unit,
-        ReportProgress(obligation_id=obligation, unit_id=unit, percent=percent, text=text),
+        ReportProgress(obligation_id=obligation, unit_id=unit, percent=percent, text=text, evidence=refs),
     )
 
 
 @app.command()
-def complete(obligation: str, text: str = typer.Option("", "--text"), unit: str = typer.Option(..., "--unit")) -> None:
-    """办结: complete an obligation."""
-    _update("complete", obligation, unit, Complete(obligation_id=obligation, unit_id=unit, text=text))
+def complete(
+    obligation: str,
+    text: str = typer.Option("", "--text"),
+    unit: str = typer.Option(..., "--unit"),
+    evidence: list[Path] = typer.Option([], "--evidence", help="A file to attach (佐证材料); repeatable."),
+) -> None:
+    """办结: complete an obligation, with evidence files."""
+    refs = _evidence(evidence)
+    _update("complete", obligation, unit, Complete(obligation_id=obligation, unit_id=unit, text=text, evidence=refs))
+
+
+@app.command()
+def extend(
+    obligation: str,
+    to: str = typer.Option(..., "--to", help="The due date asked for (YYYY-MM-DD)."),
+    reason: str = typer.Option(..., "--reason", help="Why (延期理由)."),
+    unit: str = typer.Option(..., "--unit"),
+) -> None:
+    """延期申请: ask the office for a later due date."""
+    from models.payloads import RequestExtension
+
+    req = RequestExtension(obligation_id=obligation, unit_id=unit, due=_date(to), text=reason)
+    _update("request_extension", obligation, unit, req)
+
+
+@app.command()
+def extension(
+    obligation: str,
+    approve: bool = typer.Option(..., "--approve/--refuse", help="The office's decision."),
+    reason: str = typer.Option("", "--reason"),
+    unit: str = typer.Option(..., "--unit", help="The office's unit id."),
+) -> None:
+    """The office decides a pending 延期申请: approved, the deadline and every later reminder and
+    escalation move; refused, nothing moves."""
+    from models.payloads import DecideExtension
+
+    _update(
+        "decide_extension",
+        obligation,
+        unit,
+        DecideExtension(obligation_id=obligation, unit_id=unit, approve=approve, text=reason),
+    )
+
+
+@app.command()
+def evaluate(
+    obligation: str,
+    accept: bool = typer.Option(..., "--accept/--return", help="Accept the work, or return it (reopens it)."),
+    reason: str = typer.Option("", "--reason"),
+    unit: str = typer.Option(..., "--unit", help="The office's unit id."),
+) -> None:
+    """评价: the office accepts completed work, or returns it with reasons."""
+    from models.payloads import Evaluate
+
+    if not accept and not reason.strip():
+        raise UserError("returning work needs --reason (the unit is told why)")
+    _update("evaluate", obligation, unit, Evaluate(obligation_id=obligation, unit_id=unit, accept=accept, text=reason))
 
 
 @app.command()

@@ -387,8 +387,17 @@ class CampaignActivities:
                 values: dict[str, Any] = {"state": c.state.value, "progress": c.progress}
                 if c.state is ObligationState.completed:
                     values["completed_at"] = c.plan_time
+                elif c.event == "obligation.returned":
+                    values["completed_at"] = None
                 if c.state is not ObligationState.assigned:
                     values["acknowledged_at"] = func.coalesce(obligations.c.acknowledged_at, c.plan_time)
+                if c.event == "extension.approved":
+                    values["extended_due"] = date.fromisoformat(c.detail["due"])
+                    values["extensions"] = obligations.c.extensions + 1
+                if c.event in ("obligation.accepted", "obligation.returned"):
+                    values["evaluation"] = c.event.split(".", 1)[1]
+                if c.detail.get("evidence"):
+                    values["evidence"] = obligations.c.evidence + c.detail["evidence"]
                 await conn.execute(update(obligations).where(obligations.c.id == c.obligation_id).values(**values))
             await audit.append(
                 conn,
@@ -396,13 +405,13 @@ class CampaignActivities:
                 [
                     audit.Event(
                         key=c.key,
-                        kind=f"obligation.{c.state.value}",
+                        kind=c.event or f"obligation.{c.state.value}",
                         plan_time=c.plan_time,
                         server_time=c.server_time,
                         actor=c.actor,
                         obligation_id=c.obligation_id,
                         unit_id=c.unit_id,
-                        payload={"state": c.state.value, "progress": c.progress, "text": c.text},
+                        payload={"state": c.state.value, "progress": c.progress, "text": c.text, **c.detail},
                     )
                     for c in inp.changes
                 ],

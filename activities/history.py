@@ -40,7 +40,7 @@ TRACED_KINDS = (
     "campaign.launched",
     "campaign.closed",
 )
-TRACED_PREFIXES = ("obligation.",)
+TRACED_PREFIXES = ("obligation.", "extension.")
 
 
 async def collect(

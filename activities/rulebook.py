@@ -143,7 +143,7 @@ def _read_row(rec: Record, r: Any) -> None:
             Happening(at=t, state=ObligationState(payload["state"]), progress=payload.get("progress"), token=token)
         )
     elif kind == "extension.approved":
-        token = r["event_key"].rsplit("#", 1)[-1]
+        token = r["event_key"].split("#update:", 1)[-1]
         rec.happenings[ob].append(Happening(at=t, extended_due=date.fromisoformat(payload["due"]), token=token))
     elif kind in _ACTION_KINDS and r["rule_id"]:
         role = payload.get("role", "unit") if kind != "notice" else "unit"

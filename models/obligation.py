@@ -59,6 +59,12 @@ class Obligation(BaseModel):
     notices: int = 0
     extensions: int = 0
     extended_due: date | None = None
+    pending_extension: date | None = None
+    """A 延期申请 waiting for the office: the due date asked for."""
+    evaluation: str | None = None
+    """评价 by the office: accepted, or returned (which reopens the work)."""
+    evidence: list[str] = Field(default_factory=list)
+    """SHA-256 of the evidence files attached so far."""
     """The due date an approved 延期申请 moved it to; the plan's own stays in `spec.due`."""
     fired: list[str] = Field(default_factory=list)
     """Occurrence keys of rule firings already handled, so a firing is acted on once."""

@@ -192,16 +192,46 @@ class ObligationAction(Payload):
     text: str = Field(default="", max_length=4000)
 
 
+class Evidence(Payload):
+    """A file a unit attaches to a report (佐证材料): stored by its SHA-256 before the Update
+    is sent, so the workflow history carries only this reference."""
+
+    name: str = Field(min_length=1, max_length=255)
+    sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
+    size: int = Field(ge=0)
+    media_type: str = "application/octet-stream"
+
+
 class Acknowledge(ObligationAction):
     pass
 
 
 class ReportProgress(ObligationAction):
     percent: int = Field(ge=0, le=100)
+    evidence: list[Evidence] = Field(default_factory=list)
 
 
 class Complete(ObligationAction):
-    pass
+    evidence: list[Evidence] = Field(default_factory=list)
+
+
+class RequestExtension(ObligationAction):
+    """延期申请: a unit asks for a later due date, with its reason in `text`."""
+
+    due: date
+
+
+class DecideExtension(ObligationAction):
+    """The office approves or refuses the pending 延期申请 (reason in `text`)."""
+
+    approve: bool
+
+
+class Evaluate(ObligationAction):
+    """评价: the office accepts completed work, or returns it with its reasons (in `text`),
+    which reopens it."""
+
+    accept: bool
 
 
 class ObligationView(Payload):
@@ -213,6 +243,9 @@ class ObligationView(Payload):
     progress: int
     reminders: int
     escalation_level: int
+    extended_due: date | None = None
+    pending_extension: date | None = None
+    evaluation: str | None = None
 
 
 # -- activities -----------------------------------------------------------------------------------
@@ -291,6 +324,11 @@ class StateChange(Payload):
     text: str = ""
     plan_time: datetime
     server_time: datetime
+    event: str | None = None
+    """The audit kind when this is not a plain state change: extension.requested/approved/
+    refused, obligation.accepted/returned. None: `obligation.<state>`."""
+    detail: dict[str, Any] = Field(default_factory=dict)
+    """What the event adds: the due date asked or granted, the evidence files, …"""
 
 
 class Refusal(Payload):

@@ -143,6 +143,14 @@ class Extensions(Frozen):
     max_working_days: int = Field(default=40, ge=1, le=250)
 
 
+class EvidencePolicy(Frozen):
+    """What a unit may attach to a report: checked when the Update arrives."""
+
+    max_bytes: int = Field(default=20 * 1024 * 1024, ge=1)
+    types: tuple[str, ...] = ("pdf", "jpg", "jpeg", "png", "docx", "doc", "xlsx", "xls", "ofd", "zip")
+    """File name extensions accepted (lower case, no dot)."""
+
+
 LADDER = (Role.unit, Role.lead, Role.office, Role.convener)
 
 # Fields added after version 1, with the defaults that version 1 behaved as: left out of the
@@ -152,6 +160,7 @@ _V1_DEFAULTS: dict[str, Any] = {
     "quiet_hours": {"start": "08:30:00", "end": "18:00:00"},
     "extensions": {"max_per_obligation": 1, "not_after_level": 2, "max_working_days": 40},
     "ladder": [r.value for r in LADDER],
+    "evidence": EvidencePolicy().model_dump(mode="json"),
 }
 _V1_RULE_DEFAULTS: dict[str, dict[str, Any]] = {
     "trigger": {"milestone": None, "event": None},
@@ -168,6 +177,7 @@ class RuleSet(Frozen):
     quiet_hours: QuietHours = QuietHours()
     """When e-mail and webhook pushes may reach people (the inbox never waits)."""
     extensions: Extensions = Extensions()
+    evidence: EvidencePolicy = EvidencePolicy()
     ladder: tuple[Role, ...] = LADDER
     """The escalation ladder, bottom to top: an escalation's level may only climb it."""
     rules: tuple[Rule, ...]

@@ -8,6 +8,7 @@ workflow sleeps to the next firing, not on a tick.
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Any
 
 from temporalio import workflow
 from temporalio.exceptions import ApplicationError
@@ -18,9 +19,12 @@ from models.payloads import (
     Act,
     CampaignContext,
     Complete,
+    DecideExtension,
     DeliverBatch,
     DeliverResult,
     EngineCost,
+    Evaluate,
+    Evidence,
     FiredAction,
     LoadObligations,
     MirrorBatch,
@@ -28,6 +32,7 @@ from models.payloads import (
     ObligationView,
     Refusal,
     ReportProgress,
+    RequestExtension,
     RulesChange,
     StateChange,
     UnitInput,
@@ -38,6 +43,27 @@ from rules.engine import Firing
 from workflows.common import DB_ACTIVITY, HISTORY_LIMIT, engine_for, own_cost, plan_now, provenance
 
 MIRROR_DEBOUNCE = timedelta(minutes=5)
+
+OFFICE_ONLY = {"decide_extension": "decide a 延期申请", "evaluate": "evaluate completed work"}
+
+
+def _done(o: Obligation) -> bool:
+    return o.done
+
+
+def _files(evidence: list[Evidence]) -> dict[str, Any]:
+    return {"evidence": [e.model_dump() for e in evidence]} if evidence else {}
+
+
+def _evidence_problem(evidence: list[Evidence], ctx: CampaignContext) -> str | None:
+    policy = ctx.ruleset.evidence
+    for e in evidence:
+        ext = e.name.rsplit(".", 1)[-1].lower() if "." in e.name else ""
+        if ext not in policy.types:
+            return f"evidence {e.name!r}: type {ext or '(none)'!r} is not accepted (only {'/'.join(policy.types)})"
+        if e.size > policy.max_bytes:
+            return f"evidence {e.name!r} is {e.size:,} bytes: the limit is {policy.max_bytes:,}"
+    return None
 
 
 def refuse(message: str) -> ApplicationError:
@@ -60,6 +86,8 @@ class UnitWorkflow:
         """Event firings (签收, 进展上报, 延期获批) waiting for the loop to act on them."""
         self._rules: RulesChange | None = None
         """A rule set installed while the loop slept, to switch to when it wakes."""
+        self._refire: set[str] = set()
+        """Obligations whose deadline moved (an approved 延期申请): their firings are redone."""
 
     # -- the loop ----------------------------------------------------------------------------------
 
@@ -67,6 +95,9 @@ class UnitWorkflow:
     async def run(self, inp: UnitInput) -> EngineCost:
         ctx = self._ctx = inp.context
         engine = engine_for(ctx)
+        # Completed work stays open to the office's 评价 (which may return it) until the
+        # campaign closes; histories from before that rule ended the workflow at completion.
+        settled = (lambda o: o.done and o.evaluation == "accepted") if workflow.patched("evaluation") else _done
         if inp.carried is not None:
             self._obs = {o.id: o for o in inp.carried}
             self._loaded = True
@@ -90,6 +121,10 @@ class UnitWorkflow:
                 engine = engine_for(ctx)
                 firings = {o.id: engine.firings(o, until=ctx.ends, since=ctx.rules_since) for o in self._obs.values()}
             now = plan_now(ctx)
+            for oid in sorted(self._refire):  # a new deadline: its firings from now on
+                moved = self._obs[oid]
+                firings[oid] = [f for f in engine.firings(moved, until=ctx.ends, since=ctx.rules_since) if f.at >= now]
+            self._refire.clear()
             due, self._events = self._events, []
             upcoming: datetime | None = None
             for ob in self._obs.values():
@@ -106,7 +141,7 @@ class UnitWorkflow:
                 await self._fire(ctx, due)
             if self._changes:
                 await self._mirror(ctx)
-            if all(o.done for o in self._obs.values()) or now >= closes:
+            if all(settled(o) for o in self._obs.values()) or now >= closes:
                 break
             if workflow.info().get_current_history_length() > HISTORY_LIMIT:
                 workflow.continue_as_new(
@@ -121,7 +156,7 @@ class UnitWorkflow:
             wake = min(upcoming or closes, closes)
             try:
                 await workflow.wait_condition(
-                    lambda: bool(self._changes or self._events or self._rules),
+                    lambda: bool(self._changes or self._events or self._rules or self._refire),
                     timeout=ctx.clock.server_time(wake) - workflow.now(),
                 )
             except TimeoutError:
@@ -197,17 +232,52 @@ class UnitWorkflow:
     def _reason(self, a: ObligationAction, verb: str) -> str | None:
         """Why this unit may not do this to this obligation now, or None."""
         assert self._ctx is not None
+        ctx = self._ctx
         ob = self._obs.get(a.obligation_id)
         if ob is None:
             return f"unknown obligation {a.obligation_id!r} for this unit"
-        if a.unit_id not in (ob.spec.unit_id, self._ctx.office):
+        if a.unit_id not in (ob.spec.unit_id, ctx.office):
             return f"unit {a.unit_id!r} may not act on {ob.id}: it belongs to {ob.spec.unit_id!r}"
+        if verb in OFFICE_ONLY and a.unit_id != ctx.office:
+            return f"only the office ({ctx.office}) may {OFFICE_ONLY[verb]}"
+        if verb == "evaluate":
+            if not ob.done:
+                return f"{ob.id} is not completed: there is nothing to evaluate yet"
+            if ob.evaluation == "accepted":
+                return f"{ob.id} is already accepted"
+            return None
         if ob.done:
             return f"{ob.id} is already completed"
         if verb == "acknowledge" and ob.state is not ObligationState.assigned:
             return f"{ob.id} is already acknowledged"
         if isinstance(a, ReportProgress) and a.percent < ob.progress:
             return f"progress cannot go back from {ob.progress}% to {a.percent}%"
+        if isinstance(a, ReportProgress | Complete):
+            return _evidence_problem(a.evidence, ctx)
+        if isinstance(a, RequestExtension):
+            return self._extension_problem(ob, a)
+        if isinstance(a, DecideExtension) and ob.pending_extension is None:
+            return f"{ob.id} has no 延期申请 waiting for a decision"
+        return None
+
+    def _extension_problem(self, ob: Obligation, a: RequestExtension) -> str | None:
+        assert self._ctx is not None
+        rules = self._ctx.ruleset.extensions
+        engine = engine_for(self._ctx)
+        due = engine.due_date(ob)
+        today = plan_now(self._ctx).date()
+        if a.due <= today:
+            return f"the date asked for, {a.due}, is not after today ({today})"
+        if a.due <= due:
+            return f"the date asked for, {a.due}, is not after the current due date {due}"
+        if ob.pending_extension is not None:
+            return f"a 延期申请 to {ob.pending_extension} is already waiting for the office"
+        if ob.extensions >= rules.max_per_obligation:
+            return f"{ob.id} has had {ob.extensions} extension(s): the rule set allows {rules.max_per_obligation}"
+        if ob.escalation_level >= rules.not_after_level:
+            return f"{ob.id} is escalated to level {ob.escalation_level}: none from level {rules.not_after_level}"
+        if engine.calendar.working_days_between(due, a.due) > rules.max_working_days:
+            return f"{a.due} is more than {rules.max_working_days} working days after the due date {due}"
         return None
 
     async def _admit(self, a: ObligationAction, verb: str) -> Obligation:
@@ -237,7 +307,14 @@ class UnitWorkflow:
         self._activities += 1
         raise refuse(reason)
 
-    def _record(self, ob: Obligation, a: ObligationAction, *events: Event) -> ObligationView:
+    def _record(
+        self,
+        ob: Obligation,
+        a: ObligationAction,
+        *events: Event,
+        kind: str | None = None,
+        detail: dict[str, Any] | None = None,
+    ) -> ObligationView:
         assert self._ctx is not None
         info = workflow.current_update_info()
         now = workflow.now()
@@ -256,6 +333,8 @@ class UnitWorkflow:
                 text=a.text,
                 plan_time=self._ctx.clock.plan_time(now),
                 server_time=now,
+                event=kind,
+                detail=detail or {},
             )
         )
         return self._view(ob)
@@ -281,7 +360,8 @@ class UnitWorkflow:
         ob.state = ObligationState.in_progress
         ob.progress = a.percent
         ob.progress_text = a.text
-        return self._record(ob, a, Event.progress_reported)
+        ob.evidence += [e.sha256 for e in a.evidence]
+        return self._record(ob, a, Event.progress_reported, detail=_files(a.evidence))
 
     @report_progress.validator
     def _v_report_progress(self, a: ReportProgress) -> None:
@@ -296,10 +376,60 @@ class UnitWorkflow:
         ob.state = ObligationState.completed
         ob.progress = 100
         ob.completed_at = now
-        return self._record(ob, a)
+        ob.evaluation = None
+        ob.evidence += [e.sha256 for e in a.evidence]
+        return self._record(ob, a, detail=_files(a.evidence))
 
     @complete.validator
     def _v_complete(self, a: Complete) -> None:
+        self._ready()
+
+    # -- updates: 延期申请, 评价 ---------------------------------------------------------------------
+
+    @workflow.update
+    async def request_extension(self, a: RequestExtension) -> ObligationView:
+        ob = await self._admit(a, "request_extension")
+        ob.pending_extension = a.due
+        return self._record(ob, a, kind="extension.requested", detail={"due": a.due.isoformat()})
+
+    @request_extension.validator
+    def _v_request_extension(self, a: RequestExtension) -> None:
+        self._ready()
+
+    @workflow.update
+    async def decide_extension(self, a: DecideExtension) -> ObligationView:
+        ob = await self._admit(a, "decide_extension")
+        asked, ob.pending_extension = ob.pending_extension, None
+        assert asked is not None
+        if not a.approve:
+            return self._record(ob, a, kind="extension.refused", detail={"due": asked.isoformat()})
+        previous = ob.due
+        ob.extended_due = asked
+        ob.extensions += 1
+        # Every pending reminder and escalation moves with the deadline.
+        self._refire.add(ob.id)
+        detail = {"due": asked.isoformat(), "previous": previous.isoformat()}
+        return self._record(ob, a, Event.extension_approved, kind="extension.approved", detail=detail)
+
+    @decide_extension.validator
+    def _v_decide_extension(self, a: DecideExtension) -> None:
+        self._ready()
+
+    @workflow.update
+    async def evaluate(self, a: Evaluate) -> ObligationView:
+        ob = await self._admit(a, "evaluate")
+        if a.accept:
+            ob.evaluation = "accepted"
+            return self._record(ob, a, kind="obligation.accepted")
+        # Returned with reasons: the work is open again, and the rules take it up from now.
+        ob.evaluation = "returned"
+        ob.state = ObligationState.in_progress
+        ob.completed_at = None
+        self._refire.add(ob.id)
+        return self._record(ob, a, kind="obligation.returned")
+
+    @evaluate.validator
+    def _v_evaluate(self, a: Evaluate) -> None:
         self._ready()
 
     # -- queries -----------------------------------------------------------------------------------
@@ -319,4 +449,7 @@ class UnitWorkflow:
             progress=ob.progress,
             reminders=ob.reminders,
             escalation_level=ob.escalation_level,
+            extended_due=ob.extended_due,
+            pending_extension=ob.pending_extension,
+            evaluation=ob.evaluation,
         )

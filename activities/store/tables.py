@@ -89,6 +89,10 @@ obligations = Table(
     Column("completed_at", DateTime(timezone=True)),
     Column("reminders", Integer, nullable=False, server_default="0"),
     Column("escalation_level", Integer, nullable=False, server_default="0"),
+    Column("extended_due", Date),  # an approved 延期申请; `due` stays the plan's
+    Column("extensions", Integer, nullable=False, server_default="0"),
+    Column("evaluation", String(20)),  # 评价: accepted | returned
+    Column("evidence", JSONB, nullable=False, server_default="[]"),  # [{name, sha256, size, media_type}]
     Index("ix_obligations_campaign_unit", "campaign_id", "phase", "unit_id"),
 )
 
@@ -297,4 +301,17 @@ documents = Table(
     Column("content", LargeBinary, nullable=False),
     *_times(),
     Index("ix_documents_ref", "campaign_id", "kind", "ref"),
+)
+
+
+evidence_files = Table(
+    "evidence_files",
+    metadata,
+    # Content-addressed: the same file attached twice (or a retried upload) is stored once.
+    Column("sha256", String(64), primary_key=True),
+    Column("size", BigInteger, nullable=False),
+    Column("media_type", String(120), nullable=False),
+    Column("name", Text, nullable=False),
+    Column("content", LargeBinary, nullable=False),
+    Column("stored_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
 )

@@ -49,9 +49,9 @@ MINI_PLAN = FIXTURES / "mini-plan.yaml"
 TASKS = {1: "roads", 2: "water", 3: "housing"}
 
 
-def new_campaign(server_now: Any) -> CampaignInput:
+def new_campaign(server_now: Any, rules: Path = BASIC_RULES) -> CampaignInput:
     cid = f"mini-{uuid.uuid4().hex[:8]}"
-    return prepare(load_plan(MINI_PLAN), BASIC_RULES, campaign_id=cid, server_now=server_now, live=False).input
+    return prepare(load_plan(MINI_PLAN), rules, campaign_id=cid, server_now=server_now, live=False).input
 
 
 async def start(client: Client, inp: CampaignInput, queue: str, *, agencies: bool = True) -> WorkflowHandle[Any, Any]:

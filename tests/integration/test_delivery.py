@@ -14,6 +14,7 @@ import hashlib
 import hmac
 import io
 import json
+import re
 import socket
 import threading
 import uuid
@@ -44,7 +45,7 @@ from activities.store.tables import inbox
 from models.contacts import Contact, ContactBook
 from models.delivery import Attachment, DispatchRequest, DispatchResult, QuietHours, delivery_id, ledger_keys
 from models.payloads import Act, CampaignContext, DeliverBatch, DeliverResult, FiredAction, Provenance
-from models.ruleset import ActionKind, Role
+from models.ruleset import ActionKind, Channel, Role
 from models.time import at
 from rules.calendar import WorkCalendar
 from rules.quiet import release_time
@@ -199,6 +200,7 @@ class Campaign:
             title="催办：完善交通设施（基础型）",
             body="完善交通设施（基础型）将于2021年12月31日到期，请抓紧办理并按时报送。",
             due=date(2021, 12, 31),
+            channels=list(Channel),
             plan_time=at(d, hhmm),
             server_time=self.server(d, hhmm),
         )
@@ -519,13 +521,19 @@ class OutboxCrashAfterCommit(CampaignActivities):
 
 
 async def test_a_campaign_queues_each_action_once_per_channel_in_its_own_transaction(
-    env: WorkflowEnvironment, engine: AsyncEngine, contacts: ContactBook
+    env: WorkflowEnvironment, engine: AsyncEngine, contacts: ContactBook, tmp_path: Path
 ) -> None:
     """The mini campaign rehearsed with an outbox (and a deliver that dies after every commit):
     every reminder, escalation, 督办通知 and 责令整改 to a unit with contacts is queued exactly once
     per channel, in the same transaction as its inbox row, held by quiet hours."""
     queue = str(uuid.uuid4())
-    inp = mini.new_campaign(await env.get_current_time())
+    # The basic rules with every action on every channel (by default a rule writes the inbox only).
+    rules = tmp_path / "all-channels.yaml"
+    text = mini.BASIC_RULES.read_text(encoding="utf-8")
+    rules.write_text(
+        re.sub(r"action: \{(.*)\}", r"action: {\1, channels: [inbox, email, webhook]}", text), encoding="utf-8"
+    )
+    inp = mini.new_campaign(await env.get_current_time(), rules)
     cid = inp.context.campaign_id
     acts = OutboxCrashAfterCommit(engine, Outbox(contacts))
     async with build_worker(env.client, engine, task_queue=queue, rehearsal=True, campaign_activities=acts):
