@@ -748,6 +748,8 @@ def _update(verb: str, obligation: str, unit: str, arg: Any) -> None:
         except RPCError as e:
             if e.status != RPCStatusCode.NOT_FOUND:
                 raise
+            if (when := await _closed(obligation.split("/", 1)[0])) is not None:
+                raise UserError(closed_message(obligation.split("/", 1)[0], when), code=1) from None
             raise UserError(
                 f"no open workflow holds {obligation}: the campaign is not launched, its phase has not started"
                 " or has finished, or the unit has no obligations in it",
@@ -1364,6 +1366,68 @@ def scores_enter(
 # -- rules ----------------------------------------------------------------------------------------
 
 
+def closed_message(campaign: str, when: datetime | None) -> str:
+    on = f" on {when.astimezone(CST):%Y-%m-%d}" if when else ""
+    return f"campaign {campaign} is closed{on}: it takes no further changes"
+
+
+async def _closed(campaign: str) -> datetime | None:
+    """When the campaign closed, or None while it runs (or if it is unknown)."""
+    from sqlalchemy import select
+
+    from activities.store.tables import campaigns
+
+    engine = await _db()
+    try:
+        async with engine.connect() as conn:
+            q = select(campaigns.c.closed_plan_time, campaigns.c.status).where(campaigns.c.id == campaign)
+            row = (await conn.execute(q)).first()
+    finally:
+        await engine.dispose()
+    return row.closed_plan_time if row is not None else None
+
+
+@plan_app.command("amend")
+def plan_amend(
+    campaign: str,
+    plan_file: Path = typer.Argument(..., metavar="FILE"),
+    actor: str = typer.Option("office", "--by", help="Who amends it (for the audit trail)."),
+) -> None:
+    """Amend a running campaign's plan (add a task, change a due date or a lead unit): its
+    obligations are added, moved or withdrawn, and the amendment is on the record."""
+    from temporalio.client import WorkflowUpdateFailedError
+    from temporalio.service import RPCError, RPCStatusCode
+
+    from activities import servers
+    from models.payloads import AmendPlan, PlanAmended
+
+    plan = load_plan(plan_file)  # FILE:LINE here, before anything is sent
+    if (when := run(_closed(campaign))) is not None:
+        raise UserError(closed_message(campaign, when), code=1)
+
+    async def go() -> PlanAmended:
+        client = await servers.connect(get_settings())
+        try:
+            done: PlanAmended = await client.get_workflow_handle(campaign).execute_update(
+                "amend_plan", AmendPlan(plan=plan, path=str(plan_file), actor=actor), result_type=PlanAmended
+            )
+        except WorkflowUpdateFailedError as e:
+            raise UserError(f"refused: {getattr(e.cause, 'message', e)}", code=2) from None
+        except RPCError as e:
+            if e.status != RPCStatusCode.NOT_FOUND:
+                raise
+            raise UserError(f"campaign {campaign} is not running here: nothing amended", code=1) from None
+        return done
+
+    done = run(go())
+    c = done.counts
+    out.print(
+        f"{campaign}: amended ({done.previous_hash[:19]} → {done.plan_hash[:19]}): {c['added']} obligations added, "
+        f"{c['withdrawn']} withdrawn, {c['moved']} moved, {c['relead']} handed to another lead",
+        markup=False,
+    )
+
+
 @rules_app.command("check")
 def rules_check(
     rules_file: Path = typer.Argument(..., metavar="FILE"),
@@ -1557,6 +1621,8 @@ def rules_install(
 
     text = _read(rules_file)
     rec = run(_record(campaign))
+    if rec.closed:
+        raise UserError(closed_message(campaign, rec.as_of), code=1)
     load_ruleset(rules_file, rec.plan)  # FILE:LINE here, before anything is sent
 
     async def go() -> RulesInstalled:

@@ -36,6 +36,7 @@ def build(
         c.close_campaign,
         c.record_refusal,
         c.record_rules,
+        c.record_amendment,
         d.dispatch,
     ]
     if client is not None:

@@ -43,6 +43,7 @@ from models.payloads import (
     MirrorBatch,
     MonthlyResult,
     MonthlyRun,
+    RecordAmendment,
     RecordRules,
     Refusal,
     RegisterCampaign,
@@ -98,6 +99,10 @@ def _on_time(row: Any, as_of: date) -> bool:
 
 def rules_key(inp: RecordRules) -> str:
     return f"{inp.provenance.campaign_id}#rules#{inp.change.ruleset_hash}#{inp.change.since.isoformat()}"
+
+
+def amendment_key(inp: RecordAmendment) -> str:
+    return f"{inp.provenance.campaign_id}#amend#{inp.plan.digest()}#{inp.plan_time.isoformat()}"
 
 
 class CampaignActivities:
@@ -171,6 +176,7 @@ class CampaignActivities:
                 obligations.c.campaign_id == inp.campaign_id,
                 obligations.c.phase == inp.phase.value,
                 obligations.c.unit_id == inp.unit_id,
+                obligations.c.state != ObligationState.withdrawn.value,
             )
             .order_by(obligations.c.id)
         )
@@ -186,6 +192,10 @@ class CampaignActivities:
                 completed_at=r["completed_at"],
                 reminders=r["reminders"],
                 escalation_level=r["escalation_level"],
+                extended_due=r["extended_due"],
+                extensions=r["extensions"],
+                evaluation=r["evaluation"],
+                evidence=[e["sha256"] for e in r["evidence"]],
             )
             for r in rows
         ]
@@ -473,6 +483,58 @@ class CampaignActivities:
                 ],
             )
         log.info("rules installed", campaign_id=inp.provenance.campaign_id, ruleset_hash=c.ruleset_hash)
+
+    @activity.defn(name=Act.record_amendment)
+    async def record_amendment(self, inp: RecordAmendment) -> None:
+        """A plan amendment on the read side and the chain: new obligations inserted, withdrawn
+        ones marked, moved ones given their new due date, handed-over ones their new lead; one
+        audit row with the amended plan whole and every change, before and after."""
+        cid = inp.provenance.campaign_id
+        added: list[ObligationSpec] = []
+        withdrawn: list[str] = []
+        moved: dict[str, date] = {}
+        relead: dict[str, str] = {}
+        for per in inp.diff.units.values():
+            for a in per.values():
+                added += a.added
+                withdrawn += a.withdrawn
+                moved.update(a.moved)
+                relead.update(a.relead)
+        async with self.db.begin() as conn:
+            if added:
+                rows = [{**s.model_dump(), "campaign_id": cid} for s in added]
+                await conn.execute(insert(obligations).on_conflict_do_nothing(), rows)
+            if withdrawn:
+                gone = ObligationState.withdrawn.value
+                await conn.execute(update(obligations).where(obligations.c.id.in_(withdrawn)).values(state=gone))
+            for oid, due in moved.items():
+                await conn.execute(update(obligations).where(obligations.c.id == oid).values(due=due))
+            for oid, lead in relead.items():
+                await conn.execute(update(obligations).where(obligations.c.id == oid).values(lead=lead))
+            await audit.append(
+                conn,
+                inp.provenance,
+                [
+                    audit.Event(
+                        key=amendment_key(inp),
+                        kind="plan.amended",
+                        plan_time=inp.plan_time,
+                        server_time=inp.server_time,
+                        actor=inp.actor,
+                        payload={
+                            "previous_hash": inp.previous_hash,
+                            "hash": inp.plan.digest(),
+                            "counts": inp.diff.counts(),
+                            "added": sorted(s.id for s in added),
+                            "withdrawn": sorted(withdrawn),
+                            "moved": {k: v.isoformat() for k, v in sorted(moved.items())},
+                            "relead": dict(sorted(relead.items())),
+                            "plan": inp.plan.model_dump(mode="json"),
+                        },
+                    )
+                ],
+            )
+        log.info("plan amended", campaign_id=cid, **inp.diff.counts())
 
     @activity.defn(name=Act.monthly_cycle)
     async def monthly_cycle(self, inp: MonthlyRun) -> MonthlyResult:

@@ -22,10 +22,19 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.service import RPCError, RPCStatusCode
 from temporalio.worker import Replayer
 
-from activities.campaign import rules_key
+from activities.campaign import amendment_key, rules_key
 from activities.store.audit import ChainReport, verify
 from activities.store.tables import audit_events
-from models.payloads import Act, CloseCampaign, DeliverBatch, MirrorBatch, RecordRules, Refusal, RegisterCampaign
+from models.payloads import (
+    Act,
+    CloseCampaign,
+    DeliverBatch,
+    MirrorBatch,
+    RecordAmendment,
+    RecordRules,
+    Refusal,
+    RegisterCampaign,
+)
 from models.ruleset import ActionKind
 from workflows import REHEARSAL_WORKFLOWS, WORKFLOWS, sandbox
 
@@ -37,6 +46,7 @@ TRACED_KINDS = (
     "listed",
     "refused",
     "rules.installed",
+    "plan.amended",
     "campaign.launched",
     "campaign.closed",
 )
@@ -162,6 +172,8 @@ def _keys(activity: str, conv: Any, payloads: Any) -> set[str]:
         return {a.key for a in batch.actions} | {
             f"{a.key}#notice" for a in batch.actions if a.notice and a.kind is ActionKind.escalate
         }
+    if activity == Act.record_amendment:
+        return {amendment_key(conv.from_payloads(payloads, [RecordAmendment])[0])}
     if activity == Act.record_rules:
         return {rules_key(conv.from_payloads(payloads, [RecordRules])[0])}
     if activity == Act.mirror:

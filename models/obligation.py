@@ -21,6 +21,7 @@ class ObligationState(StrEnum):
     acknowledged = "acknowledged"  # 签收
     in_progress = "in_progress"  # 进展上报
     completed = "completed"  # 办结
+    withdrawn = "withdrawn"  # 撤销: a plan amendment took it away
 
 
 class ObligationSpec(Frozen):
@@ -80,6 +81,11 @@ class Obligation(BaseModel):
     @property
     def done(self) -> bool:
         return self.state is ObligationState.completed
+
+    @property
+    def live(self) -> bool:
+        """Still owed: neither completed nor withdrawn by a plan amendment."""
+        return self.state not in (ObligationState.completed, ObligationState.withdrawn)
 
     def facts_base(self) -> dict[str, Any]:
         return {

@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from models.calendar import CalendarData
 from models.delivery import QuietHours
-from models.obligation import Obligation, ObligationState
+from models.obligation import Obligation, ObligationSpec, ObligationState
 from models.plan import PhaseKind, Plan
 from models.ruleset import ActionKind, Channel, Role, RuleSet
 from models.time import Clock
@@ -36,6 +36,7 @@ class Act(StrEnum):
     close_campaign = "close_campaign"
     record_refusal = "record_refusal"
     record_rules = "record_rules"
+    record_amendment = "record_amendment"
     simulate_agency = "simulate_agency"
     dispatch = "dispatch"  # e-mail and webhook pushes: models.delivery.DispatchRequest / DispatchResult
 
@@ -173,6 +174,77 @@ class RulesInstalled(Payload):
     ruleset_hash: str
     previous_hash: str
     since: datetime
+
+
+# -- plan amendments ------------------------------------------------------------------------------
+
+
+class AmendPlan(Payload):
+    """`duban plan amend`: the amended plan, already read and checked by the CLI."""
+
+    plan: Plan
+    path: str = "plan.yaml"
+    actor: str = "office"
+
+
+class UnitAmendment(Payload):
+    """What a plan amendment changes for one unit workflow."""
+
+    added: list[ObligationSpec] = Field(default_factory=list)
+    withdrawn: list[str] = Field(default_factory=list)
+    moved: dict[str, date] = Field(default_factory=dict)
+    """Obligation id → its new plan due date."""
+    relead: dict[str, str] = Field(default_factory=dict)
+    """Obligation id → its new lead unit."""
+
+    def is_empty(self) -> bool:
+        return not (self.added or self.withdrawn or self.moved or self.relead)
+
+
+class PlanDiff(Payload):
+    """A plan amendment's changes, phase by phase and unit by unit."""
+
+    units: dict[str, dict[str, UnitAmendment]] = Field(default_factory=dict)
+    """Phase → unit → its changes."""
+
+    def counts(self) -> dict[str, int]:
+        out = {"added": 0, "withdrawn": 0, "moved": 0, "relead": 0}
+        for per in self.units.values():
+            for a in per.values():
+                out["added"] += len(a.added)
+                out["withdrawn"] += len(a.withdrawn)
+                out["moved"] += len(a.moved)
+                out["relead"] += len(a.relead)
+        return out
+
+    def is_empty(self) -> bool:
+        return not any(self.counts().values())
+
+
+class PlanAmended(Payload):
+    plan_hash: str
+    previous_hash: str
+    counts: dict[str, int]
+    at: datetime
+
+
+class RecordAmendment(Payload):
+    provenance: Provenance
+    plan: Plan
+    previous_hash: str
+    diff: PlanDiff
+    actor: str
+    plan_time: datetime
+    server_time: datetime
+
+
+class PhaseAmendment(Payload):
+    """A phase's share of an amendment, passed down to its unit workflows."""
+
+    plan_hash: str
+    units: dict[str, UnitAmendment] = Field(default_factory=dict)
+    at: datetime
+    """Plan time of the amendment: firings of added or moved work from then on."""
 
 
 class CurrentPlanTime(Payload):

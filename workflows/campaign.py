@@ -11,6 +11,7 @@ from temporalio.workflow import ChildWorkflowHandle
 
 from models.payloads import (
     Act,
+    AmendPlan,
     CampaignContext,
     CampaignInput,
     CampaignResult,
@@ -20,7 +21,11 @@ from models.payloads import (
     InstallRules,
     MilestoneRef,
     MonthlyInput,
+    PhaseAmendment,
     PhaseInput,
+    PlanAmended,
+    PlanDiff,
+    RecordAmendment,
     RecordRules,
     RegisterCampaign,
     RulesChange,
@@ -28,11 +33,12 @@ from models.payloads import (
 )
 from models.ruleset import RuleSet
 from models.time import at
+from rules.amend import AmendmentError, diff
 from rules.loading import SourceError, parse_ruleset
 from rules.obligations import expand, units_by_phase
 from workflows.common import DB_ACTIVITY, REPORT_ACTIVITY, own_cost, plan_now, provenance
 from workflows.monthly import MonthlyWorkflow
-from workflows.phase import PhaseWorkflow, relay_rules
+from workflows.phase import PhaseWorkflow, relay
 
 
 @workflow.defn
@@ -140,7 +146,7 @@ class CampaignWorkflow:
             ),
             **DB_ACTIVITY,
         )
-        await asyncio.gather(*(relay_rules(h, change) for h in self._children if not h.done()))
+        await asyncio.gather(*(relay(h, "install_rules", change) for h in self._children if not h.done()))
         return RulesInstalled(
             ruleset_id=ruleset.id,
             version=ruleset.version,
@@ -156,6 +162,61 @@ class CampaignWorkflow:
         if self._ctx is None:
             raise ValueError("the campaign is still starting: try again in a moment")
         self._parse(req)
+
+    # -- plan amendments: a validated Update -------------------------------------------------------
+
+    def _diff(self, req: AmendPlan) -> PlanDiff:
+        assert self._inp is not None and self._ctx is not None
+        try:
+            found = diff(self._inp.plan, req.plan, self._ctx.campaign_id, today=plan_now(self._ctx).date())
+        except AmendmentError as e:
+            raise ValueError(f"{req.path}: {e}") from None
+        if found.is_empty() and req.plan.digest() == self._ctx.plan_hash:
+            raise ValueError(f"{req.path}: the plan is unchanged")
+        return found
+
+    @workflow.update
+    async def amend_plan(self, req: AmendPlan) -> PlanAmended:
+        """The office amends the running plan: obligations added, withdrawn, moved or handed to
+        another lead, recorded with before and after, then passed down to the units."""
+        assert self._inp is not None and self._ctx is not None
+        found = self._diff(req)
+        previous = self._ctx.plan_hash
+        now = workflow.now()
+        at_plan = self._ctx.clock.plan_time(now)
+        new_hash = req.plan.digest()
+        await workflow.execute_activity(
+            Act.record_amendment,
+            RecordAmendment(
+                provenance=provenance(self._ctx).model_copy(update={"plan_hash": new_hash}),
+                plan=req.plan,
+                previous_hash=previous,
+                diff=found,
+                actor=req.actor,
+                plan_time=at_plan,
+                server_time=now,
+            ),
+            **REPORT_ACTIVITY,
+        )
+        self._inp = self._inp.model_copy(update={"plan": req.plan})
+        self._ctx = self._ctx.model_copy(update={"plan_hash": new_hash})
+        phases = {f"{self._ctx.campaign_id}/{p.name.value}": p.name.value for p in req.plan.phases}
+        await asyncio.gather(
+            *(
+                relay(
+                    h, "amend", PhaseAmendment(plan_hash=new_hash, units=found.units.get(phases[h.id], {}), at=at_plan)
+                )
+                for h in self._children
+                if h.id in phases and not h.done()
+            )
+        )
+        return PlanAmended(plan_hash=new_hash, previous_hash=previous, counts=found.counts(), at=at_plan)
+
+    @amend_plan.validator
+    def _v_amend_plan(self, req: AmendPlan) -> None:
+        if self._ctx is None:
+            raise ValueError("the campaign is still starting: try again in a moment")
+        self._diff(req)
 
     @workflow.query
     def now(self) -> CurrentPlanTime:

@@ -17,11 +17,13 @@ from models.payloads import (
     CampaignContext,
     EngineCost,
     MilestoneRef,
+    PhaseAmendment,
     PhaseInput,
     RulesChange,
     UnitBatchInput,
     UnitInput,
 )
+from models.plan import PhaseKind
 from models.time import at
 from workflows.common import REPORT_ACTIVITY, engine_for, own_cost, provenance, sleep_until
 from workflows.unit import UnitWorkflow
@@ -34,23 +36,53 @@ class Relay:
     def __init__(self, ctx: CampaignContext) -> None:
         self.ctx = ctx
         self.children: list[ChildWorkflowHandle[Any, Any]] = []
+        self.units: dict[str, list[str]] = {}
+        """Each child's units (one for a unit workflow, many for a batch), by workflow id."""
+        self.late: list[ChildWorkflowHandle[Any, Any]] = []
+        """Unit workflows started for a plan amendment, after the fan-out."""
 
-    def started(self, handle: ChildWorkflowHandle[Any, Any]) -> ChildWorkflowHandle[Any, Any]:
+    def started(self, handle: ChildWorkflowHandle[Any, Any], units: list[str]) -> ChildWorkflowHandle[Any, Any]:
         self.children.append(handle)
+        self.units[handle.id] = units
         return handle
+
+    async def amend(self, change: PhaseAmendment, phase: PhaseKind) -> None:
+        """A plan amendment: every running child hears of the new plan (and its own changes);
+        a unit with new work and no running workflow gets one, which loads that work."""
+        self.ctx = self.ctx.model_copy(update={"plan_hash": change.plan_hash})
+        running: set[str] = set()
+        sends = []
+        for h in self.children:
+            if h.done():
+                continue
+            mine = set(self.units[h.id])
+            running |= mine
+            part = change.model_copy(update={"units": {u: a for u, a in change.units.items() if u in mine}})
+            sends.append(relay(h, "amend", part))
+        await asyncio.gather(*sends)
+        for u, a in sorted(change.units.items()):
+            if u not in running and a.added:
+                handle = await workflow.start_child_workflow(
+                    UnitWorkflow.run,
+                    UnitInput(context=self.ctx, phase=phase, unit_id=u),
+                    id=unit_workflow_id(self.ctx.campaign_id, phase, u),
+                    parent_close_policy=ParentClosePolicy.TERMINATE,
+                )
+                self.started(handle, [u])
+                self.late.append(handle)
 
     async def install(self, change: RulesChange) -> None:
         self.ctx = self.ctx.model_copy(
             update={"ruleset": change.ruleset, "ruleset_hash": change.ruleset_hash, "rules_since": change.since}
         )
-        await asyncio.gather(*(relay_rules(h, change) for h in self.children if not h.done()))
+        await asyncio.gather(*(relay(h, "install_rules", change) for h in self.children if not h.done()))
 
 
-async def relay_rules(handle: ChildWorkflowHandle[Any, Any], change: RulesChange) -> None:
+async def relay(handle: ChildWorkflowHandle[Any, Any], signal: str, arg: Any) -> None:
     try:
-        await handle.signal("install_rules", change)
+        await handle.signal(signal, arg)
     except FailureError as e:  # it finished meanwhile: it has no future firings to change
-        workflow.logger.info("rules not relayed", extra={"child": handle.id, "error": str(e)})
+        workflow.logger.info("not relayed", extra={"child": handle.id, "signal": signal, "error": str(e)})
 
 
 async def fan_out(inp: PhaseInput | UnitBatchInput, relay: Relay) -> EngineCost:
@@ -68,7 +100,8 @@ async def fan_out(inp: PhaseInput | UnitBatchInput, relay: Relay) -> EngineCost:
                     UnitInput(context=relay.ctx, phase=inp.phase, unit_id=u),
                     id=unit_workflow_id(ctx.campaign_id, inp.phase, u),
                     parent_close_policy=ParentClosePolicy.TERMINATE,
-                )
+                ),
+                [u],
             )
             for u in units
         ]
@@ -85,7 +118,8 @@ async def fan_out(inp: PhaseInput | UnitBatchInput, relay: Relay) -> EngineCost:
                         context=relay.ctx, phase=inp.phase, units=units[i : i + size], path=f"{path}-{i // size:03d}"
                     ),
                     id=f"{ctx.campaign_id}/{inp.phase.value}/batch{path}-{i // size:03d}",
-                )
+                ),
+                units[i : i + size],
             )
             for i in range(0, len(units), size)
         ]
@@ -99,13 +133,23 @@ async def fan_out(inp: PhaseInput | UnitBatchInput, relay: Relay) -> EngineCost:
 class UnitBatchWorkflow:
     def __init__(self) -> None:
         self._relay: Relay | None = None
+        self._phase = PhaseKind.rollout
 
     @workflow.run
     async def run(self, inp: UnitBatchInput) -> EngineCost:
+        self._phase = inp.phase
         self._relay = Relay(inp.context)
         cost = await fan_out(inp, self._relay)
         await workflow.wait_condition(workflow.all_handlers_finished)
+        for late in await asyncio.gather(*self._relay.late):
+            cost = cost.add(late)
         return own_cost(0).add(cost)
+
+    @workflow.signal
+    async def amend(self, change: PhaseAmendment) -> None:
+        await workflow.wait_condition(lambda: self._relay is not None)
+        assert self._relay is not None
+        await self._relay.amend(change, self._phase)
 
     @workflow.signal
     async def install_rules(self, change: RulesChange) -> None:
@@ -119,18 +163,36 @@ class PhaseWorkflow:
     def __init__(self) -> None:
         self._activities = 0
         self._relay: Relay | None = None
+        self._inp: PhaseInput | None = None
+        self._fanned = False
 
     @workflow.run
     async def run(self, inp: PhaseInput) -> EngineCost:
+        self._inp = inp
         relay = self._relay = Relay(inp.context)
         await sleep_until(relay.ctx, at(inp.start, relay.ctx.ruleset.time_of_day))
+        self._fanned = True
+        inp = self._inp  # with any units a plan amendment added before the phase began
         units = fan_out(inp, relay) if inp.units else _nothing()
         cost, *_ = await asyncio.gather(units, *(self._milestone(inp, m) for m in inp.milestones))
         assert isinstance(cost, EngineCost)
         if inp.phase.value == "evaluation":
             await self._assess(inp, kind="annual_review", milestone=None, on=inp.end)
         await workflow.wait_condition(workflow.all_handlers_finished)
+        for late in await asyncio.gather(*relay.late):
+            cost = cost.add(late)
         return own_cost(self._activities).add(cost)
+
+    @workflow.signal
+    async def amend(self, change: PhaseAmendment) -> None:
+        await workflow.wait_condition(lambda: self._relay is not None and self._inp is not None)
+        assert self._relay is not None and self._inp is not None
+        if not self._fanned:  # not begun: new units join the fan-out, the rest load from the database
+            self._relay.ctx = self._relay.ctx.model_copy(update={"plan_hash": change.plan_hash})
+            extra = [u for u, a in sorted(change.units.items()) if a.added and u not in self._inp.units]
+            self._inp = self._inp.model_copy(update={"units": [*self._inp.units, *extra]})
+            return
+        await self._relay.amend(change, self._inp.phase)
 
     @workflow.signal
     async def install_rules(self, change: RulesChange) -> None:

@@ -30,11 +30,13 @@ from models.payloads import (
     MirrorBatch,
     ObligationAction,
     ObligationView,
+    PhaseAmendment,
     Refusal,
     ReportProgress,
     RequestExtension,
     RulesChange,
     StateChange,
+    UnitAmendment,
     UnitInput,
 )
 from models.ruleset import ActionKind, Event
@@ -49,6 +51,11 @@ OFFICE_ONLY = {"decide_extension": "decide a 延期申请", "evaluate": "evaluat
 
 def _done(o: Obligation) -> bool:
     return o.done
+
+
+def _settled(o: Obligation) -> bool:
+    """Nothing more can happen to it: withdrawn, or completed and accepted by the office."""
+    return o.state is ObligationState.withdrawn or (o.done and o.evaluation == "accepted")
 
 
 def _files(evidence: list[Evidence]) -> dict[str, Any]:
@@ -86,6 +93,9 @@ class UnitWorkflow:
         """Event firings (签收, 进展上报, 延期获批) waiting for the loop to act on them."""
         self._rules: RulesChange | None = None
         """A rule set installed while the loop slept, to switch to when it wakes."""
+        self._unit = ""
+        self._amendments: list[PhaseAmendment] = []
+        """Plan amendments that arrived while the loop slept."""
         self._refire: set[str] = set()
         """Obligations whose deadline moved (an approved 延期申请): their firings are redone."""
 
@@ -94,10 +104,11 @@ class UnitWorkflow:
     @workflow.run
     async def run(self, inp: UnitInput) -> EngineCost:
         ctx = self._ctx = inp.context
+        self._unit = inp.unit_id
         engine = engine_for(ctx)
         # Completed work stays open to the office's 评价 (which may return it) until the
         # campaign closes; histories from before that rule ended the workflow at completion.
-        settled = (lambda o: o.done and o.evaluation == "accepted") if workflow.patched("evaluation") else _done
+        settled = _settled if workflow.patched("evaluation") else _done
         if inp.carried is not None:
             self._obs = {o.id: o for o in inp.carried}
             self._loaded = True
@@ -121,6 +132,8 @@ class UnitWorkflow:
                 engine = engine_for(ctx)
                 firings = {o.id: engine.firings(o, until=ctx.ends, since=ctx.rules_since) for o in self._obs.values()}
             now = plan_now(ctx)
+            while self._amendments:
+                ctx = self._amend(self._amendments.pop(0), firings)
             for oid in sorted(self._refire):  # a new deadline: its firings from now on
                 moved = self._obs[oid]
                 firings[oid] = [f for f in engine.firings(moved, until=ctx.ends, since=ctx.rules_since) if f.at >= now]
@@ -128,7 +141,7 @@ class UnitWorkflow:
             due, self._events = self._events, []
             upcoming: datetime | None = None
             for ob in self._obs.values():
-                if ob.done:
+                if not ob.live:
                     continue
                 for f in firings[ob.id]:
                     if f.occurrence in ob.fired:
@@ -156,7 +169,7 @@ class UnitWorkflow:
             wake = min(upcoming or closes, closes)
             try:
                 await workflow.wait_condition(
-                    lambda: bool(self._changes or self._events or self._rules or self._refire),
+                    lambda: bool(self._changes or self._events or self._rules or self._refire or self._amendments),
                     timeout=ctx.clock.server_time(wake) - workflow.now(),
                 )
             except TimeoutError:
@@ -179,6 +192,36 @@ class UnitWorkflow:
     @workflow.signal
     def install_rules(self, change: RulesChange) -> None:
         self._rules = change
+
+    @workflow.signal
+    def amend(self, change: PhaseAmendment) -> None:
+        self._amendments.append(change)
+
+    def _amend(self, change: PhaseAmendment, firings: dict[str, list[Firing]]) -> CampaignContext:
+        """A plan amendment: work added (its firings from now on), withdrawn (no more firings),
+        moved to another due date or handed to another lead unit."""
+        assert self._ctx is not None
+        self._ctx = self._ctx.model_copy(update={"plan_hash": change.plan_hash})
+        mine = change.units.get(self._unit, UnitAmendment())
+        for spec in mine.added:
+            if spec.id not in self._obs:
+                self._obs[spec.id] = Obligation(spec=spec)
+                firings[spec.id] = []
+                self._refire.add(spec.id)
+        for oid in mine.withdrawn:
+            if oid in self._obs:
+                self._obs[oid].state = ObligationState.withdrawn
+                firings[oid] = []
+        for oid, due in mine.moved.items():
+            if oid in self._obs:
+                ob = self._obs[oid]
+                ob.spec = ob.spec.model_copy(update={"due": due})
+                self._refire.add(oid)
+        for oid, lead in mine.relead.items():
+            if oid in self._obs:
+                ob = self._obs[oid]
+                ob.spec = ob.spec.model_copy(update={"lead": lead})
+        return self._ctx
 
     def _cost(self, inp: UnitInput) -> EngineCost:
         return own_cost(self._activities, inp.cost)
@@ -236,6 +279,8 @@ class UnitWorkflow:
         ob = self._obs.get(a.obligation_id)
         if ob is None:
             return f"unknown obligation {a.obligation_id!r} for this unit"
+        if ob.state is ObligationState.withdrawn:
+            return f"{ob.id} was withdrawn by a plan amendment"
         if a.unit_id not in (ob.spec.unit_id, ctx.office):
             return f"unit {a.unit_id!r} may not act on {ob.id}: it belongs to {ob.spec.unit_id!r}"
         if verb in OFFICE_ONLY and a.unit_id != ctx.office:
