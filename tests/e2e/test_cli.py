@@ -564,3 +564,29 @@ def test_rules_check_and_rules_test_as_the_secretariat_runs_them(duban: Duban, t
     assert "expected 2021-12-27 remind remind-before-due: did not fire" in r.stdout
     assert "also fired: 2021-12-28 催办 → unit (remind-before-due)" in r.stdout
     assert "2 passed, 1 failed" in r.stdout
+
+
+def test_the_changhe_plan_rehearses_to_its_end_on_its_own_rules(duban: Duban, tmp_path: Path) -> None:
+    """长河镇: one town's plan to the 2030 horizon, on changhe-default (月度对账, 每月通报,
+    通报并责令整改), with its fields still to fill in running on their fallbacks."""
+    out = tmp_path / "changhe"
+    r = duban("demo", "--plan", ROOT / "plans" / "changhe-2021.yaml", "--out", out, cwd=tmp_path, timeout=300)
+    assert r.returncode == 0, r.stdout + r.stderr
+    no_traceback(r)
+    assert "fields still to fill in" in r.stderr
+    summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))
+    assert summary["obligations"] == 17
+    trail = [json.loads(line) for line in (out / "audit.jsonl").read_text(encoding="utf-8").splitlines()]
+    assert trail[0]["kind"] == "campaign.launched" and trail[-1]["kind"] == "campaign.closed"
+    assert trail[-1]["plan_time"].startswith("2031-01-01")  # the 2030 horizon, and closed
+    rules = {row["rule"] for row in trail if row.get("rule")}
+    assert rules <= {
+        "remind-before-due",
+        "monthly-reconciliation",
+        "monthly-bulletin",
+        "escalate-to-office",
+        "escalate-to-leading-group",
+        "rectify-laggard",
+    }
+    assert "monthly-reconciliation" in rules
+    assert summary["bulletins"] >= 100  # every month from 2021 to the end of 2030
