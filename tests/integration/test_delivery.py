@@ -14,8 +14,10 @@ import hashlib
 import hmac
 import io
 import json
+import os
 import re
 import socket
+import sys
 import threading
 import uuid
 import zipfile
@@ -590,3 +592,43 @@ async def test_dispatch_runs_as_an_activity_with_its_options(
     assert isinstance(cause, ActivityError) and isinstance(cause.cause, ApplicationError)
     assert (cause.cause.type, cause.cause.non_retryable) == ("InvalidInput", True)
     assert cause.cause.message == "no campaign 'no-such-campaign'"
+
+
+DIE_AFTER_SEND = """
+import asyncio, os, sys
+from activities.config import Settings
+from activities.delivery import DeliveryActivities
+from activities.store.db import make_engine
+from models.delivery import DispatchRequest
+from datetime import datetime
+
+db_url, campaign, key, as_of, port = sys.argv[1:6]
+settings = Settings(env="test", smtp_port=int(port), smtp_sender="duban@county.test", smtp_timeout_seconds=5)
+acts = DeliveryActivities(make_engine(db_url), settings, after_send=lambda c: os._exit(137))
+asyncio.run(acts.dispatch(DispatchRequest(campaign_id=campaign, keys=[key], as_of=datetime.fromisoformat(as_of))))
+"""
+
+
+async def test_a_worker_process_killed_between_send_and_record_sends_nothing_twice(
+    engine: AsyncEngine, db_url: str, campaign: Campaign, smtp: tuple[Mailbox, int], hooks: Hooks, secret: str
+) -> None:
+    """Not an exception this time: the process sending dies (exit 137, as a SIGKILL leaves it)
+    right after the receiver took the message, before the ledger says so. The e-mail and the
+    webhook each arrive exactly once: the dead claims are found uncertain and never re-sent."""
+    box, port = smtp
+    a = campaign.action("east", DEC28)
+    await campaign.deliver(a)
+    now = campaign.server(DEC28, "09:00")
+    for key in (f"{a.key}#email", f"{a.key}#webhook"):
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-c", DIE_AFTER_SEND, db_url, campaign.id, key, now.isoformat(), str(port),
+            cwd=mini.ROOT, env={**os.environ, "PYTHONPATH": str(mini.ROOT)},
+        )  # fmt: skip
+        assert await proc.wait() == 137
+    assert len(box.with_id(f"{a.key}#email")) == 1 and len(hooks.with_id(f"{a.key}#webhook")) == 1
+
+    retried = DeliveryActivities(engine, settings_for(port))
+    result = await retried.dispatch(DispatchRequest(campaign_id=campaign.id, as_of=now + timedelta(minutes=1)))
+    assert (result.uncertain, result.sent) == (2, 0)
+    assert len(box.with_id(f"{a.key}#email")) == 1 and len(hooks.with_id(f"{a.key}#webhook")) == 1
+    assert {r["status"] for r in (await rows(engine, campaign.id)).values()} == {"uncertain"}
