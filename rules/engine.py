@@ -355,6 +355,16 @@ class Engine:
         )
 
 
+def took(ob: Obligation, action: FiredAction) -> None:
+    """What an action leaves on its obligation, for the facts of later firings: the workflow
+    and the what-if replay both count through here, so they cannot drift apart."""
+    if action.kind is ActionKind.remind:
+        ob.reminders += 1
+    elif action.kind is ActionKind.escalate:
+        ob.escalation_level = max(ob.escalation_level, action.level)
+    ob.notices += int(action.notice)
+
+
 def _obligation(ob: Obligation | ObligationSpec) -> Obligation:
     return ob if isinstance(ob, Obligation) else Obligation(spec=ob)
 

@@ -19,7 +19,7 @@ from models.obligation import Obligation, ObligationSpec, ObligationState
 from models.payloads import FiredAction
 from models.ruleset import ActionKind, Event
 from models.time import CST, Clock
-from rules.engine import Engine, Firing
+from rules.engine import Engine, Firing, took
 
 NO_CLOCK = Clock()
 """Server times do not matter to a replay: plan time is what rules reason in."""
@@ -100,11 +100,7 @@ def replay(
         if a is None:
             return
         fired.append(a)
-        if a.kind is ActionKind.remind:
-            ob.reminders += 1
-        elif a.kind is ActionKind.escalate:
-            ob.escalation_level = max(ob.escalation_level, a.level)
-        ob.notices += int(a.notice)
+        took(ob, a)
 
     schedule = engine.firings(ob, until=until, since=since)
     while True:

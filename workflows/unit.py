@@ -39,9 +39,9 @@ from models.payloads import (
     UnitAmendment,
     UnitInput,
 )
-from models.ruleset import ActionKind, Event
+from models.ruleset import Event
 from models.time import at
-from rules.engine import Firing
+from rules.engine import Firing, took
 from workflows.common import DB_ACTIVITY, HISTORY_LIMIT, engine_for, own_cost, plan_now, provenance
 
 MIRROR_DEBOUNCE = timedelta(minutes=5)
@@ -235,11 +235,7 @@ class UnitWorkflow:
             if action is None:
                 continue
             actions.append(action)
-            if action.kind is ActionKind.remind:
-                ob.reminders += 1
-            elif action.kind is ActionKind.escalate:
-                ob.escalation_level = max(ob.escalation_level, action.level)
-            ob.notices += int(action.notice)
+            took(ob, action)
         if not actions:
             return
         # One activity carries every action due at this instant: one round trip, one
