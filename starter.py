@@ -1008,6 +1008,223 @@ def deliveries(
         )
 
 
+# -- papers: 督办通知 and 通报 as issued ----------------------------------------------------------------
+
+SEVERITY_LABELS = {"blue": "蓝", "yellow": "黄", "red": "红"}
+COLOUR_LABELS = {"green": "绿", "yellow": "黄", "red": "红"}
+
+
+async def _papers(read: Any) -> Any:
+    """Run `read(conn)` on the configured database; the papers' errors become exit codes."""
+    from activities.paperwork import ChecksumMismatch, PaperNotFound
+
+    engine = await _db()
+    try:
+        async with engine.connect() as conn:
+            return await read(conn)
+    except PaperNotFound as e:
+        raise UserError(str(e), code=2) from None
+    except ChecksumMismatch as e:
+        raise UserError(f"refusing to write a file that does not match its record: {e}", code=1) from None
+    finally:
+        await engine.dispose()
+
+
+def _write_files(what: str, files: dict[str, Any], wanted: dict[str, Path | None]) -> list[str]:
+    """Write the stored files asked for (already checked against their SHA-256); lines to print."""
+    lines = []
+    for fmt, path in wanted.items():
+        if path is None:
+            continue
+        f = files.get(fmt)
+        if f is None:
+            raise UserError(f"{what}: no {fmt.upper()} file is stored", code=1)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(f.content)
+        except OSError as e:
+            raise UserError(f"{path}: cannot write: {e.strerror or e}") from None
+        lines.append(f"wrote {path} ({len(f.content):,} bytes, sha256 {f.sha256})")
+    return lines
+
+
+@app.command("notices")
+def notices_cmd(
+    campaign: str,
+    unit: str | None = typer.Option(None, "--unit", help="Only the notices to this unit (its id)."),
+    as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
+) -> None:
+    """A campaign's 督办通知: number, date, unit, severity (三色督办), obligation, escalation level."""
+    from activities.paperwork import CampaignPapers, notices_of
+
+    async def read(conn: Any) -> tuple[list[dict[str, Any]], dict[str, str]]:
+        rows = await notices_of(conn, campaign, unit)
+        names = (await CampaignPapers().facts(conn, campaign)).names
+        if unit is not None and unit not in names:
+            raise UserError(f"no unit {unit!r} in campaign {campaign!r}")
+        return rows, names
+
+    rows, names = run(_papers(read))
+    for r in rows:
+        r["unit_name"] = names.get(r["unit"], r["unit"])
+    if as_json:
+        out.print(json.dumps({"campaign": campaign, "notices": rows}, ensure_ascii=False, indent=2), markup=False)
+        return
+    t = Table("code", "date", "unit", "severity", "obligation", "level")
+    for r in rows:
+        colour = r["severity"] or ""
+        t.add_row(
+            r["code"],
+            r["date"],
+            f"{r['unit_name']} ({r['unit']})",
+            f"{colour} {SEVERITY_LABELS.get(colour, '')}".strip(),
+            r["obligation"],
+            str(r["level"]),
+        )
+    if rows:
+        out.print(t)
+    out.print(f"{campaign}: {len(rows)} notices" + (f" to {unit}" if unit else ""), markup=False)
+
+
+@app.command("notice")
+def notice_cmd(
+    code: str,
+    campaign: str | None = typer.Option(None, "--campaign", help="The campaign, when several number alike."),
+    docx: Path | None = typer.Option(None, "--docx", help="Write the stored DOCX here."),
+    pdf: Path | None = typer.Option(None, "--pdf", help="Write the stored PDF here."),
+    as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
+) -> None:
+    """One 督办通知 as issued; with --docx/--pdf, write its stored files (checked against the SHA-256
+    recorded when it was issued)."""
+    from activities.paperwork import CampaignPapers, notice_by_code, notice_record, stored_files
+
+    async def read(conn: Any) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any], dict[str, str]]:
+        notice = await notice_by_code(conn, code, campaign)
+        record = await notice_record(conn, notice)
+        files = await stored_files(conn, notice["campaign"], "notice", notice["code"], record.get("documents") or {})
+        names = (await CampaignPapers().facts(conn, notice["campaign"])).names
+        return notice, record, files, names
+
+    notice, record, files, names = run(_papers(read))
+    written = _write_files(f"notice {code}", files, {"docx": docx, "pdf": pdf})
+    data = {
+        **notice,
+        "unit_name": names.get(notice["unit"], notice["unit"]),
+        "copy_to": record.get("copy_to", notice["copy_to"]),
+        "overdue": record.get("overdue", []),
+        "reply_by": record.get("reply_by"),
+        "files": {
+            fmt: {"filename": f.filename, "sha256": f.sha256, "size": len(f.content)} for fmt, f in files.items()
+        },
+    }
+    if as_json:
+        out.print(json.dumps(data, ensure_ascii=False, indent=2), markup=False)
+    else:
+        colour = notice["severity"] or "unknown"
+        copies = data["copy_to"] if isinstance(data["copy_to"], list) else [data["copy_to"]]
+        for k, v in (
+            ("notice", notice["code"]),
+            ("campaign", notice["campaign"]),
+            ("date", notice["date"]),
+            ("to", f"{names.get(notice['unit'], notice['unit'])} ({notice['unit']})"),
+            ("copy to", ", ".join(f"{names.get(c, c)} ({c})" for c in copies if c) or "-"),
+            ("severity", f"{colour} {SEVERITY_LABELS.get(colour, '')}".strip()),
+            ("level", notice["level"]),
+            ("obligation", notice["obligation"]),
+            ("overdue", ", ".join(data["overdue"]) or "-"),
+            ("reply by", data["reply_by"] or "-"),
+        ):
+            out.print(f"{k:<12}{v}", markup=False)
+        for fmt, f in files.items():
+            out.print(f"{fmt:<12}{f.filename} sha256 {f.sha256}", markup=False)
+    for line in written:
+        err.print(line, markup=False)
+
+
+def _month(s: str) -> date:
+    try:
+        return datetime.strptime(s, "%Y-%m").date()
+    except ValueError:
+        raise UserError(f"{s!r} is not a month: write YYYY-MM, e.g. 2021-12") from None
+
+
+@app.command("bulletin")
+def bulletin_cmd(
+    campaign: str,
+    month: str = typer.Argument(..., metavar="MONTH", help="YYYY-MM: the month reported on."),
+    xlsx: Path | None = typer.Option(None, "--xlsx", help="Write the stored 台账 workbook here."),
+    docx: Path | None = typer.Option(None, "--docx", help="Write the stored DOCX here."),
+    pdf: Path | None = typer.Option(None, "--pdf", help="Write the stored PDF here."),
+    as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
+) -> None:
+    """A month's 通报 as published: every unit's counts, 序时进度 and rank, who is commended and
+    criticised, 责令整改 issued and still open; with --xlsx/--docx/--pdf, write its stored files
+    (checked against the SHA-256 recorded in the bulletin)."""
+    from activities.paperwork import bulletin_of, stored_files
+
+    first = _month(month)
+    ref = f"{first:%Y-%m}"
+
+    async def read(conn: Any) -> tuple[dict[str, Any], dict[str, Any]]:
+        body = await bulletin_of(conn, campaign, first)
+        recorded = body.get("documents") or {}
+        files = await stored_files(conn, campaign, "bulletin", ref, recorded.get("bulletin") or {})
+        files.update(await stored_files(conn, campaign, "ledger", ref, recorded.get("ledger") or {}))
+        return body, files
+
+    body, files = run(_papers(read))
+    written = _write_files(f"bulletin {ref}", files, {"xlsx": xlsx, "docx": docx, "pdf": pdf})
+    if as_json:
+        data = {
+            "campaign": campaign,
+            **body,
+            "files": {
+                fmt: {"filename": f.filename, "sha256": f.sha256, "size": len(f.content)} for fmt, f in files.items()
+            },
+        }
+        out.print(json.dumps(data, ensure_ascii=False, indent=2), markup=False)
+    else:
+        units = body["units"]
+        out.print(body.get("title") or f"{campaign} {ref}", markup=False)
+        totals = body.get("totals")
+        if totals:
+            out.print(
+                f"as of {body['as_of']}: {totals['units']} units, {totals['total']} obligations, {totals['done']} done "
+                f"({totals['on_time']} on time, {totals['late']} late), {totals['overdue']} overdue",
+                markup=False,
+            )
+        t = Table("rank", "unit", "total", "done", "on time", "late", "overdue", "序时进度", "progress", "colour")
+        for i, u in enumerate(body["ranking"], start=1):
+            s = units[u]
+            t.add_row(
+                str(s.get("rank", i)),
+                f"{s['name']} ({u})",
+                str(s["total"]),
+                str(s["completed"]),
+                str(s["on_time"]),
+                str(s["late"]),
+                str(s["overdue"]),
+                f"{s['expected_progress']:.1f}%" if "expected_progress" in s else "-",
+                f"{s['actual_progress']:.1f}%" if "actual_progress" in s else "-",
+                f"{s['colour']} {COLOUR_LABELS.get(s['colour'], '')}".strip(),
+            )
+        out.print(t)
+
+        def named(ids: list[str]) -> str:
+            return ", ".join(f"{units[u]['name']} ({u})" if u in units else u for u in ids) or "-"
+
+        out.print(f"commended   {named(body.get('commended', []))}", markup=False)
+        out.print(f"criticised  {named(body.get('laggards', []))}", markup=False)
+        for key, label in (("orders_issued", "orders"), ("orders_unresolved", "open orders")):
+            entries = body.get(key, [])
+            listed = ", ".join(f"{o['unit_name']} ({o['month'][:7]}, due {o['due']}, {o['state']})" for o in entries)
+            out.print(f"{label:<12}{listed or '-'}", markup=False)
+        for fmt, f in files.items():
+            out.print(f"{fmt:<12}{f.filename} sha256 {f.sha256}", markup=False)
+    for line in written:
+        err.print(line, markup=False)
+
+
 @audit_app.command("verify")
 def audit_verify(
     campaign: str,

@@ -293,9 +293,13 @@ def _firing(ctx: _Context, r: Any, payload: dict[str, Any], base: dict[str, Any]
         why = f"by rule {rid} (not in the campaign's rule set)"
     kind = r["kind"]
     if kind == "notice":
+        copies = payload.get("copy_to")
+        # A list of lead units since notices became documents; one unit id before.
+        copied = (", ".join(copies) or "none") if isinstance(copies, list) else copies
+        colour = f", {payload['severity']}" if payload.get("severity") else ""
         text = (
-            f"notice {payload.get('code')} to {payload.get('to')}, copy to {payload.get('copy_to')} "
-            f"(level {payload.get('level')}) {why}"
+            f"notice {payload.get('code')} to {payload.get('to')}, copy to {copied} "
+            f"(level {payload.get('level')}{colour}) {why}"
         )
         return Step(**base, text=text, rule_id=rid)
     level = f" (level {payload['level']})" if payload.get("level") else ""

@@ -151,6 +151,34 @@ class EvidencePolicy(Frozen):
     """File name extensions accepted (lower case, no dot)."""
 
 
+class NoticeSeverity(Frozen):
+    """三色督办单: whether a 督办通知 is blue, yellow or red (`rules.severity.severity`).
+
+    A notice takes the most pressing colour any of three measures reaches: how late the
+    obligation is (official working days past due), how many 督办通知 the unit has already had
+    for it, and the escalation level it has reached. With the defaults a first notice under ten
+    working days late is blue; a second notice, ten working days late, or an escalation to level
+    3 (the convener's rung of the default ladder) is yellow; a third notice or twenty working
+    days late is red (level 4 is past the default ladder: the level alone never makes it red).
+    """
+
+    yellow_days_overdue: int = Field(default=10, ge=1)
+    red_days_overdue: int = Field(default=20, ge=1)
+    yellow_notices: int = Field(default=1, ge=1)
+    """Notices already issued to the unit for the obligation from which a new one is yellow."""
+    red_notices: int = Field(default=2, ge=1)
+    yellow_level: int = Field(default=3, ge=1, le=9)
+    red_level: int = Field(default=4, ge=1, le=9)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> NoticeSeverity:
+        for what in ("days_overdue", "notices", "level"):
+            yellow, red = getattr(self, f"yellow_{what}"), getattr(self, f"red_{what}")
+            if red < yellow:
+                raise ValueError(f"red_{what} {red} is below yellow_{what} {yellow}")
+        return self
+
+
 LADDER = (Role.unit, Role.lead, Role.office, Role.convener)
 
 # Fields added after version 1, with the defaults that version 1 behaved as: left out of the
@@ -161,6 +189,7 @@ _V1_DEFAULTS: dict[str, Any] = {
     "extensions": {"max_per_obligation": 1, "not_after_level": 2, "max_working_days": 40},
     "ladder": [r.value for r in LADDER],
     "evidence": EvidencePolicy().model_dump(mode="json"),
+    "severity": NoticeSeverity().model_dump(mode="json"),
 }
 _V1_RULE_DEFAULTS: dict[str, dict[str, Any]] = {
     "trigger": {"milestone": None, "event": None},
@@ -182,6 +211,8 @@ class RuleSet(Frozen):
     """The escalation ladder, bottom to top: an escalation's level may only climb it."""
     rules: tuple[Rule, ...]
     monthly: Monthly = Monthly()
+    severity: NoticeSeverity = NoticeSeverity()
+    """The 三色督办 thresholds of 督办通知."""
 
     @model_validator(mode="after")
     def _consistent(self) -> RuleSet:

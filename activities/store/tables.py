@@ -140,6 +140,7 @@ supervision_notices = Table(
     Column("title", Text, nullable=False),
     Column("body", Text, nullable=False),
     *_times(),
+    Column("severity", String(10)),  # 三色督办: blue | yellow | red (NULL for notices issued before 0004)
     UniqueConstraint("campaign_id", "year", "number", name="uq_notice_number"),
 )
 
