@@ -8,6 +8,7 @@ killed after its commit and before it reported) writes nothing twice.
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from collections import defaultdict
 from collections.abc import Sequence
@@ -37,6 +38,7 @@ from activities.store.tables import (
     supervision_notices,
 )
 from models.delivery import Attachment
+from models.documents import SupervisionNotice
 from models.obligation import Obligation, ObligationSpec, ObligationState
 from models.payloads import (
     Act,
@@ -333,7 +335,59 @@ class CampaignActivities:
                     out.notices.append(notice.code)
                     events.append(self._notice_event(a, notice, key=f"{a.key}#notice"))
             await audit.append(conn, prov, events)
+        # Papers after the numbers: rendering holds no lock, so one unit's notices do not queue
+        # behind another's. Keys of notices already numbered (by this attempt or an earlier one
+        # that died before its papers) are done here, from the document input on the chain.
+        keys = [a.key for a in inp.actions if a.kind is ActionKind.notice]
+        keys += [f"{a.key}#notice" for a in inp.actions if a.notice and a.kind is ActionKind.escalate]
+        for key in keys:
+            await self._papers(inp, key)
         return out
+
+    async def _papers(self, inp: DeliverBatch, key: str) -> None:
+        """Render a numbered notice (DOCX + PDF) from the document input its audit row holds,
+        store the files and push its e-mail with them attached: once, whatever the retries."""
+        cid = inp.provenance.campaign_id
+        async with self.db.connect() as conn:
+            row = (
+                await conn.execute(
+                    select(audit_events.c.payload).where(
+                        audit_events.c.campaign_id == cid, audit_events.c.event_key == key
+                    )
+                )
+            ).first()
+            notice = (
+                (await conn.execute(select(supervision_notices).where(supervision_notices.c.idempotency_key == key)))
+                .mappings()
+                .first()
+            )
+            if row is None or notice is None:
+                return
+            stored = await documents.fetch(conn, cid, "notice", notice["code"])
+        record = json.loads(row.payload)
+        if stored or "document" not in record:
+            return
+        doc = SupervisionNotice.model_validate(record["document"])
+        began = time.perf_counter()
+        # CPU-bound (about 0.1 s): off the event loop, so the worker's heartbeats go on meanwhile.
+        files = await asyncio.to_thread(render_notice, doc)
+        async with self.db.begin() as conn:
+            await documents.store(
+                conn, campaign_id=cid, kind="notice", ref=notice["code"], files=dict(files),
+                plan_time=notice["plan_time"], server_time=notice["server_time"],
+            )  # fmt: skip
+            await self._push(
+                conn,
+                InboxItem(
+                    key=key, campaign_id=cid, recipient=notice["unit_id"], kind="notice", title=notice["title"],
+                    body=notice["body"], plan_time=notice["plan_time"], server_time=notice["server_time"],
+                    obligation_id=notice["obligation_id"], rule_id=notice["rule_id"], level=notice["level"],
+                    channels=tuple(record.get("channels", ["inbox"])), quiet=inp.quiet_hours,
+                ),
+                attachments(files, "pdf", "docx"),
+            )  # fmt: skip
+        ms = round(1000 * (time.perf_counter() - began))
+        log.info("notice rendered", campaign_id=cid, code=notice["code"], ms=ms)
 
     @staticmethod
     async def _already(conn: AsyncConnection, key: str) -> bool:
@@ -375,11 +429,7 @@ class CampaignActivities:
             )
         ).scalar_one()
         code = f"{inp.notice_prefix}〔{year}〕{number}号"
-        began = time.perf_counter()
-        # CPU-bound (about 0.2 s): off the event loop, so the worker's other activities and its
-        # heartbeats go on meanwhile.
-        files = await asyncio.to_thread(render_notice, draft.document(cid, code))
-        rendered_ms = round(1000 * (time.perf_counter() - began))
+        document = draft.document(cid, code)
         body = (
             f"{code}（{draft.severity.label}）\n{a.body}\n"
             f"请于收到本通知后{paperwork.REPLY_WORKING_DAYS}个工作日内书面报告整改落实情况。"
@@ -404,10 +454,6 @@ class CampaignActivities:
                 severity=draft.severity.value,
             )
         )
-        hashes = await documents.store(
-            conn, campaign_id=cid, kind="notice", ref=code, files=dict(files), plan_time=a.plan_time,
-            server_time=a.server_time,
-        )  # fmt: skip
         await conn.execute(
             insert(inbox).values(
                 idempotency_key=key,
@@ -423,16 +469,6 @@ class CampaignActivities:
                 server_time=a.server_time,
             )
         )
-        await self._push(
-            conn,
-            InboxItem(
-                key=key, campaign_id=cid, recipient=a.unit_id, kind="notice", title=title, body=body,
-                plan_time=a.plan_time, server_time=a.server_time, obligation_id=a.obligation_id, rule_id=a.rule_id,
-                level=a.level, channels=tuple(a.channels), quiet=inp.quiet_hours,
-            ),
-            attachments(files, "pdf", "docx"),
-        )  # fmt: skip
-        log.info("notice rendered", campaign_id=cid, code=code, severity=draft.severity.value, ms=rendered_ms)
         return IssuedNotice(
             code=code,
             record={
@@ -444,7 +480,10 @@ class CampaignActivities:
                 "escalation_level": draft.escalation_level,
                 "overdue": [i.obligation_id for i in draft.items],
                 "reply_by": draft.reply_by.isoformat(),
-                "documents": hashes,
+                # The document's whole input: the papers are rendered from it after the number's
+                # transaction, and anyone can render it again and compare the stored files' hashes.
+                "document": document.model_dump(mode="json"),
+                "channels": [c.value for c in a.channels],
             },
         )
 
