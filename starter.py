@@ -24,6 +24,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from activities.config import ROOT, Settings, get_settings
+from models.assessment import ScoreBook
 from models.calendar import CalendarData
 from models.delivery import DeliveryStatus, delivery_id
 from models.obligation import workflow_id_of
@@ -59,6 +60,7 @@ out = Console(highlight=False, soft_wrap=True, emoji=False, width=None if sys.st
 err = Console(stderr=True, highlight=False, soft_wrap=True, emoji=False)
 
 DEFAULT_PLAN = ROOT / "plans" / "suixian-2021.yaml"
+SHEETS_DIR = ROOT / "plans" / "scoresheets"
 RULESETS = ROOT / "rules" / "rulesets"
 DEFAULT_RULES = RULESETS / "suixian-default.yaml"
 
@@ -372,6 +374,24 @@ def calendar_show(year: int = typer.Argument(..., min=1900, max=2100, metavar="Y
             out.print(f"  {d.isoformat()} {'一二三四五六日'[d.weekday()]} {kind}")
 
 
+def scorebook_for(plan: Plan, path: Path | None) -> ScoreBook | None:
+    """The score sheets a campaign of the plan is assessed on: the file given, else the file in
+    plans/scoresheets/ written for the plan (its `plan:` is the plan's id), else none (milestones
+    are then judged on the obligations alone)."""
+    import re
+
+    from rules.scoresheets import parse_scorebook
+
+    if path is not None:
+        return parse_scorebook(_read(path), path=str(path), plan=plan)
+    for f in sorted(SHEETS_DIR.glob("*.yaml")):
+        text = _read(f)
+        m = re.search(r"^plan:\s*([\w-]+)\s*(?:#.*)?$", text, re.MULTILINE)
+        if m and m[1] == plan.id:
+            return parse_scorebook(text, path=str(f), plan=plan)
+    return None
+
+
 # -- running things ---------------------------------------------------------------------------------
 
 
@@ -395,8 +415,9 @@ def prepare(
     live: bool,
     speed: int = 1,
     plan_from: date | None = None,
+    scorebook: ScoreBook | None = None,
 ) -> Launch:
-    """Everything a campaign pins at launch: plan, rule set, calendar, and its clock.
+    """Everything a campaign pins at launch: plan, rule set, calendar, score sheets, and its clock.
 
     The clock starts at the plan's issue date (or `plan_from`) unless a live plan starts in
     the future; `speed` runs plan time faster than the server's, for drills on a real server.
@@ -426,7 +447,9 @@ def prepare(
         milestones={m.id: m.due for p in plan.phases for m in p.milestones},
     )
     return Launch(
-        input=CampaignInput(context=ctx, plan=plan, launched_plan_time=clock.plan_time(server_now)),
+        input=CampaignInput(
+            context=ctx, plan=plan, launched_plan_time=clock.plan_time(server_now), scorebook=scorebook
+        ),
         plan=plan,
         missing_years=missing,
     )
@@ -439,11 +462,16 @@ def demo(
     seed: int = typer.Option(7, "--seed", help="Simulated agencies' behaviour; same seed, same counts."),
     rules_file: Path | None = typer.Option(None, "--rules", help="The rule set (default: the plan's own)."),
     silent: int = typer.Option(1, "--silent", help="How many towns never answer at all."),
+    sheets: Path | None = typer.Option(
+        None, "--sheets", help="Score sheets (default: the plans/scoresheets/ file for the plan, if any)."
+    ),
 ) -> None:
     """Rehearse a whole campaign, launch to final evaluation, on the time-skipping server."""
     plan = load_plan(plan_file)  # fail fast on a bad plan, before any server starts
     warn_open(plan_file, plan)
-    summary, trail, histories = run(rehearse(plan, rules_file or default_rules(plan), seed=seed, silent=silent))
+    book = scorebook_for(plan, sheets)
+    rules = rules_file or default_rules(plan)
+    summary, trail, histories = run(rehearse(plan, rules, seed=seed, silent=silent, scorebook=book))
     write_outputs(out_dir, summary, trail, histories)
     print_summary(summary)
     out.print(f"wrote {out_dir / 'summary.json'}, {out_dir / 'audit.jsonl'} and {len(histories)} histories")
@@ -488,7 +516,13 @@ def rehearsal_speed(plan: Plan) -> int:
 
 
 async def rehearse(
-    plan: Plan, rules_file: Path, *, seed: int, silent: int
+    plan: Plan,
+    rules_file: Path,
+    *,
+    seed: int,
+    silent: int,
+    scorebook: ScoreBook | None = None,
+    misses: dict[str, list[str]] | None = None,
 ) -> tuple[dict[str, Any], list[dict[str, Any]], list[Any]]:
     """Run a whole campaign on the time-skipping server with simulated agencies."""
     from sqlalchemy import select
@@ -517,7 +551,9 @@ async def rehearse(
         server_now = await env.get_current_time()
         cid = f"{plan.id}-rehearsal-s{seed}-{datetime.now(UTC):%Y%m%d%H%M%S}-{uuid.uuid4().hex[:4]}"
         speed = rehearsal_speed(plan)
-        lp = prepare(plan, rules_file, campaign_id=cid, server_now=server_now, live=False, speed=speed)
+        lp = prepare(
+            plan, rules_file, campaign_id=cid, server_now=server_now, live=False, speed=speed, scorebook=scorebook
+        )
         warn_missing(lp.missing_years, settings)
         ctx = lp.input.context
         queue = f"rehearsal-{uuid.uuid4()}"
@@ -525,7 +561,14 @@ async def rehearse(
             handle = await env.client.start_workflow(CampaignWorkflow.run, lp.input, id=cid, task_queue=queue)
             sim = await env.client.start_workflow(
                 SimulationWorkflow.run,
-                SimulationInput(context=ctx, plan=plan, seed=seed, never_answering=silent),
+                SimulationInput(
+                    context=ctx,
+                    plan=plan,
+                    seed=seed,
+                    never_answering=silent,
+                    scorebook=scorebook,
+                    misses=misses or {},
+                ),
                 id=f"{cid}/simulation",
                 task_queue=queue,
             )
@@ -577,6 +620,7 @@ async def rehearse(
         "plan_hash": ctx.plan_hash,
         "ruleset": f"{ctx.ruleset.id} v{ctx.ruleset.version}",
         "ruleset_hash": ctx.ruleset_hash,
+        "scorebook_hash": scorebook.digest() if scorebook else None,
         "seed": seed,
         "silent_units": silent,
         **counts,
@@ -659,6 +703,9 @@ def launch(
     campaign_id: str | None = typer.Option(None, "--id", help="Campaign id (default: PLAN-YYYYMMDDHHMM)."),
     speed: int = typer.Option(1, "--speed", min=1, help="Plan seconds per server second (86400: a day a second)."),
     plan_from: str | None = typer.Option(None, "--from", help="Plan date the clock starts at (default: issue date)."),
+    sheets: Path | None = typer.Option(
+        None, "--sheets", help="Score sheets (default: the plans/scoresheets/ file for the plan, if any)."
+    ),
 ) -> None:
     """Launch a campaign on the configured Temporal (run `duban up` first)."""
     from activities import servers
@@ -677,6 +724,7 @@ def launch(
         live=True,
         speed=speed,
         plan_from=_date(plan_from) if plan_from else None,
+        scorebook=scorebook_for(plan, sheets),
     )
     warn_missing(lp.missing_years, settings)
 
@@ -692,6 +740,11 @@ def launch(
     run(go())
     clock = lp.input.context.clock
     out.print(f"launched {cid}: plan time now {clock.plan_time(now):%Y-%m-%d %H:%M}, {clock.speed}× server time")
+    book = lp.input.scorebook
+    if book is None:
+        err.print("no score sheets for this plan (--sheets): milestones are judged on obligations alone")
+    else:
+        out.print(f"score sheets: {', '.join(s.id for s in book.sheets)} ({book.digest()[:19]})", markup=False)
 
 
 async def _db() -> Any:
@@ -1383,11 +1436,13 @@ def db_upgrade() -> None:
 
 
 # -- scores (考核评分) ---------------------------------------------------------------------------------
-# One sub-app, kept in this one block: score sheets (plans/scoresheets/*.yaml), scores entered or
-# imported from Excel, validated and computed. Nothing is stored yet: storage comes with the table.
+# One sub-app, kept in this one block: score sheets (plans/scoresheets/*.yaml); scores entered or
+# imported from Excel into a campaign, checked against the score book it pinned at launch, and
+# stored straight into PostgreSQL (activities.store.scores: one transaction, with the audit rows),
+# no Temporal server needed; and `duban evaluation`, the comprehensive evaluation.
 
 scores_app = typer.Typer(
-    no_args_is_help=True, help="Assessment score sheets (考核评分): check, template, import, enter."
+    no_args_is_help=True, help="Assessment scores (考核评分): check sheets, template, import, enter, list."
 )
 app.add_typer(scores_app, name="scores")
 
@@ -1397,7 +1452,8 @@ _SHEETS_OPT = typer.Option(DEFAULT_SHEETS, "--sheets", help="Score-sheet file.",
 _UNITS_OPT = typer.Option(
     DEFAULT_UNITS, "--units", help="Unit directory (the towns in scope are scored).", show_default=False
 )
-_NOT_STORED = "nothing stored: scores are validated and computed only, until score storage lands"
+_BY_OPT = typer.Option(None, "--by", help="Who enters the scores (录入人; default: your login name).")
+_DRY_OPT = typer.Option(False, "--dry-run", help="Check and compute against the campaign; store nothing.")
 
 
 def _scorebook(path: Path, plan: Path | None = None) -> Any:
@@ -1463,36 +1519,98 @@ def scores_template(
     )
 
 
+def _entered_by(by: str | None) -> str:
+    import getpass
+
+    if by and by.strip():
+        return by.strip()[:100]
+    try:
+        return getpass.getuser()[:100] or "cli"
+    except Exception:  # no login name (a container without a passwd entry)
+        return "cli"
+
+
+async def _into_campaign(campaign: str, work: Any, *, store: bool) -> Any:
+    """Run `work(conn, pinned)` in one transaction on the campaign (its row locked when storing).
+    The campaign's refusal (unknown, no sheets, closed, evaluated) becomes the user's message."""
+    from activities.store.scores import Refused, pinned
+    from rules.scoring import EntryError
+
+    engine = await _db()
+    try:
+        async with engine.begin() as conn:
+            p = await pinned(conn, campaign, lock=store)
+            if store and (why := p.refusal()):
+                raise UserError(why, code=1)
+            return await work(conn, p)
+    except Refused as e:
+        raise UserError(str(e), code=e.code) from None
+    except EntryError as e:
+        raise UserError("\n".join(e.problems)) from None
+    finally:
+        await engine.dispose()
+
+
+async def _store(conn: Any, p: Any, records: Any, by: str | None) -> Any:
+    from activities.store.scores import cli_provenance, store
+
+    now = datetime.now(UTC)
+    return await store(
+        conn,
+        p,
+        records,
+        entered_by=_entered_by(by),
+        provenance=cli_provenance(p),
+        plan_time=p.plan_now(now),
+        server_time=now,
+    )
+
+
+def _stored_line(campaign: str, stored: Any) -> str:
+    if stored is None:
+        return "dry run: nothing stored"
+    new = [x for x in stored if x.new]
+    corrected = sum(x.supersedes is not None for x in new)
+    parts = [f"stored {len(new)} scores in {campaign}"]
+    if corrected:
+        parts.append(f"{corrected} correcting earlier ones")
+    if len(stored) - len(new):
+        parts.append(f"{len(stored) - len(new)} unchanged (already stored)")
+    return "; ".join(parts)
+
+
 @scores_app.command("import")
 def scores_import(
+    campaign: str = typer.Argument(..., metavar="CAMPAIGN"),
     sheet_id: str = typer.Argument(..., metavar="SHEET"),
     file: Path = typer.Argument(..., metavar="FILE.xlsx"),
-    units: Path = _UNITS_OPT,
-    sheets: Path = _SHEETS_OPT,
     assessor: str | None = typer.Option(None, "--assessor", help="For rows with no 评分人."),
     on: str | None = typer.Option(None, "--date", help="For rows with no 评分日期 (YYYY-MM-DD)."),
+    by: str | None = _BY_OPT,
+    dry_run: bool = _DRY_OPT,
     as_json: bool = typer.Option(False, "--json", help="Print the records and scores as JSON."),
 ) -> None:
-    """Import a filled sheet, all or nothing: exit 0 with a summary, or 2 naming every bad cell."""
+    """Import a filled sheet into a campaign, all or nothing: exit 0 with what was stored, or 2
+    naming every bad cell (and nothing stored). A town scored again on the same day corrects it."""
     from activities.score_workbook import WorkbookError, read_cells
     from rules.score_import import read_scores
     from rules.scoring import score
 
-    book = _scorebook(sheets)
-    sheet = _score_sheet(book, sheet_id)
-    scope = _scope(book, units)
+    day = _date(on) if on else None
     try:
-        title, rows = read_cells(file, prefer=sheet.id)
+        title, rows = read_cells(file, prefer=sheet_id)
     except WorkbookError as e:
         raise UserError(str(e)) from None
-    got = read_scores(
-        sheet,
-        scope,
-        rows,
-        source=file.name,
-        assessor=assessor.strip() if assessor else None,
-        on=_date(on) if on else None,
-    )
+
+    async def work(conn: Any, p: Any) -> Any:
+        sheet = _score_sheet(p.book, sheet_id)
+        got = read_scores(
+            sheet, p.scope(), rows, source=file.name, assessor=assessor.strip() if assessor else None, on=day
+        )
+        stored = await _store(conn, p, got.records, by) if got.ok and not dry_run else None
+        return sheet, p.scope(), got, stored
+
+    sheet, scope, got, stored = run(_into_campaign(campaign, work, store=not dry_run))
     if not got.ok:
         err.print(f"{file} (worksheet {title}): {len(got.errors)} bad cells; nothing imported", markup=False)
         for bad in got.errors:
@@ -1523,37 +1641,49 @@ def scores_import(
                 "pass" if s.passed else "FAIL",
             )
         out.print(t)
-    err.print(_NOT_STORED)
+    err.print(_stored_line(campaign, stored), markup=False)
 
 
 @scores_app.command("enter")
 def scores_enter(
+    campaign: str = typer.Argument(..., metavar="CAMPAIGN"),
     sheet_id: str = typer.Argument(..., metavar="SHEET"),
     unit: str = typer.Argument(..., metavar="UNIT"),
     pairs: list[str] = typer.Argument(..., metavar="CRITERION=POINTS..."),
     assessor: str = typer.Option(..., "--assessor", help="Who scored (评分人)."),
     on: str = typer.Option(..., "--date", help="When (YYYY-MM-DD); a 拉练检查 is on one of its set dates."),
     findings: list[str] = typer.Option([], "--finding", help="A finding (问题); repeat for more."),
-    units: Path = _UNITS_OPT,
-    sheets: Path = _SHEETS_OPT,
+    by: str | None = _BY_OPT,
+    dry_run: bool = _DRY_OPT,
     as_json: bool = typer.Option(False, "--json", help="Print the record and its score as JSON."),
 ) -> None:
-    """Enter one unit's scores on a sheet: validated and computed (exit 0), or every problem (exit 2)."""
+    """Enter one unit's scores on a sheet into a campaign: stored (exit 0), or every problem
+    (exit 2). Entering the same unit, sheet and date again corrects the earlier scores."""
     from rules.scoring import EntryError, enter, score
 
-    book = _scorebook(sheets)
-    sheet = _score_sheet(book, sheet_id)
-    scope = _scope(book, units)
-    try:
-        record = enter(sheet, units=scope, unit=unit, pairs=pairs, assessor=assessor, on=_date(on), findings=findings)
-    except EntryError as e:
-        err.print(f"{sheet.id} {unit}: {len(e.problems)} problems; nothing entered", markup=False)
-        for p in e.problems:
+    day = _date(on)
+
+    async def work(conn: Any, p: Any) -> Any:
+        sheet = _score_sheet(p.book, sheet_id)
+        try:
+            record = enter(sheet, units=p.scope(), unit=unit, pairs=pairs, assessor=assessor, on=day, findings=findings)
+        except EntryError as e:
+            return sheet, p.scope(), e, None
+        stored = None if dry_run else await _store(conn, p, [record], by)
+        return sheet, p.scope(), record, stored
+
+    sheet, scope, record, stored = run(_into_campaign(campaign, work, store=not dry_run))
+    if isinstance(record, EntryError):
+        err.print(f"{sheet.id} {unit}: {len(record.problems)} problems; nothing entered", markup=False)
+        for p in record.problems:
             err.print(p, markup=False)
-        raise typer.Exit(2) from None
+        raise typer.Exit(2)
     result = score(sheet, record)
     if as_json:
-        out.print_json(json.dumps(_score_json(record, result), ensure_ascii=False))
+        data = _score_json(record, result)
+        if stored:
+            data["stored"] = {"id": stored[0].id, "new": stored[0].new, "supersedes": stored[0].supersedes}
+        out.print_json(json.dumps(data, ensure_ascii=False))
     else:
         name = next(u.name for u in scope if u.id == record.unit_id)
         out.print(
@@ -1577,7 +1707,174 @@ def scores_enter(
         out.print(f"score {result.total:.2f} / 100, pass mark {sheet.pass_mark:g}: {verdict}", markup=False)
         for f in record.findings:
             out.print(f"finding: {f}", markup=False)
-    err.print(_NOT_STORED)
+    err.print(_stored_line(campaign, stored), markup=False)
+
+
+@scores_app.command("list")
+def scores_list(
+    campaign: str = typer.Argument(..., metavar="CAMPAIGN"),
+    sheet_id: str | None = typer.Option(None, "--sheet", help="Only this sheet."),
+    unit: str | None = typer.Option(None, "--unit", help="Only this unit (id)."),
+    everything: bool = typer.Option(False, "--all", help="Also the scores corrected since."),
+    as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
+) -> None:
+    """A campaign's stored scores: the current ones (with --all, also those corrected since)."""
+    from sqlalchemy import select
+
+    from activities.store.scores import current
+    from activities.store.tables import assessment_scores as t_scores
+
+    async def work(conn: Any, p: Any) -> Any:
+        if everything:
+            q = select(t_scores).where(t_scores.c.campaign_id == campaign).order_by(t_scores.c.id)
+            rows = list((await conn.execute(q)).all())
+        else:
+            rows = await current(conn, campaign)
+        return p, [r for r in rows if (sheet_id in (None, r.sheet_id)) and (unit in (None, r.unit_id))]
+
+    p, rows = run(_into_campaign(campaign, work, store=False))
+    names = {u.id: u.name for u in p.scope()}
+    if as_json:
+        data = [
+            {
+                "id": r.id,
+                "sheet": r.sheet_id,
+                "unit": r.unit_id,
+                "assessed_on": r.assessed_on.isoformat(),
+                "assessor": r.assessor,
+                "points": r.points,
+                "findings": r.findings,
+                "total": float(r.total),
+                "passed": r.passed,
+                "source": r.source,
+                "entered_by": r.entered_by,
+                "supersedes": r.supersedes,
+                "scorebook_hash": r.scorebook_hash,
+            }
+            for r in rows
+        ]
+        out.print_json(json.dumps(data, ensure_ascii=False))
+        return
+    t = Table("id", "sheet", "unit", "name", "date", "score", "result", "assessor", "source", "supersedes")
+    for r in rows:
+        t.add_row(
+            str(r.id),
+            r.sheet_id,
+            r.unit_id,
+            names.get(r.unit_id, ""),
+            r.assessed_on.isoformat(),
+            f"{float(r.total):.2f}",
+            "pass" if r.passed else "FAIL",
+            r.assessor,
+            r.source,
+            str(r.supersedes or ""),
+        )
+    if rows:
+        out.print(t)
+    out.print(f"{campaign}: {len(rows)} scores", markup=False)
+
+
+@app.command()
+def evaluation(
+    campaign: str = typer.Argument(..., metavar="CAMPAIGN"),
+    docx: Path | None = typer.Option(None, "--docx", help="Write the final report (Word) here."),
+    pdf: Path | None = typer.Option(None, "--pdf", help="Write the final report (PDF) here."),
+    xlsx: Path | None = typer.Option(None, "--xlsx", help="Write the final report's workbook here."),
+    as_json: bool = typer.Option(False, "--json", help="Print the evaluation as JSON (as stored)."),
+) -> None:
+    """The comprehensive evaluation (综合评价): ranking, standards met, laggards, 楚天杯
+    recommendations, 长效管理 items; the files of the final report. The stored evaluation once
+    the evaluation phase has ended; before then a provisional one, computed now and not stored."""
+    from sqlalchemy import select
+
+    from activities.assessing import FINAL_REPORT, evaluation_of
+    from activities.documents.final_report import render_final_report
+    from activities.store.scores import EVALUATION_KIND
+    from activities.store.tables import documents
+    from models.assessment import EvaluationRecord
+
+    wanted = {"docx": docx, "pdf": pdf, "xlsx": xlsx}
+
+    async def work(conn: Any, p: Any) -> Any:
+        q = (
+            select(documents)
+            .where(documents.c.campaign_id == campaign, documents.c.kind.in_([EVALUATION_KIND, FINAL_REPORT]))
+            .order_by(documents.c.id)
+        )
+        docs = (await conn.execute(q)).all()
+        stored = next((d for d in docs if d.kind == EVALUATION_KIND), None)
+        if stored is not None:
+            record = EvaluationRecord.model_validate_json(stored.content)
+            files = {d.format: (d.content, d.sha256) for d in docs if d.kind == FINAL_REPORT and d.ref == stored.ref}
+            return p, record, stored.content, files
+        as_of = min(p.plan_now(datetime.now(UTC)).date(), p.plan.end)
+        record, report = await evaluation_of(conn, campaign, as_of=as_of, provisional=True)
+        files = {}
+        if any(wanted.values()):
+            rendered = await asyncio.to_thread(render_final_report, report)
+            files = {fmt: (f.data, f.sha256) for fmt, f in rendered.items()}
+        return p, record, record.model_dump_json(indent=2).encode(), files
+
+    p, record, raw, files = run(_into_campaign(campaign, work, store=False))
+    for fmt, path in wanted.items():
+        if path is None:
+            continue
+        if fmt not in files:
+            raise UserError(f"{campaign}: no {fmt} file of the final report is stored", code=1)
+        data, sha = files[fmt]
+        try:
+            path.write_bytes(data)
+        except OSError as e:
+            raise UserError(f"{path}: cannot write: {e.strerror or e}") from None
+        err.print(f"wrote {path} ({len(data):,} bytes, sha256 {sha[:16]}…)", markup=False)
+    if as_json:
+        out.print(raw.decode(), markup=False)
+        return
+    ev = record.evaluation
+    names = record.names
+    w = p.book.evaluation
+    state = "provisional, not stored" if record.provisional else "stored"
+    t = Table(
+        title=f"{campaign}: 综合评价 as of {record.as_of} ({state}; {record.scores} scores)",
+        show_header=True,
+    )
+    for col in ("rank", "unit", "name", "total"):
+        t.add_column(col, justify="right" if col in ("rank", "total") else "left")
+    t.add_column(f"timeliness {w.timeliness:g}%", justify="right")
+    t.add_column(f"rectification {w.rectification:g}%", justify="right")
+    t.add_column(f"assessment {w.assessment:g}%", justify="right")
+    t.add_column("meets")
+    t.add_column("open orders", justify="right")
+    t.add_column("")
+    commended, lagging = set(ev.commended), {x.unit_id: x for x in ev.laggards}
+    for town in ev.towns:
+        mark = (
+            "楚天杯"
+            if town.unit_id in commended
+            else ("后进: " + ", ".join(lagging[town.unit_id].reasons) if town.unit_id in lagging else "")
+        )
+        t.add_row(
+            str(town.rank),
+            town.unit_id,
+            names.get(town.unit_id, ""),
+            f"{town.total:.2f}",
+            f"{town.timeliness:.2f}",
+            f"{town.rectification:.2f}",
+            f"{town.assessment:.2f}",
+            ",".join(town.meets) or "-",
+            str(town.open_orders),
+            mark,
+        )
+    out.print(t)
+    for m, ids in ev.standards.items():
+        out.print(f"meets {m}: {len(ids)} of {len(ev.towns)}", markup=False)
+    out.print(f"楚天杯 recommended: {'、'.join(names[u] for u in ev.commended) or 'none'}", markup=False)
+    out.print(f"laggards (后进): {'、'.join(names[x.unit_id] for x in ev.laggards) or 'none'}", markup=False)
+    for item in ev.long_term:
+        out.print(
+            f"长效管理: {item.sheet_id}.{item.criterion_id} {item.name}: failed {item.failed} of {item.scored}",
+            markup=False,
+        )
 
 
 # -- rules ----------------------------------------------------------------------------------------

@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio.client import Client
 
+from activities.assessing import AssessmentActivities
 from activities.campaign import CampaignActivities
 from activities.delivery import DeliveryActivities, Outbox
 from activities.simulate import AgencySimulator
@@ -26,13 +27,15 @@ def build(
     inbox only."""
     c = campaign or CampaignActivities(engine, outbox)
     d = delivery or DeliveryActivities(engine)
+    a = AssessmentActivities(engine, outbox)
     out: list[Callable[..., Any]] = [
         c.register_campaign,
         c.load_obligations,
         c.deliver,
         c.mirror,
         c.monthly_cycle,
-        c.assess,
+        a.assess,
+        a.evaluate,
         c.close_campaign,
         c.record_refusal,
         c.record_rules,
@@ -40,5 +43,5 @@ def build(
         d.dispatch,
     ]
     if client is not None:
-        out.append(AgencySimulator(client).simulate_agency)
+        out += [AgencySimulator(client).simulate_agency, a.simulate_scores]
     return out

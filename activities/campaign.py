@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date
@@ -27,6 +26,7 @@ from activities.delivery import InboxItem, Outbox
 from activities.documents import RenderedSet, render_bulletin, render_ledger_xlsx, render_notice
 from activities.store import audit, documents
 from activities.store.tables import (
+    assessment_scores,
     assessments,
     audit_events,
     bulletins,
@@ -42,7 +42,6 @@ from models.documents import SupervisionNotice
 from models.obligation import Obligation, ObligationSpec, ObligationState
 from models.payloads import (
     Act,
-    AssessRun,
     CampaignResult,
     CloseCampaign,
     DeliverBatch,
@@ -88,6 +87,7 @@ _COUNTED: dict[str, tuple[Any, tuple[Any, ...]]] = {
     "notices": (supervision_notices, ()),
     "rectification_orders": (rectification_orders, ()),
     "bulletins": (bulletins, ()),
+    "scores": (assessment_scores, ()),
     "assessments": (assessments, ()),
     "audit_events": (audit_events, ()),
 }
@@ -165,6 +165,9 @@ class CampaignActivities:
                     calendar=ctx.calendar.model_dump(mode="json"),
                     launched_plan_time=inp.plan_time,
                     launched_server_time=inp.server_time,
+                    scorebook=inp.scorebook.model_dump(mode="json") if inp.scorebook else None,
+                    scorebook_hash=inp.scorebook.digest() if inp.scorebook else None,
+                    clock=ctx.clock.model_dump(mode="json"),
                 )
                 .on_conflict_do_nothing()
             )
@@ -187,6 +190,7 @@ class CampaignActivities:
                             "calendar_hash": ctx.calendar_hash,
                             "offset_seconds": ctx.clock.offset_seconds,
                             "obligations": len(specs),
+                            **({"scorebook_hash": inp.scorebook.digest()} if inp.scorebook else {}),
                         },
                     )
                 ],
@@ -752,72 +756,14 @@ class CampaignActivities:
         log.info("monthly bulletin", campaign_id=cid, month=month, laggards=len(laggards), rendered_ms=rendered_ms)
         return MonthlyResult(bulletin=True, rectification_orders=len(laggards))
 
-    @activity.defn(name=Act.assess)
-    async def assess(self, inp: AssessRun) -> int:
-        """达标验收 at a milestone (every obligation of the milestone done on time) or 年度总评
-        over the whole campaign (the share done on time; 60 to pass), per town in scope."""
-        prov = inp.provenance
-        cid = prov.campaign_id
-        async with self.db.begin() as conn:
-            q = select(obligations).where(obligations.c.campaign_id == cid, obligations.c.unit_kind.in_(LOCAL_KINDS))
-            if inp.milestone:
-                q = q.where(obligations.c.milestone == inp.milestone)
-            per: dict[str, list[Any]] = defaultdict(list)
-            for r in (await conn.execute(q)).all():
-                per[r.unit_id].append(r)
-            events = []
-            written = 0
-            for unit, rows in sorted(per.items()):
-                on_time = sum(_on_time(r, inp.as_of) for r in rows)
-                score = round(100 * on_time / len(rows), 1)
-                passed = on_time == len(rows) if inp.milestone else score >= 60
-                detail = {"obligations": len(rows), "on_time": on_time, "as_of": inp.as_of.isoformat()}
-                new = (
-                    await conn.execute(
-                        insert(assessments)
-                        .values(
-                            campaign_id=cid,
-                            kind=inp.kind,
-                            milestone=inp.milestone or "",
-                            unit_id=unit,
-                            score=score,
-                            passed=passed,
-                            detail=detail,
-                            plan_time=inp.plan_time,
-                            server_time=inp.server_time,
-                        )
-                        .on_conflict_do_nothing()
-                        .returning(assessments.c.id)
-                    )
-                ).scalar()
-                if new is None:
-                    continue
-                written += 1
-                events.append(
-                    audit.Event(
-                        key=f"{cid}#assess#{inp.kind}#{inp.milestone or ''}#{unit}",
-                        kind="assessment",
-                        plan_time=inp.plan_time,
-                        server_time=inp.server_time,
-                        actor="office",
-                        unit_id=unit,
-                        payload={
-                            "kind": inp.kind,
-                            "milestone": inp.milestone,
-                            "score": score,
-                            "passed": passed,
-                            **detail,
-                        },
-                    )
-                )
-            await audit.append(conn, prov, events)
-        return written
-
     @activity.defn(name=Act.close_campaign)
     async def close_campaign(self, inp: CloseCampaign) -> CampaignResult:
         prov = inp.provenance
         cid = prov.campaign_id
         async with self.db.begin() as conn:
+            # The campaign row first, then the audit head: the order score entries take them in
+            # (activities.store.scores), so the two never wait on each other.
+            await conn.execute(select(campaigns.c.id).where(campaigns.c.id == cid).with_for_update(key_share=True))
             await audit.append(
                 conn,
                 prov,

@@ -21,6 +21,9 @@ Key = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]*$", max_length=
 """A sheet or criterion id. 31 characters at most: a sheet id is also its Excel worksheet's title."""
 
 WEIGHT_TOTAL = 100.0
+RECHECK_WORKING_DAYS = 20
+"""A failed acceptance is re-checked this many working days later unless its sheet says otherwise
+(the plan names no interval: about a month, the office's choice)."""
 _EPS = 1e-6
 
 
@@ -58,6 +61,9 @@ class ScoreSheet(Frozen):
     """Field inspection (拉练检查) only: the set dates it is held on; a score must carry one of them."""
     pass_mark: float = Field(allow_inf_nan=False)
     """On the sheet's 0–100 scale; a unit passes with a (rounded) score at or above it."""
+    recheck_working_days: int | None = Field(default=None, ge=1, le=250)
+    """Acceptance only: a town failing it is ordered to rectify (责令整改) and re-checked (复查) this
+    many official working days after the acceptance; unset, `RECHECK_WORKING_DAYS`."""
     criterion_pass_percent: float = Field(default=60.0, ge=0, le=100, allow_inf_nan=False)
     """A criterion scored below this share of its max points counts as failed (不达标项)."""
     criteria: tuple[Criterion, ...] = Field(min_length=1)
@@ -80,11 +86,17 @@ class ScoreSheet(Frozen):
             raise ValueError(f"sheet {self.id}: only an acceptance sheet judges a milestone")
         if self.kind == AssessmentKind.field_inspection and not self.dates:
             raise ValueError(f"sheet {self.id}: a field inspection is held on set dates (dates:)")
+        if self.kind != AssessmentKind.acceptance and self.recheck_working_days is not None:
+            raise ValueError(f"sheet {self.id}: only an acceptance sheet is re-checked (recheck_working_days)")
         if self.kind != AssessmentKind.field_inspection and self.dates:
             raise ValueError(f"sheet {self.id}: only a field inspection has set dates")
         if len(set(self.dates)) != len(self.dates):
             raise ValueError(f"sheet {self.id}: a date appears twice")
         return self
+
+    @property
+    def recheck_days(self) -> int:
+        return self.recheck_working_days or RECHECK_WORKING_DAYS
 
     def criterion(self, criterion_id: str) -> Criterion:
         for c in self.criteria:
@@ -156,6 +168,13 @@ class ScoreBook(Frozen):
             if s.id == sheet_id:
                 return s
         raise KeyError(sheet_id)
+
+    def acceptance(self, milestone: str) -> ScoreSheet | None:
+        """The acceptance sheet judging a milestone (the first, if several)."""
+        return next((s for s in self.sheets if s.kind == AssessmentKind.acceptance and s.milestone == milestone), None)
+
+    def of_kind(self, kind: AssessmentKind) -> ScoreSheet | None:
+        return next((s for s in self.sheets if s.kind == kind), None)
 
     def units_in_scope(self, directory: UnitDirectory) -> tuple[Unit, ...]:
         """The towns, farms and scenic areas scored, in directory order."""
@@ -328,3 +347,21 @@ class Evaluation(Frozen):
     @property
     def ranking(self) -> tuple[str, ...]:
         return tuple(t.unit_id for t in self.towns)
+
+
+class EvaluationRecord(Frozen):
+    """The comprehensive evaluation as stored (JSON) and put on the audit record: what it was
+    computed from (each town's facts, the scores counted) and what it found."""
+
+    campaign_id: str
+    as_of: date
+    """The evaluation date: obligations due by then count, scores dated by then count."""
+    scorebook_hash: str
+    provisional: bool = False
+    """Computed on request before the evaluation phase ended; never stored."""
+    names: dict[str, str]
+    """Unit id → name, for every town in scope."""
+    facts: tuple[UnitFacts, ...]
+    scores: int = Field(ge=0)
+    """Stored score records counted (corrections replace what they correct)."""
+    evaluation: Evaluation

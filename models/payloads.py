@@ -12,6 +12,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from models.assessment import ScoreBook
 from models.calendar import CalendarData
 from models.delivery import QuietHours
 from models.obligation import Obligation, ObligationSpec, ObligationState
@@ -38,6 +39,8 @@ class Act(StrEnum):
     record_rules = "record_rules"
     record_amendment = "record_amendment"
     simulate_agency = "simulate_agency"
+    evaluate = "evaluate"  # 总结评价: the comprehensive evaluation, the final report (EvaluateRun)
+    simulate_scores = "simulate_scores"  # rehearsals: the simulated assessors' scores (SimulateScores)
     dispatch = "dispatch"  # e-mail and webhook pushes: models.delivery.DispatchRequest / DispatchResult
 
 
@@ -74,6 +77,9 @@ class CampaignInput(Payload):
     plan: Plan
     launched_plan_time: datetime
     """Plan time at launch: the 2021 plan rehearsed today launches at its issue date."""
+    scorebook: ScoreBook | None = None
+    """The score sheets (考核评分表) the campaign is assessed on, pinned at launch with their hash.
+    None: milestones are judged on the obligations alone, as before score sheets existed."""
 
 
 class EngineCost(Payload):
@@ -339,6 +345,7 @@ class RegisterCampaign(Payload):
     provenance: Provenance
     server_time: datetime
     plan_time: datetime
+    scorebook: ScoreBook | None = None
 
 
 class LoadObligations(Payload):
@@ -446,6 +453,37 @@ class AssessRun(Payload):
     as_of: date
     plan_time: datetime
     server_time: datetime
+    attempt: int = Field(default=1, ge=1)
+    """1: at the milestone (or the year's end); 2: the re-check (复查) of the towns that failed."""
+
+
+class AssessResult(Payload):
+    """What an assessment found; the phase sleeps to `recheck_on` and assesses again."""
+
+    written: int = 0
+    failed: int = 0
+    recheck_on: date | None = None
+    """Set when towns failed an acceptance and were ordered to rectify: the re-check date."""
+
+
+class EvaluateRun(Payload):
+    """总结评价 at the end of the evaluation phase. Only ids and dates: the activity reads
+    everything it weighs from the database (a province's evaluation is large)."""
+
+    provenance: Provenance
+    as_of: date
+    plan_time: datetime
+    server_time: datetime
+
+
+class EvaluationSummary(Payload):
+    evaluated: bool = False
+    """False: the campaign has no score sheets, so there is nothing to evaluate on."""
+    towns: int = 0
+    commended: list[str] = Field(default_factory=list)
+    laggards: list[str] = Field(default_factory=list)
+    documents: dict[str, str] = Field(default_factory=dict)
+    """Format → SHA-256 of the stored final report (docx, pdf, xlsx) and evaluation (json)."""
 
 
 class CloseCampaign(Payload):
@@ -479,6 +517,12 @@ class SimulationInput(Payload):
     seed: int
     never_answering: int = 1
     """How many towns never answer at all."""
+    scorebook: ScoreBook | None = None
+    """With the campaign's score sheets, simulated assessors score the towns before each
+    acceptance, its re-check and the annual review."""
+    misses: dict[str, list[str]] = Field(default_factory=dict)
+    """Milestone → the towns that miss it (fail its acceptance and the re-check); a milestone
+    named here has exactly these, one not named gets seeded misses."""
 
 
 class AgencyInput(Payload):
@@ -498,6 +542,28 @@ class SimulateAgency(Payload):
 class SimulateResult(Payload):
     applied: int = 0
     rejected: int = 0
+
+
+class SimulateScores(Payload):
+    """Rehearsals: simulated assessors score the towns on one sheet on one day."""
+
+    provenance: Provenance
+    sheet_id: str
+    on: date
+    recheck: bool = False
+    """Score only the towns whose current score on the sheet fails (复查)."""
+    seed: int
+    silent: list[str] = Field(default_factory=list)
+    """Towns that never answer: they fail every acceptance."""
+    misses: list[str] | None = None
+    """Exactly these towns fail (None: seeded)."""
+    plan_time: datetime
+    server_time: datetime
+
+
+class SimulateScoresResult(Payload):
+    stored: int = 0
+    unchanged: int = 0
 
 
 PhaseInput.model_rebuild()

@@ -40,7 +40,12 @@ def _locator(data: dict[str, Any]) -> Any:
             crit = sheets[i].get("criteria") or []
             hits = [j for j, x in enumerate(crit) if isinstance(x, dict) and x.get("id") == c[1]]
             return ("sheets", i, "criteria", hits[-1], "id") if hits else ("sheets", i, "criteria")
-        for word, key in (("weights", "criteria"), ("pass mark", "pass_mark"), ("date", "dates")):
+        for word, key in (
+            ("weights", "criteria"),
+            ("pass mark", "pass_mark"),
+            ("re-checked", "recheck_working_days"),
+            ("date", "dates"),
+        ):
             if word in what and key in sheets[i]:
                 return ("sheets", i, key)
         if "milestone" in what:

@@ -27,6 +27,7 @@ from models.assessment import (
     TownEvaluation,
 )
 from models.plan import AssessmentKind, Unit
+from rules.calendar import WorkCalendar
 
 _LATEST_COUNTS = (AssessmentKind.acceptance, AssessmentKind.annual_review)
 """Kinds where a re-check replaces the earlier score; the others average every visit."""
@@ -187,6 +188,19 @@ def enter(
         points=points,
         findings=tuple(f.strip() for f in findings if f.strip()),
     )
+
+
+# -- when acceptances are held and re-checked ----------------------------------------------------------
+
+
+def acceptance_day(calendar: WorkCalendar, due: date) -> date:
+    """达标验收 of a milestone: the first working day after it falls due."""
+    return calendar.shift(due, 1)
+
+
+def recheck_day(calendar: WorkCalendar, held_on: date, sheet: ScoreSheet) -> date:
+    """复查 of the towns that failed an acceptance held on `held_on`: the sheet's working days later."""
+    return calendar.shift(held_on, sheet.recheck_days)
 
 
 # -- the comprehensive evaluation ---------------------------------------------------------------------

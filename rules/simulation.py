@@ -9,13 +9,17 @@ from __future__ import annotations
 
 import random
 from collections import defaultdict
-from datetime import date
+from collections.abc import Collection, Sequence
+from datetime import date, datetime
+from typing import NamedTuple
 
+from models.assessment import ScoreBook, ScoreRecord, ScoreSheet
 from models.obligation import ObligationSpec, workflow_id_of
 from models.payloads import AgencyDay, AgencyMove
-from models.plan import Plan
+from models.plan import AssessmentKind, PhaseKind, Plan
 from models.time import at
 from rules.calendar import WorkCalendar
+from rules.scoring import acceptance_day, recheck_day, score
 
 RHYTHM = 5  # working days between an agency's paperwork days
 ON_TIME, LATE = 0.72, 0.90  # cumulative shares: on time, late, and the rest never complete
@@ -80,3 +84,140 @@ def schedule(
         wf: [AgencyDay(plan_time=at(d, "10:00"), moves=days[d]) for d in sorted(days) if d <= until]
         for wf, days in sorted(by_day.items())
     }
+
+
+# -- simulated assessors ------------------------------------------------------------------------------
+# A rehearsal has no assessors, so scores are made up from the seed: each town has a level (how
+# well it does, the same on every sheet, so rankings hang together), each record scatters round it.
+# Acceptances: a seeded few towns fail at first (MISS_SHARE) and some of those pass the re-check
+# (RECOVER_SHARE); towns that never answer fail every acceptance; `misses` names exactly who fails.
+
+SIM_ASSESSOR = "演练评分组"
+SIM_SOURCE = "simulation"
+MISS_SHARE, RECOVER_SHARE = 0.12, 0.5
+LEVELS = (72.0, 97.0)
+"""A town's level on the 0–100 scale, drawn once per town and seed."""
+LEAD_DAYS = 2
+"""Acceptance scores are dated this many working days before the milestone (or re-check) date."""
+REVIEW_LEAD_DAYS = 10
+"""The annual review is scored this many working days before the evaluation phase ends."""
+SCORING_TIME = "08:00"
+"""Simulated assessors store their scores early, before the day's assessments (11:00)."""
+
+
+class ScoreOccasion(NamedTuple):
+    """A day simulated assessors score the towns on a sheet."""
+
+    sheet_id: str
+    on: date
+    recheck: bool
+    milestone: str | None
+
+    @property
+    def plan_time(self) -> datetime:
+        return at(self.on, SCORING_TIME)
+
+
+def score_occasions(book: ScoreBook, plan: Plan, calendar: WorkCalendar) -> list[ScoreOccasion]:
+    """When a rehearsal's assessors score: before each milestone's acceptance, before its re-check,
+    and before the annual review at the end of the evaluation phase; in time order."""
+    due = {m.id: m.due for p in plan.phases for m in p.milestones}
+    ends = [p.end for p in plan.phases if p.name == PhaseKind.evaluation]
+    out: list[ScoreOccasion] = []
+    for sheet in book.sheets:
+        if sheet.kind == AssessmentKind.acceptance and sheet.milestone in due:
+            held = acceptance_day(calendar, due[sheet.milestone])
+            again = recheck_day(calendar, held, sheet)
+            out.append(
+                ScoreOccasion(sheet.id, calendar.shift(due[sheet.milestone], -LEAD_DAYS), False, sheet.milestone)
+            )
+            out.append(ScoreOccasion(sheet.id, max(calendar.shift(again, -LEAD_DAYS), held), True, sheet.milestone))
+        elif sheet.kind == AssessmentKind.annual_review and ends:
+            out.append(ScoreOccasion(sheet.id, calendar.shift(ends[0], -REVIEW_LEAD_DAYS), False, None))
+    return sorted(out, key=lambda o: (o.on, o.recheck, o.sheet_id))
+
+
+def town_level(seed: int, town: str) -> float:
+    return random.Random(f"{seed}:level:{town}").uniform(*LEVELS)
+
+
+def failing(
+    sheet: ScoreSheet,
+    towns: Sequence[str],
+    *,
+    seed: int,
+    recheck: bool,
+    silent: Collection[str] = (),
+    misses: Collection[str] | None = None,
+) -> frozenset[str]:
+    """The towns that fail this scoring of the sheet. With `misses`, exactly those (of `towns`)
+    fail, at the acceptance and its re-check alike; otherwise the silent towns and a seeded few."""
+    if misses is not None:
+        return frozenset(t for t in towns if t in misses)
+    if sheet.kind != AssessmentKind.acceptance:
+        return frozenset(t for t in towns if t in silent)
+    out = set()
+    for t in towns:
+        missed = random.Random(f"{seed}:miss:{sheet.id}:{t}").random() < MISS_SHARE
+        recovered = random.Random(f"{seed}:recover:{sheet.id}:{t}").random() < RECOVER_SHARE
+        if t in silent or (missed and not (recheck and recovered)):
+            out.add(t)
+    return frozenset(out)
+
+
+def simulated_scores(
+    sheet: ScoreSheet,
+    towns: Sequence[str],
+    *,
+    seed: int,
+    on: date,
+    recheck: bool = False,
+    silent: Collection[str] = (),
+    misses: Collection[str] | None = None,
+) -> tuple[ScoreRecord, ...]:
+    """Every town's record on the sheet for the day: the failing ones (`failing`) below the pass
+    mark with one criterion well short, the others at or above it, each criterion scattered
+    round the town's level and scored in half points, with a finding for each criterion failed."""
+    fail = failing(sheet, towns, seed=seed, recheck=recheck, silent=silent, misses=misses)
+    out = []
+    for t in towns:
+        rng = random.Random(f"{seed}:score:{sheet.id}:{t}:{on.isoformat()}")
+        passes = t not in fail
+        if passes:
+            target = min(99.0, max(town_level(seed, t) + rng.uniform(-3, 3), sheet.pass_mark + 1.5))
+        else:
+            target = max(5.0, sheet.pass_mark - rng.uniform(4, 15))
+        share = {c.id: min(100.0, max(0.0, target + rng.uniform(-4, 4))) for c in sheet.criteria}
+        if not passes:  # a town fails on a short board (短板): one criterion well below standard
+            weak = rng.choice(sheet.criteria).id
+            share[weak] = rng.uniform(35, sheet.criterion_pass_percent - 2)
+        record = _record(sheet, t, on, share)
+        step = 1.0 if passes else -1.0
+        # Nudge every criterion a point (of 100) at a time until the record lands on its side.
+        for _ in range(200):
+            if score(sheet, record).passed == passes:
+                break
+            share = {k: min(100.0, max(0.0, v + step)) for k, v in share.items()}
+            record = _record(sheet, t, on, share)
+        out.append(record)
+    return tuple(out)
+
+
+def _record(sheet: ScoreSheet, town: str, on: date, share: dict[str, float]) -> ScoreRecord:
+    points = {c.id: _half(share[c.id] / 100 * c.max_points, c.max_points) for c in sheet.criteria}
+    threshold = sheet.criterion_pass_percent / 100
+    findings = tuple(f"{c.name}：未达到标准" for c in sheet.criteria if points[c.id] < c.max_points * threshold)
+    return ScoreRecord(
+        sheet_id=sheet.id,
+        unit_id=town,
+        assessor=SIM_ASSESSOR,
+        assessed_on=on,
+        points=points,
+        findings=findings,
+        source=SIM_SOURCE,
+    )
+
+
+def _half(x: float, cap: float) -> float:
+    """To the half point, as assessors score, within 0…cap."""
+    return min(cap, max(0.0, int(x * 2 + 0.5) / 2))

@@ -58,7 +58,12 @@ class CampaignWorkflow:
         await workflow.execute_activity(
             Act.register_campaign,
             RegisterCampaign(
-                context=ctx, plan=plan, provenance=provenance(ctx), server_time=workflow.now(), plan_time=now
+                context=ctx,
+                plan=plan,
+                provenance=provenance(ctx),
+                server_time=workflow.now(),
+                plan_time=now,
+                scorebook=inp.scorebook,
             ),
             **REPORT_ACTIVITY,
         )

@@ -15,11 +15,16 @@ from models.payloads import (
     EngineCost,
     SimulateAgency,
     SimulateResult,
+    SimulateScores,
+    SimulateScoresResult,
     SimulationInput,
 )
 from rules.obligations import expand
-from rules.simulation import never_answering, schedule
-from workflows.common import engine_for, own_cost, sleep_until
+from rules.simulation import never_answering, schedule, score_occasions
+from workflows.common import DB_ACTIVITY, engine_for, own_cost, provenance, sleep_until
+
+SIMULATED_SCORES = "simulated-scores"
+"""Patch: with the campaign's score sheets, simulated assessors score the towns."""
 
 # The agency's unit workflow may still be starting when its first move comes due: retry
 # quickly for a while, then give the move up (a simulated agency that gives up is realistic).
@@ -71,7 +76,37 @@ class SimulationWorkflow:
             )
             for wf, d in days.items()
         ]
+        scoring = []
+        if inp.scorebook is not None and workflow.patched(SIMULATED_SCORES):
+            scoring.append(self._assessors(inp, silent))
         cost = own_cost(0)
-        for c in await asyncio.gather(*handles):
+        for c in await asyncio.gather(*handles, *scoring):
             cost = cost.add(c)
         return cost
+
+    async def _assessors(self, inp: SimulationInput, silent: list[str]) -> EngineCost:
+        """Score the towns on each scoring day of the campaign's sheets, through the same store
+        as scores entered by hand, before the assessments that read them."""
+        ctx = inp.context
+        assert inp.scorebook is not None
+        n = 0
+        for o in score_occasions(inp.scorebook, inp.plan, engine_for(ctx).calendar):
+            await sleep_until(ctx, o.plan_time)
+            await workflow.execute_activity(
+                Act.simulate_scores,
+                SimulateScores(
+                    provenance=provenance(ctx),
+                    sheet_id=o.sheet_id,
+                    on=o.on,
+                    recheck=o.recheck,
+                    seed=inp.seed,
+                    silent=silent,
+                    misses=inp.misses[o.milestone] if o.milestone is not None and o.milestone in inp.misses else None,
+                    plan_time=o.plan_time,
+                    server_time=ctx.clock.server_time(o.plan_time),
+                ),
+                result_type=SimulateScoresResult,
+                **DB_ACTIVITY,
+            )
+            n += 1
+        return EngineCost(activities=n)

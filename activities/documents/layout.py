@@ -95,14 +95,21 @@ class Table:
     def column_widths(self, total: float, measure: Callable[[str], float], padding: float) -> list[float]:
         """Widths in the unit of `total`: each column as wide as its widest cell (so short
         columns never wrap), the flex column taking what is left; when that is not enough,
-        every column gives up room in proportion."""
+        every column gives up room in proportion, but never below its widest character (a column
+        narrower than one character cannot be wrapped at all: fpdf2 loops for ever on it)."""
         columns = list(zip(self.header, *self.rows, strict=True))
         natural = [max(measure(v) for v in col) + padding for col in columns]
         flex = self.flex if self.flex is not None else max(range(len(natural)), key=natural.__getitem__)
         rest = sum(natural) - natural[flex]
         natural[flex] = max(total - rest, min(natural[flex], total / 4))
         scale = total / sum(natural)
-        return [w * scale for w in natural]
+        floor = [max((measure(c) for v in col for c in v), default=0.0) + padding * 1.01 for col in columns]
+        widths = [max(w * scale, f) for w, f in zip(natural, floor, strict=True)]
+        over = sum(widths) - total
+        room = [w - f for w, f in zip(widths, floor, strict=True)]
+        if over > 0 and sum(room) > over:  # the floors took room: the others give it back in proportion
+            widths = [w - over * r / sum(room) for w, r in zip(widths, room, strict=True)]
+        return widths
 
 
 def em_width(text: str) -> float:

@@ -19,6 +19,8 @@ from sqlalchemy import (
     Integer,
     LargeBinary,
     MetaData,
+    Numeric,
+    SmallInteger,
     String,
     Table,
     Text,
@@ -63,6 +65,11 @@ campaigns = Table(
     Column("launched_plan_time", DateTime(timezone=True), nullable=False),
     Column("launched_server_time", DateTime(timezone=True), nullable=False),
     Column("closed_plan_time", DateTime(timezone=True)),
+    # The score sheets the campaign is assessed on, pinned at launch (None: launched without),
+    # and its clock, so commands outside the workflows (scores entered) know its plan time.
+    Column("scorebook", JSONB),
+    Column("scorebook_hash", String(80)),
+    Column("clock", JSONB),
 )
 
 obligations = Table(
@@ -181,7 +188,33 @@ assessments = Table(
     Column("passed", Boolean, nullable=False),
     Column("detail", JSONB, nullable=False),
     *_times(),
-    UniqueConstraint("campaign_id", "kind", "milestone", "unit_id", name="uq_assessment"),
+    Column("attempt", SmallInteger, nullable=False, server_default="1"),  # 1 at the milestone, 2 the re-check
+    UniqueConstraint("campaign_id", "kind", "milestone", "unit_id", "attempt", name="uq_assessment"),
+)
+
+# Scores as the assessors gave them (考核评分), each pinned to the score book it was scored on. A
+# correction is a new row that `supersedes` the one it corrects; the current scores are the rows
+# nothing supersedes. Key: campaign#score#sheet#unit#date#source, and #N for the Nth version.
+assessment_scores = Table(
+    "assessment_scores",
+    metadata,
+    Column("id", BigInteger, primary_key=True, autoincrement=True),
+    Column("idempotency_key", String(400), nullable=False, unique=True),
+    Column("campaign_id", ForeignKey("campaigns.id"), nullable=False),
+    Column("sheet_id", String(31), nullable=False),
+    Column("scorebook_hash", String(80), nullable=False),
+    Column("unit_id", String(64), nullable=False),
+    Column("assessed_on", Date, nullable=False),
+    Column("assessor", String(64), nullable=False),
+    Column("points", JSONB, nullable=False),  # criterion id → points
+    Column("findings", JSONB, nullable=False),  # [text, …]
+    Column("total", Numeric(5, 2), nullable=False),
+    Column("passed", Boolean, nullable=False),
+    Column("source", Text, nullable=False),  # cli | FILE.xlsx:ROW | simulation
+    Column("entered_by", String(100), nullable=False),
+    Column("supersedes", ForeignKey("assessment_scores.id"), unique=True),
+    *_times(),
+    Index("ix_assessment_scores_unit", "campaign_id", "sheet_id", "unit_id", "assessed_on"),
 )
 
 audit_heads = Table(

@@ -25,7 +25,7 @@ from activities.documents import (
     render_notice,
 )
 from activities.documents.as_pdf import wrap
-from activities.documents.layout import stamp
+from activities.documents.layout import Table, stamp
 from models.documents import Bulletin, ScorePart, SupervisionNotice, TownScore, UnitRow
 from models.plan import UnitKind
 
@@ -304,6 +304,21 @@ def test_closing_punctuation_never_starts_a_line() -> None:
     lines = wrap("予以通报批评。现将有关情况通报如下", 6.5, len)
     assert lines == ["予以通报批", "评。现将有关", "情况通报如下"]
     assert all(line[0] not in "，。、；：" for line in wrap("甲乙丙丁戊，己庚辛壬癸。子丑寅卯", 5, len))
+
+
+def test_no_column_is_squeezed_below_one_character() -> None:
+    """A table too wide for the page shrinks its columns, but never one below its widest
+    character: fpdf2 cannot wrap such a column and loops for ever (a long 长效管理 item did)."""
+    long = "县“擦亮小城镇”建设美丽城镇联席会议办公室（县住建局）" * 3
+    table = Table(("序号", "事项", "责任单位"), (("1", long, long), ("2", long, "县住建局")), flex=1)
+    widths = table.column_widths(60.0, len, 2.0)
+    assert sum(widths) == pytest.approx(60.0)
+    assert min(widths) >= 1 + 2.0
+    final = final_report()
+    wide = final.model_copy(update={"carried": (final.carried[0].model_copy(update={"owner": long}),) * 3})
+    started = time.monotonic()
+    assert render_final_report(wide)["pdf"].data[:5] == b"%PDF-"
+    assert time.monotonic() - started < 30
 
 
 # -- what the models refuse -------------------------------------------------------------------------

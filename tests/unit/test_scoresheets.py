@@ -71,6 +71,11 @@ BROKEN = {
         "    dates:",
         ["only a field inspection"],
     ),
+    "a re-check interval of zero": (
+        ("    pass_mark: 80\n", "    pass_mark: 80\n    recheck_working_days: 0\n"),
+        "recheck_working_days: 0",
+        ["recheck_working_days", "greater than or equal to 1"],
+    ),
     "zero max points": (("max_points: 10,", "max_points: 0,"), "{id: orderly", ["max_points"]),
     "unknown key": (("    pass_mark: 80\n", "    pass_mark: 80\n    passmark: 70\n"), "passmark", ["passmark"]),
     "evaluation weights": (

@@ -129,6 +129,10 @@ def test_a_record_refuses_negative_or_non_finite_points() -> None:
         ({"pass_mark": 101}, "pass mark 101"),
         ({"milestone": None}, "names the milestone"),
         ({"dates": (DAY,)}, "only a field inspection"),
+        (
+            {"kind": "annual_review", "milestone": None, "recheck_working_days": 10},
+            "only an acceptance sheet is re-checked",
+        ),
     ],
 )
 def test_sheet_validation(update: dict[str, object], words: str) -> None:
