@@ -445,7 +445,11 @@ async def _by_obligations(conn: AsyncConnection, inp: AssessRun) -> int:
     milestone done on time; 年度总评 = the share done on time over the campaign (60 to pass)."""
     prov = inp.provenance
     cid = prov.campaign_id
-    q = select(obligations).where(obligations.c.campaign_id == cid, obligations.c.unit_kind.in_(LOCAL_KINDS))
+    q = select(obligations).where(
+        obligations.c.campaign_id == cid,
+        obligations.c.unit_kind.in_(LOCAL_KINDS),
+        obligations.c.state != ObligationState.withdrawn.value,
+    )
     if inp.milestone:
         q = q.where(obligations.c.milestone == inp.milestone)
     per: dict[str, list[Any]] = defaultdict(list)
@@ -525,7 +529,10 @@ async def evaluation_of(
     due: dict[str, int] = defaultdict(int)
     on_time: dict[str, int] = defaultdict(int)
     q = select(obligations.c.unit_id, obligations.c.due, obligations.c.state, obligations.c.completed_at).where(
-        obligations.c.campaign_id == campaign_id, obligations.c.unit_id.in_(ids), obligations.c.due <= as_of
+        obligations.c.campaign_id == campaign_id,
+        obligations.c.unit_id.in_(ids),
+        obligations.c.due <= as_of,
+        obligations.c.state != ObligationState.withdrawn.value,
     )
     for r in (await conn.execute(q)).all():
         due[r.unit_id] += 1

@@ -209,7 +209,7 @@ async def draft_notice(
             .where(
                 obligations.c.campaign_id == cid,
                 obligations.c.unit_id == a.unit_id,
-                obligations.c.state != ObligationState.completed.value,
+                obligations.c.state.not_in([ObligationState.completed.value, ObligationState.withdrawn.value]),
                 obligations.c.due < on,
             )
             .order_by(obligations.c.due, obligations.c.id)
@@ -318,8 +318,13 @@ def _record(r: Any) -> ObligationRecord:
 
 
 async def records(conn: AsyncConnection, campaign_id: str) -> list[ObligationRecord]:
-    """Every obligation of the campaign as the table has it now, in id order."""
-    q = select(obligations).where(obligations.c.campaign_id == campaign_id).order_by(obligations.c.id)
+    """Every obligation of the campaign as the table has it now, in id order (not those a plan
+    amendment withdrew: they are owed by no one)."""
+    q = (
+        select(obligations)
+        .where(obligations.c.campaign_id == campaign_id, obligations.c.state != ObligationState.withdrawn.value)
+        .order_by(obligations.c.id)
+    )
     return [_record(r) for r in (await conn.execute(q)).all()]
 
 

@@ -272,6 +272,7 @@ STATE_LABELS: Mapping[ObligationState, str] = {
     ObligationState.acknowledged: "已签收",
     ObligationState.in_progress: "推进中",
     ObligationState.completed: "已办结",
+    ObligationState.withdrawn: "已撤销",
 }
 KIND_LABELS: Mapping[UnitKind, str] = {
     UnitKind.town: "镇",
