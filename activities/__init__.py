@@ -10,6 +10,8 @@ from temporalio.client import Client
 
 from activities.campaign import CampaignActivities
 from activities.delivery import DeliveryActivities, Outbox
+from activities.dispatching import DispatchAlerts
+from activities.rectification import RectificationActivities
 from activities.simulate import AgencySimulator
 
 
@@ -26,6 +28,7 @@ def build(
     inbox only."""
     c = campaign or CampaignActivities(engine, outbox)
     d = delivery or DeliveryActivities(engine)
+    r = RectificationActivities(engine, c.outbox)  # an order's notices go where the campaign's go
     out: list[Callable[..., Any]] = [
         c.register_campaign,
         c.load_obligations,
@@ -37,6 +40,9 @@ def build(
         c.record_refusal,
         c.record_rules,
         d.dispatch,
+        DispatchAlerts(engine).dispatch_alert,
+        r.rectification_open,
+        r.rectification_step,
     ]
     if client is not None:
         out.append(AgencySimulator(client).simulate_agency)

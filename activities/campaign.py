@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from temporalio import activity
 
 from activities.delivery import InboxItem, Outbox
+from activities.rectification import monthly_orders, unresolved_orders
 from activities.store import audit
 from activities.store.tables import (
     assessments,
@@ -504,6 +505,8 @@ class CampaignActivities:
                 "ranking": ranking,
                 "laggards": laggards,
                 "commended": [u for u in ranking[:3] if per[u]["overdue"] == 0],
+                # 责令整改 not yet accepted, from earlier bulletins and rules (their rows' state).
+                "unresolved_orders": await unresolved_orders(conn, cid, before=inp.plan_time),
             }
             new = (
                 await conn.execute(
@@ -519,8 +522,8 @@ class CampaignActivities:
                     .returning(bulletins.c.id)
                 )
             ).scalar()
-            if new is None:
-                return MonthlyResult(bulletin=False)
+            if new is None:  # a retry after the commit: the same orders, read back
+                return MonthlyResult(bulletin=False, orders=await monthly_orders(conn, cid, inp.month))
             events = [
                 audit.Event(
                     key=f"{cid}#bulletin#{inp.month.isoformat()}",
@@ -584,8 +587,9 @@ class CampaignActivities:
                     )
                 )
             await audit.append(conn, prov, events)
+            orders = await monthly_orders(conn, cid, inp.month)
         log.info("monthly bulletin", campaign_id=cid, month=inp.month.isoformat(), laggards=len(laggards))
-        return MonthlyResult(bulletin=True, rectification_orders=len(laggards))
+        return MonthlyResult(bulletin=True, rectification_orders=len(laggards), orders=orders)
 
     @activity.defn(name=Act.assess)
     async def assess(self, inp: AssessRun) -> int:

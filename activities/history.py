@@ -25,7 +25,18 @@ from temporalio.worker import Replayer
 from activities.campaign import rules_key
 from activities.store.audit import ChainReport, verify
 from activities.store.tables import audit_events
-from models.payloads import Act, CloseCampaign, DeliverBatch, MirrorBatch, RecordRules, Refusal, RegisterCampaign
+from models.payloads import (
+    Act,
+    CloseCampaign,
+    DeliverBatch,
+    DispatchAlert,
+    MirrorBatch,
+    OpenOrder,
+    RecordRules,
+    RectificationStep,
+    Refusal,
+    RegisterCampaign,
+)
 from models.ruleset import ActionKind
 from workflows import REHEARSAL_WORKFLOWS, WORKFLOWS, sandbox
 
@@ -40,7 +51,7 @@ TRACED_KINDS = (
     "campaign.launched",
     "campaign.closed",
 )
-TRACED_PREFIXES = ("obligation.",)
+TRACED_PREFIXES = ("obligation.", "rectification.", "delivery.")
 
 
 async def collect(
@@ -173,6 +184,14 @@ def _keys(activity: str, conv: Any, payloads: Any) -> set[str]:
     if activity == Act.record_refusal:
         refusal: Refusal = conv.from_payloads(payloads, [Refusal])[0]
         return {refusal.key}
+    if activity == Act.rectification_open:
+        opened: OpenOrder = conv.from_payloads(payloads, [OpenOrder])[0]
+        return {f"{opened.order.key}#opened"}
+    if activity == Act.rectification_step:
+        step: RectificationStep = conv.from_payloads(payloads, [RectificationStep])[0]
+        return {a.key for a in step.actions} | ({step.event_key} if step.event_key else set())
+    if activity == Act.dispatch_alert:
+        return {conv.from_payloads(payloads, [DispatchAlert])[0].key}
     if activity == Act.close_campaign:
         close: CloseCampaign = conv.from_payloads(payloads, [CloseCampaign])[0]
         return {f"{close.provenance.campaign_id}#closed"}
