@@ -39,6 +39,14 @@ from models.payloads import (
     SimulationInput,
 )
 from models.plan import Plan
+from models.rectification import (
+    OrderState,
+    RectificationView,
+    ReportRectification,
+    ReviewRectification,
+    campaign_of,
+    rectification_workflow_id,
+)
 from models.ruleset import RuleSet
 from models.time import CST, Clock, at
 from rules import calendar as cal
@@ -416,11 +424,13 @@ def prepare(
     speed: int = 1,
     plan_from: date | None = None,
     scorebook: ScoreBook | None = None,
+    push: bool = False,
 ) -> Launch:
     """Everything a campaign pins at launch: plan, rule set, calendar, score sheets, and its clock.
 
     The clock starts at the plan's issue date (or `plan_from`) unless a live plan starts in
     the future; `speed` runs plan time faster than the server's, for drills on a real server.
+    With `push`, the campaign runs a dispatch loop for its e-mail and webhook pushes.
     """
     settings = get_settings()
     ruleset = load_ruleset(rules_file, plan)
@@ -445,6 +455,7 @@ def prepare(
         convener=plan.joint_meeting.convener,
         ends=plan.end,
         milestones={m.id: m.due for p in plan.phases for m in p.milestones},
+        push=push,
     )
     return Launch(
         input=CampaignInput(
@@ -725,6 +736,9 @@ def launch(
         speed=speed,
         plan_from=_date(plan_from) if plan_from else None,
         scorebook=scorebook_for(plan, sheets),
+        # Workers built with these settings queue pushes when the contacts file exists (worker.run):
+        # the campaign then runs its dispatch loop to send them.
+        push=settings.contacts_file.is_file(),
     )
     warn_missing(lp.missing_years, settings)
 
@@ -745,6 +759,8 @@ def launch(
         err.print("no score sheets for this plan (--sheets): milestones are judged on obligations alone")
     else:
         out.print(f"score sheets: {', '.join(s.id for s in book.sheets)} ({book.digest()[:19]})", markup=False)
+    if lp.input.context.push:
+        out.print(f"e-mail and webhook pushes: sent by {cid}/dispatch, to the contacts in {settings.contacts_file}")
 
 
 async def _db() -> Any:
@@ -2161,6 +2177,168 @@ def rules_install(
         f"{done.previous_hash[:19]}; applies to firings from {done.since.astimezone(CST):%Y-%m-%d %H:%M} plan time",
         markup=False,
     )
+
+
+# -- 责令整改 ------------------------------------------------------------------------------------------
+
+rectify_app = typer.Typer(
+    no_args_is_help=True, help="责令整改: rectification orders, the units' reports, the office's review."
+)
+app.add_typer(rectify_app, name="rectify")
+
+
+def _rectify(order: str, verb: str, make: Any) -> RectificationView:
+    """Send an Update to the order's workflow; `make(office)` builds its argument (the campaign's
+    office, from the order's workflow, for a review's default reviewer). Bad input exits 2 before
+    anything is sent; a refused action exits 2 too (and is on the audit trail)."""
+    from pydantic import ValidationError
+    from temporalio.client import WorkflowUpdateFailedError
+    from temporalio.service import RPCError, RPCStatusCode
+
+    from activities import servers
+
+    def build(office: str) -> Any:
+        try:
+            return make(office)
+        except ValidationError as e:
+            raise UserError("; ".join(str(x["msg"]).removeprefix("Value error, ") for x in e.errors())) from None
+
+    try:
+        campaign_of(order)
+    except ValueError:
+        raise UserError(
+            f"{order!r} is not a rectification order: give its id as `duban rectify list CAMPAIGN` shows it "
+            "(CAMPAIGN/rectify/…)"
+        ) from None
+    build("office")  # refuse bad input before connecting to anything
+
+    async def go() -> RectificationView:
+        client = await servers.connect(get_settings(), start=False)
+        handle = client.get_workflow_handle(order)
+        try:
+            current = await handle.query("view", result_type=RectificationView)
+            view: RectificationView = await handle.execute_update(
+                verb, build(current.office), result_type=RectificationView
+            )
+        except WorkflowUpdateFailedError as e:
+            raise UserError(f"refused: {getattr(e.cause, 'message', e)}", code=2) from None
+        except RPCError as e:
+            if e.status != RPCStatusCode.NOT_FOUND:
+                raise
+            raise UserError(
+                f"no workflow follows {order}: it was not issued, or it ended (resolved, or closed with the campaign)",
+                code=1,
+            ) from None
+        return view
+
+    try:
+        return run(go())
+    except RuntimeError as e:  # no Temporal server to reach (none is started for this)
+        if "no Temporal server" not in str(e):
+            raise
+        raise UserError(str(e), code=1) from None
+
+
+def _print_order(v: RectificationView) -> None:
+    out.print(f"{v.workflow_id}: {v.state.value}, due {v.due.isoformat()}, round {v.round}", markup=False)
+
+
+@rectify_app.command("report")
+def rectify_report(
+    order: str = typer.Argument(..., metavar="ORDER"),
+    unit: str = typer.Option(..., "--unit", help="The reporting unit (the one ordered)."),
+    text: str = typer.Option(..., "--text", help="The 整改报告: what was rectified."),
+    evidence: list[str] = typer.Option([], "--evidence", help="A reference to an evidence file (repeatable)."),
+) -> None:
+    """整改报告: a unit reports what it rectified."""
+    _print_order(_rectify(order, "report", lambda _: ReportRectification(unit_id=unit, text=text, evidence=evidence)))
+
+
+@rectify_app.command("review")
+def rectify_review(
+    order: str = typer.Argument(..., metavar="ORDER"),
+    accept: bool = typer.Option(False, "--accept", help="Accept the report: the order is resolved."),
+    reject: bool = typer.Option(False, "--reject", help="Send the report back (give --reason)."),
+    reason: str = typer.Option("", "--reason", help="Why it is rejected (or a note on acceptance)."),
+    due: str | None = typer.Option(None, "--due", help="Rejections: the new due date (default: rule set's days)."),
+    reviewer: str | None = typer.Option(None, "--as", help="The reviewing unit (default: the campaign's office)."),
+) -> None:
+    """The office reviews a unit's 整改报告: --accept, or --reject --reason R [--due DATE]."""
+    if accept == reject:
+        raise UserError("give one of --accept or --reject (with --reason)")
+    new_due = _date(due) if due else None
+    _print_order(
+        _rectify(
+            order,
+            "review",
+            lambda office: ReviewRectification(
+                reviewer=reviewer or office, accept=accept, reason=reason, new_due=new_due
+            ),
+        )
+    )
+
+
+@rectify_app.command("list")
+def rectify_list(
+    campaign: str,
+    open_only: bool = typer.Option(False, "--open", help="Only orders not resolved."),
+    as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
+) -> None:
+    """A campaign's rectification orders and where each stands (from the read side)."""
+    from sqlalchemy import select
+
+    from activities.store.tables import campaigns, rectification_orders
+
+    t = rectification_orders
+
+    async def go() -> list[dict[str, Any]]:
+        engine = await _db()
+        try:
+            async with engine.connect() as conn:
+                if (await conn.scalar(select(campaigns.c.id).where(campaigns.c.id == campaign))) is None:
+                    raise UserError(f"no campaign {campaign!r}", code=1)
+                q = select(t).where(t.c.campaign_id == campaign).order_by(t.c.plan_time, t.c.id)
+                if open_only:
+                    q = q.where(t.c.state != OrderState.resolved.value)
+                return [dict(r) for r in (await conn.execute(q)).mappings()]
+        finally:
+            await engine.dispose()
+
+    rows = [
+        {
+            "order": r["workflow_id"] or rectification_workflow_id(campaign, r["idempotency_key"]),
+            "key": r["idempotency_key"],
+            "unit": r["unit_id"],
+            "month": r["month"].isoformat(),
+            "issued": _iso(r["plan_time"]),
+            "due": r["due"].isoformat(),
+            "first_due": r["first_due"].isoformat() if r["first_due"] else None,
+            "state": r["state"],
+            "round": r["round"],
+            "source": r["source"],
+            "followed": r["workflow_id"] is not None,
+            "report": r["report_text"],
+            "evidence": r["evidence"] or [],
+            "reported_at": _iso(r["reported_at"]),
+            "reviewer": r["reviewer"],
+            "review_reason": r["review_reason"],
+            "reviewed_at": _iso(r["reviewed_at"]),
+            "escalated_at": _iso(r["escalated_at"]),
+            "resolved_at": _iso(r["resolved_at"]),
+        }
+        for r in run(go())
+    ]
+    if as_json:
+        out.print(json.dumps({"campaign": campaign, "orders": rows}, ensure_ascii=False, indent=2), markup=False)
+        return
+    table = Table("order", "unit", "issued", "due", "state", "round", "report")
+    for r in rows:
+        issued = r["issued"][:10] if r["issued"] else ""
+        table.add_row(r["order"], r["unit"], issued, r["due"], r["state"], str(r["round"]), (r["report"] or "")[:40])
+    if rows:
+        out.print(table)
+    unresolved = sum(r["state"] != OrderState.resolved.value for r in rows)
+    out.print(f"{campaign}: {len(rows)} orders shown, {unresolved} not resolved", markup=False)
 
 
 def main() -> None:

@@ -11,6 +11,8 @@ from temporalio.client import Client
 from activities.assessing import AssessmentActivities
 from activities.campaign import CampaignActivities
 from activities.delivery import DeliveryActivities, Outbox
+from activities.dispatching import DispatchAlerts
+from activities.rectification import RectificationActivities
 from activities.simulate import AgencySimulator
 
 
@@ -28,6 +30,7 @@ def build(
     c = campaign or CampaignActivities(engine, outbox)
     d = delivery or DeliveryActivities(engine)
     a = AssessmentActivities(engine, outbox)
+    r = RectificationActivities(engine, c.outbox)  # an order's notices go where the campaign's go
     out: list[Callable[..., Any]] = [
         c.register_campaign,
         c.load_obligations,
@@ -41,6 +44,9 @@ def build(
         c.record_rules,
         c.record_amendment,
         d.dispatch,
+        DispatchAlerts(engine).dispatch_alert,
+        r.rectification_open,
+        r.rectification_step,
     ]
     if client is not None:
         out += [AgencySimulator(client).simulate_agency, a.simulate_scores]

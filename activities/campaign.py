@@ -24,6 +24,7 @@ from temporalio import activity
 from activities import paperwork
 from activities.delivery import InboxItem, Outbox
 from activities.documents import RenderedSet, render_bulletin, render_ledger_xlsx, render_notice
+from activities.rectification import monthly_orders
 from activities.store import audit, documents
 from activities.store.tables import (
     assessment_scores,
@@ -651,8 +652,8 @@ class CampaignActivities:
             done = await conn.scalar(
                 select(bulletins.c.id).where(bulletins.c.campaign_id == cid, bulletins.c.month == inp.month)
             )
-            if done is not None:
-                return MonthlyResult(bulletin=False)
+            if done is not None:  # a retry after the commit: the same orders, read back
+                return MonthlyResult(bulletin=False, orders=await monthly_orders(conn, cid, inp.month))
             facts = await self.papers.facts(conn, cid)
             recs = await paperwork.records(conn, cid)
             rec = reconcile(recs, as_of, facts.calendar, red_at=inp.rectify_if_overdue_at_least)
@@ -753,8 +754,9 @@ class CampaignActivities:
                 ),
             )
             await audit.append(conn, prov, events)
+            issued = await monthly_orders(conn, cid, inp.month)
         log.info("monthly bulletin", campaign_id=cid, month=month, laggards=len(laggards), rendered_ms=rendered_ms)
-        return MonthlyResult(bulletin=True, rectification_orders=len(laggards))
+        return MonthlyResult(bulletin=True, rectification_orders=len(laggards), orders=issued)
 
     @activity.defn(name=Act.close_campaign)
     async def close_campaign(self, inp: CloseCampaign) -> CampaignResult:

@@ -30,9 +30,12 @@ from models.payloads import (
     Act,
     CloseCampaign,
     DeliverBatch,
+    DispatchAlert,
     MirrorBatch,
+    OpenOrder,
     RecordAmendment,
     RecordRules,
+    RectificationStep,
     Refusal,
     RegisterCampaign,
 )
@@ -51,7 +54,7 @@ TRACED_KINDS = (
     "campaign.launched",
     "campaign.closed",
 )
-TRACED_PREFIXES = ("obligation.", "extension.")
+TRACED_PREFIXES = ("obligation.", "extension.", "rectification.", "delivery.")
 
 
 async def collect(
@@ -186,6 +189,14 @@ def _keys(activity: str, conv: Any, payloads: Any) -> set[str]:
     if activity == Act.record_refusal:
         refusal: Refusal = conv.from_payloads(payloads, [Refusal])[0]
         return {refusal.key}
+    if activity == Act.rectification_open:
+        opened: OpenOrder = conv.from_payloads(payloads, [OpenOrder])[0]
+        return {f"{opened.order.key}#opened"}
+    if activity == Act.rectification_step:
+        step: RectificationStep = conv.from_payloads(payloads, [RectificationStep])[0]
+        return {a.key for a in step.actions} | ({step.event_key} if step.event_key else set())
+    if activity == Act.dispatch_alert:
+        return {conv.from_payloads(payloads, [DispatchAlert])[0].key}
     if activity == Act.close_campaign:
         close: CloseCampaign = conv.from_payloads(payloads, [CloseCampaign])[0]
         return {f"{close.provenance.campaign_id}#closed"}

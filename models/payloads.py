@@ -17,6 +17,7 @@ from models.calendar import CalendarData
 from models.delivery import QuietHours
 from models.obligation import Obligation, ObligationSpec, ObligationState
 from models.plan import PhaseKind, Plan
+from models.rectification import OrderNotice, OrderProgress, OrderState, RectificationOrder
 from models.ruleset import ActionKind, Channel, Role, RuleSet
 from models.time import Clock
 
@@ -42,6 +43,9 @@ class Act(StrEnum):
     evaluate = "evaluate"  # 总结评价: the comprehensive evaluation, the final report (EvaluateRun)
     simulate_scores = "simulate_scores"  # rehearsals: the simulated assessors' scores (SimulateScores)
     dispatch = "dispatch"  # e-mail and webhook pushes: models.delivery.DispatchRequest / DispatchResult
+    dispatch_alert = "dispatch_alert"  # a channel down or a push uncertain: told to the office
+    rectification_open = "rectification_open"
+    rectification_step = "rectification_step"
 
 
 # -- the campaign ---------------------------------------------------------------------------------
@@ -70,6 +74,9 @@ class CampaignContext(Payload):
     rules_since: datetime | None = None
     """When the rule set in force was installed on the running campaign (None: at launch).
     Its firings before then are not acted on: a new rule set applies to future firings only."""
+    push: bool = False
+    """Launched with a contacts file: e-mail and webhook pushes are queued, and a DispatchWorkflow
+    sends them. False for rehearsals, and for campaigns launched before pushes existed."""
 
 
 class CampaignInput(Payload):
@@ -145,6 +152,8 @@ class MonthlyInput(Payload):
     """The first day of the first month with a 月度对账."""
     months_done: int = 0
     cost: EngineCost | None = None
+    orders_waiting: list[RectificationOrder] = Field(default_factory=list)
+    """Rectification orders issued but not started yet: the previous run reached its child limit."""
 
 
 class InstallRules(Payload):
@@ -444,6 +453,9 @@ class MonthlyRun(Payload):
 class MonthlyResult(Payload):
     bulletin: bool = False
     rectification_orders: int = 0
+    orders: list[RectificationOrder] = Field(default_factory=list)
+    """The orders this month's cycle issued, in the order it issued them (empty in histories
+    recorded before orders had workflows)."""
 
 
 class AssessRun(Payload):
@@ -567,3 +579,80 @@ class SimulateScoresResult(Payload):
 
 
 PhaseInput.model_rebuild()
+
+
+# -- 责令整改 and the dispatch loop ------------------------------------------------------------------
+
+
+class RectificationInput(Payload):
+    context: CampaignContext
+    order: RectificationOrder
+    carried: OrderProgress | None = None
+    """Set only when continuing as new."""
+    cost: EngineCost | None = None
+
+
+class OpenOrder(Payload):
+    provenance: Provenance
+    order: RectificationOrder
+    workflow_id: str
+    plan_time: datetime
+    server_time: datetime
+    issued_server_time: datetime
+
+
+class RectificationStep(Payload):
+    """One step of an order, mirrored to its row and recorded, in one transaction."""
+
+    provenance: Provenance
+    order_key: str
+    unit_id: str
+    seq: int
+    """The step's number in the workflow: the row keeps the latest, whatever order writes land in."""
+    step: str
+    """follow_up | reported | accepted | rejected | overdue"""
+    state: OrderState
+    round: int
+    due: date
+    actor: str
+    event_key: str | None = None
+    """The audit row of the step itself (None: a follow-up only writes its actions' rows)."""
+    text: str = ""
+    evidence: list[str] = Field(default_factory=list)
+    reason: str = ""
+    actions: list[FiredAction] = Field(default_factory=list)
+    """Reminders and escalations the campaign's rules fired for the order."""
+    notices: list[OrderNotice] = Field(default_factory=list)
+    quiet_hours: QuietHours | None = None
+    plan_time: datetime
+    server_time: datetime
+
+
+class DispatchTally(Payload):
+    """What a DispatchWorkflow did, carried over continue-as-new."""
+
+    calls: int = 0
+    sent: int = 0
+    failed_by_channel: dict[str, int] = Field(default_factory=dict)
+    uncertain: int = 0
+    alerts: int = 0
+
+
+class DispatchInput(Payload):
+    context: CampaignContext
+    closing: bool = False
+    """The campaign has closed: send what is pending, then end."""
+    tally: DispatchTally = Field(default_factory=DispatchTally)
+    cost: EngineCost | None = None
+
+
+class DispatchAlert(Payload):
+    """Pushes that failed or became uncertain in one dispatch call: told to the office."""
+
+    provenance: Provenance
+    key: str
+    office: str
+    failed_by_channel: dict[str, int] = Field(default_factory=dict)
+    uncertain: int = 0
+    plan_time: datetime
+    server_time: datetime

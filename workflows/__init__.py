@@ -4,12 +4,22 @@ activity, called by name (models.payloads.Act) so no database code enters the sa
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 from workflows.campaign import CampaignWorkflow
+from workflows.dispatch import DispatchWorkflow
 from workflows.monthly import MonthlyWorkflow
 from workflows.phase import PhaseWorkflow, UnitBatchWorkflow
+from workflows.rectification import RectificationWorkflow
 from workflows.simulation import AgencyWorkflow, SimulationWorkflow
 from workflows.unit import UnitWorkflow
 
-WORKFLOWS = [CampaignWorkflow, PhaseWorkflow, UnitBatchWorkflow, UnitWorkflow, MonthlyWorkflow]
+WORKFLOWS = [
+    CampaignWorkflow,
+    PhaseWorkflow,
+    UnitBatchWorkflow,
+    UnitWorkflow,
+    MonthlyWorkflow,
+    RectificationWorkflow,
+    DispatchWorkflow,
+]
 REHEARSAL_WORKFLOWS = [SimulationWorkflow, AgencyWorkflow]
 
 # Our pure layers and the libraries they use are deterministic and side-effect free, so the
@@ -27,8 +37,10 @@ __all__ = [
     "WORKFLOWS",
     "AgencyWorkflow",
     "CampaignWorkflow",
+    "DispatchWorkflow",
     "MonthlyWorkflow",
     "PhaseWorkflow",
+    "RectificationWorkflow",
     "SimulationWorkflow",
     "UnitBatchWorkflow",
     "UnitWorkflow",

@@ -37,6 +37,7 @@ from rules.amend import AmendmentError, diff
 from rules.loading import SourceError, parse_ruleset
 from rules.obligations import expand, units_by_phase
 from workflows.common import DB_ACTIVITY, REPORT_ACTIVITY, own_cost, plan_now, provenance
+from workflows.dispatch import DISPATCH_PATCH, finish_dispatch, start_dispatch
 from workflows.monthly import MonthlyWorkflow
 from workflows.phase import PhaseWorkflow, relay
 
@@ -67,6 +68,8 @@ class CampaignWorkflow:
             ),
             **REPORT_ACTIVITY,
         )
+        # Pushes (e-mail, webhook) are sent by a loop of their own, for campaigns launched with them.
+        dispatch = await start_dispatch(ctx) if ctx.push and workflow.patched(DISPATCH_PATCH) else None
         units = units_by_phase(expand(plan, ctx.campaign_id))
         children = [
             self._start(
@@ -95,6 +98,8 @@ class CampaignWorkflow:
         for c in await asyncio.gather(*children):
             cost = cost.add(c)
         await workflow.wait_condition(workflow.all_handlers_finished)
+        if dispatch is not None:
+            cost = cost.add(await finish_dispatch(dispatch))
         ctx = self._ctx
         end = at(ctx.ends + timedelta(days=1), "00:00")
         cost = cost.add(own_cost(1))

@@ -7,8 +7,11 @@ from datetime import date, timedelta
 from temporalio import workflow
 
 from models.payloads import Act, CampaignContext, EngineCost, MonthlyInput, MonthlyResult, MonthlyRun, RulesChange
+from models.rectification import RectificationOrder
 from models.time import at
 from workflows.common import REPORT_ACTIVITY, engine_for, own_cost, provenance, sleep_until
+from workflows.dispatch import POKE_PATCH, poke
+from workflows.rectification import RECTIFY_PATCH, start_orders
 
 MONTHS_PER_RUN = 12
 """Continue as new yearly: the loop is long-lived, its history need not be."""
@@ -22,6 +25,8 @@ def next_month(d: date) -> date:
 class MonthlyWorkflow:
     def __init__(self) -> None:
         self._ctx: CampaignContext | None = None
+        self._orders_started = 0
+        """Rectification workflows started by this run: at most max_children, then continue as new."""
 
     @workflow.signal
     def install_rules(self, change: RulesChange) -> None:
@@ -40,6 +45,9 @@ class MonthlyWorkflow:
             month = next_month(month)
         activities = 0
         done = inp.months_done
+        waiting: list[RectificationOrder] = []
+        if inp.orders_waiting and workflow.patched(RECTIFY_PATCH):
+            waiting = await self._follow(ctx, inp.orders_waiting)
         # Each month's record is reconciled and published early the next month, while the
         # campaign runs; the final month is the evaluation's.
         while next_month(month) <= ctx.ends:
@@ -49,7 +57,7 @@ class MonthlyWorkflow:
             day = calendar.shift(publish - timedelta(days=1), monthly.working_day)
             when = at(day, ctx.ruleset.time_of_day) + timedelta(hours=1)
             await sleep_until(ctx, when)
-            await workflow.execute_activity(
+            result = await workflow.execute_activity(
                 Act.monthly_cycle,
                 MonthlyRun(
                     provenance=provenance(ctx),
@@ -65,13 +73,29 @@ class MonthlyWorkflow:
             activities += 1
             done += 1
             month = publish
-            if done % MONTHS_PER_RUN == 0 and next_month(month) <= ctx.ends:
-                workflow.continue_as_new(
-                    MonthlyInput(
-                        context=self._ctx,
-                        first_month=inp.first_month,
-                        months_done=done,
-                        cost=own_cost(activities, inp.cost).add(EngineCost(continued_as_new=1)),
-                    )
-                )
+            if ctx.push and result.orders and workflow.patched(POKE_PATCH):  # the orders' pushes
+                await poke(ctx)
+            if result.orders and workflow.patched(RECTIFY_PATCH):
+                waiting = await self._follow(ctx, [*waiting, *result.orders])
+            if waiting or (done % MONTHS_PER_RUN == 0 and next_month(month) <= ctx.ends):
+                self._continue(inp, done, activities, waiting)
+        if waiting:  # the last month's orders beyond this run's child limit
+            self._continue(inp, done, activities, waiting)
         return own_cost(activities, inp.cost)
+
+    async def _follow(self, ctx: CampaignContext, orders: list[RectificationOrder]) -> list[RectificationOrder]:
+        """Start the orders' workflows in the order issued, as many as this run may; the rest wait."""
+        taken = await start_orders(ctx, orders, budget=ctx.max_children - self._orders_started)
+        self._orders_started += taken
+        return orders[taken:]
+
+    def _continue(self, inp: MonthlyInput, done: int, activities: int, waiting: list[RectificationOrder]) -> None:
+        workflow.continue_as_new(
+            MonthlyInput(
+                context=self._ctx,
+                first_month=inp.first_month,
+                months_done=done,
+                cost=own_cost(activities, inp.cost).add(EngineCost(continued_as_new=1)),
+                orders_waiting=waiting,
+            )
+        )

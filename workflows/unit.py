@@ -43,6 +43,7 @@ from models.ruleset import Event
 from models.time import at
 from rules.engine import Firing, took
 from workflows.common import DB_ACTIVITY, HISTORY_LIMIT, engine_for, own_cost, plan_now, provenance
+from workflows.dispatch import POKE_PATCH, poke, pushes
 
 MIRROR_DEBOUNCE = timedelta(minutes=5)
 
@@ -252,6 +253,8 @@ class UnitWorkflow:
             **DB_ACTIVITY,
         )
         self._activities += 1
+        if ctx.push and pushes(actions) and workflow.patched(POKE_PATCH):  # e-mails and webhooks queued
+            await poke(ctx)
 
     async def _mirror(self, ctx: CampaignContext) -> None:
         changes, self._changes = self._changes, []

@@ -174,6 +174,26 @@ rectification_orders = Table(
     Column("due", Date, nullable=False),
     Column("state", String(20), nullable=False, server_default="open"),
     *_times(),
+    # Followed by a RectificationWorkflow (migration 0004_rectification): its id, where the order
+    # came from, and each step mirrored (`step_seq` keeps the latest decision).
+    Column("workflow_id", String(300)),
+    Column("source", String(100)),
+    Column("obligation_id", String(200)),
+    Column("first_due", Date),
+    Column("round", Integer, nullable=False, server_default="0"),
+    Column("report_text", Text),
+    Column("evidence", JSONB),
+    Column("reported_at", DateTime(timezone=True)),
+    Column("reviewer", String(64)),
+    Column("review_reason", Text),
+    Column("reviewed_at", DateTime(timezone=True)),
+    Column("escalated_at", DateTime(timezone=True)),
+    Column("resolved_at", DateTime(timezone=True)),
+    Column("step_seq", Integer, nullable=False, server_default="0"),
+    CheckConstraint(
+        "state IN ('open', 'reported', 'resolved', 'rejected', 'escalated')", name="ck_rectification_orders_state"
+    ),
+    Index("ix_rectification_orders_state", "campaign_id", "state"),
 )
 
 assessments = Table(

@@ -1,0 +1,170 @@
+"""责令整改: a rectification order, what the unit reports, what the office decides.
+
+An order comes from whichever part of the campaign issued it (the monthly bulletin's laggards
+today; rules and failed milestones too) as a `RectificationOrder`, and lives in its own
+`RectificationWorkflow` (`rectification_workflow_id`). Pure pydantic, like every model.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from enum import StrEnum
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from models.plan import PhaseKind
+
+
+class OrderState(StrEnum):
+    open = "open"  # issued, the unit has not reported yet
+    reported = "reported"  # the unit sent its 整改报告; the office has not reviewed it
+    resolved = "resolved"  # the office accepted the report
+    rejected = "rejected"  # the office sent the report back, with reasons and a new due date
+    escalated = "escalated"  # the due date passed without a report
+
+    @property
+    def awaiting_report(self) -> bool:
+        return self in (OrderState.open, OrderState.rejected, OrderState.escalated)
+
+
+ORDER_STATES = tuple(s.value for s in OrderState)
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class RectificationOrder(_Model):
+    """An order to follow up: enough to start its workflow from any parent."""
+
+    key: str = Field(max_length=300)
+    """The idempotency key of its `rectification_orders` row (e.g. `CAMPAIGN#rectify#MONTH#UNIT`)."""
+    unit_id: str
+    due: date
+    """The date the unit must have rectified and reported by."""
+    issued: datetime
+    """Plan time the order was issued."""
+    month: date | None = None
+    """The bulletin month for the monthly cycle's orders; the month issued otherwise."""
+    overdue: int = 0
+    """Overdue obligations that led to the order (monthly orders)."""
+    source: str = "monthly"
+    """Who issued it: `monthly`, `rule:<id>`, `milestone:<id>`."""
+    obligation_id: str | None = None
+    """The obligation it is about, when one."""
+    lead: str | None = None
+    """Where escalating "to the lead" goes (the task's 牵头单位); None: the office."""
+    phase: PhaseKind = PhaseKind.rollout
+    """For rule conditions that look at `phase` only."""
+    reason: str = ""
+
+
+def rectification_workflow_id(campaign_id: str, key: str) -> str:
+    """`CAMPAIGN/rectify/<order key>`, the key without its campaign prefix (the id names it)."""
+    rest = key
+    for prefix in (f"{campaign_id}#rectify#", f"{campaign_id}/", f"{campaign_id}#"):
+        if key.startswith(prefix):
+            rest = key[len(prefix) :]
+            break
+    return f"{campaign_id}/rectify/{rest}"
+
+
+def campaign_of(workflow_id: str) -> str:
+    """The campaign id of a rectification workflow id.
+
+    Raises:
+        ValueError: not a rectification workflow id.
+    """
+    cid, sep, rest = workflow_id.partition("/rectify/")
+    if not sep or not cid or not rest:
+        raise ValueError(f"{workflow_id!r} is not a rectification order (CAMPAIGN/rectify/ORDER)")
+    return cid
+
+
+class OrderProgress(_Model):
+    """What has happened to an order: the workflow's state, carried over continue-as-new."""
+
+    state: OrderState = OrderState.open
+    due: date
+    round: int = 0
+    """How many times the office rejected a report (each rejection opens a new round)."""
+    assigned: date
+    """When the current round began: the issue date, then each rejection's."""
+    unit_name: str
+    unit_kind: str = "town"
+    report_text: str = ""
+    evidence: list[str] = Field(default_factory=list)
+    review_reason: str = ""
+    reminders: int = 0
+    escalation_level: int = 0
+    fired: list[str] = Field(default_factory=list)
+    """Occurrences acted on in this round."""
+    overdue_rounds: list[int] = Field(default_factory=list)
+    """Rounds whose due date passed unanswered (recorded once each)."""
+    seq: int = 0
+    """Steps mirrored so far: the read side keeps the latest decision, whatever order writes land in."""
+
+
+# -- the Updates ---------------------------------------------------------------------------------
+
+
+class ReportRectification(_Model):
+    """整改报告: the unit says what it rectified, with references to its evidence files."""
+
+    unit_id: str
+    text: str = Field(min_length=1, max_length=4000)
+    evidence: list[str] = Field(default_factory=list, max_length=20)
+    """File references (names, document ids or URLs of photos and papers), never file contents."""
+
+    @model_validator(mode="after")
+    def _refs(self) -> ReportRectification:
+        if any(not e.strip() or len(e) > 500 for e in self.evidence):
+            raise ValueError("an evidence reference is empty or longer than 500 characters")
+        if not self.text.strip():
+            raise ValueError("the report has no text")
+        return self
+
+
+class ReviewRectification(_Model):
+    """The office's decision on a report: accepted (resolved), or rejected with reasons."""
+
+    reviewer: str
+    accept: bool
+    reason: str = Field(default="", max_length=2000)
+    new_due: date | None = None
+    """Rejections: the new due date (default: the rule set's rectification working days from today)."""
+
+    @model_validator(mode="after")
+    def _reasons(self) -> ReviewRectification:
+        if not self.accept and not self.reason.strip():
+            raise ValueError("a rejection gives its reasons")
+        if self.accept and self.new_due is not None:
+            raise ValueError("an accepted report needs no new due date")
+        return self
+
+
+class RectificationView(_Model):
+    key: str
+    workflow_id: str
+    unit_id: str
+    state: OrderState
+    due: date
+    round: int
+    report_text: str = ""
+    review_reason: str = ""
+    office: str = ""
+    """Who reviews: the campaign's office."""
+
+
+class OrderNotice(_Model):
+    """An inbox row (and its pushes) about an order: the order's own news to a unit or the office."""
+
+    key: str
+    recipient: str
+    title: str
+    body: str
+
+
+class OpenedOrder(_Model):
+    unit_name: str
+    unit_kind: str = "town"
