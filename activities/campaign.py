@@ -24,7 +24,7 @@ from temporalio import activity
 from activities import paperwork
 from activities.delivery import InboxItem, Outbox
 from activities.documents import RenderedSet, render_bulletin, render_ledger_xlsx, render_notice
-from activities.rectification import monthly_orders
+from activities.rectification import monthly_orders, unresolved_orders
 from activities.store import audit, documents
 from activities.store.tables import (
     assessment_scores,
@@ -730,6 +730,8 @@ class CampaignActivities:
                 ),
             }  # fmt: skip
             body = paperwork.bulletin_body(rec, orders, month=inp.month, doc=doc, hashes=hashes)
+            # The rectification workflows' own view of what is still open, by workflow id.
+            body["unresolved_orders"] = await unresolved_orders(conn, cid, before=inp.plan_time)
             await conn.execute(
                 insert(bulletins).values(
                     campaign_id=cid, month=inp.month, body=body, plan_time=inp.plan_time, server_time=inp.server_time

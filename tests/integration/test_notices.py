@@ -401,7 +401,7 @@ async def test_every_bulletin_counts_what_the_obligations_table_holds(
         assert words in text_, words
 
 
-async def test_orders_still_open_are_listed_until_resolved_or_accepted(engine: AsyncEngine) -> None:
+async def test_orders_still_open_are_listed_until_resolved(engine: AsyncEngine) -> None:
     c = await _registered(engine)
     now = datetime.now(UTC)
     async with engine.begin() as conn:
@@ -409,8 +409,8 @@ async def test_orders_still_open_are_listed_until_resolved_or_accepted(engine: A
             [
                 ("west", date(2021, 10, 1), "open"),
                 ("east", date(2021, 10, 1), "resolved"),
-                ("roads", date(2021, 11, 1), "accepted"),
-                ("water", date(2021, 11, 1), "overdue"),  # a state the rectification workflow may add
+                ("roads", date(2021, 11, 1), "resolved"),
+                ("water", date(2021, 11, 1), "escalated"),  # overdue, not yet answered
                 ("housing", date(2021, 12, 1), "open"),  # this month's
             ]
         ):
@@ -433,7 +433,7 @@ async def test_orders_still_open_are_listed_until_resolved_or_accepted(engine: A
     assert (first.bulletin, again.bulletin) == (True, False)
     async with engine.connect() as conn:
         body = await conn.scalar(select(bulletins.c.body).where(bulletins.c.campaign_id == c.cid))
-    assert [(o["unit_id"], o["state"]) for o in body["orders_unresolved"]] == [("west", "open"), ("water", "overdue")]
+    assert [(o["unit_id"], o["state"]) for o in body["orders_unresolved"]] == [("west", "open"), ("water", "escalated")]
     # This month's: the one on record, and the cycle's own for the towns with 3 overdue each.
     assert [o["unit_id"] for o in body["orders_issued"]] == ["east", "housing", "west"]
     # Nobody has done anything: all 9 obligations were due on 2021-12-31 and are overdue.
