@@ -39,13 +39,18 @@ from models.payloads import (
     UnitAmendment,
     UnitInput,
 )
-from models.ruleset import Event
+from models.ruleset import ActionKind, Event
 from models.time import at
 from rules.engine import Firing, took
+from rules.rectification import order_from_action
 from workflows.common import DB_ACTIVITY, HISTORY_LIMIT, engine_for, own_cost, plan_now, provenance
 from workflows.dispatch import POKE_PATCH, poke, pushes
+from workflows.rectification import start_orders
 
 MIRROR_DEBOUNCE = timedelta(minutes=5)
+
+RULE_ORDERS_PATCH = "rule-orders"
+"""Histories from before rules' rectification orders had workflows of their own."""
 
 OFFICE_ONLY = {"decide_extension": "decide a 延期申请", "evaluate": "evaluate completed work"}
 
@@ -255,6 +260,14 @@ class UnitWorkflow:
         self._activities += 1
         if ctx.push and pushes(actions) and workflow.patched(POKE_PATCH):  # e-mails and webhooks queued
             await poke(ctx)
+        # A rule's 责令整改 is followed up like the monthly bulletin's: its own child workflow
+        # (abandoned on close: an order outlives the unit's last obligation).
+        leads = {ob.id: ob.spec.lead for ob, _ in due}
+        orders = [
+            order_from_action(a, lead=leads.get(a.obligation_id)) for a in actions if a.kind is ActionKind.rectify
+        ]
+        if orders and workflow.patched(RULE_ORDERS_PATCH):
+            await start_orders(ctx, orders, budget=ctx.max_children)
 
     async def _mirror(self, ctx: CampaignContext) -> None:
         changes, self._changes = self._changes, []
