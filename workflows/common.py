@@ -7,6 +7,7 @@ from typing import Any
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
+from temporalio.exceptions import ApplicationError
 
 from models.payloads import CampaignContext, EngineCost, Provenance
 from rules.calendar import WorkCalendar
@@ -96,3 +97,8 @@ def own_cost(activities: int, carried: EngineCost | None = None) -> EngineCost:
         history_events=workflow.info().get_current_history_length(),
     )
     return mine.add(carried) if carried else mine
+
+
+def refuse(message: str) -> ApplicationError:
+    """An Update refused for bad input: the caller gets the message, nothing changes."""
+    return ApplicationError(message, type="InvalidInput", non_retryable=True)

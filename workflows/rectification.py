@@ -53,9 +53,8 @@ from models.ruleset import ActionKind
 from models.time import CST, at
 from rules.engine import Engine, Firing
 from rules.rectification import OrderRules, order_label, order_obligation
-from workflows.common import DB_ACTIVITY, HISTORY_LIMIT, engine_for, own_cost, plan_now, provenance
+from workflows.common import DB_ACTIVITY, HISTORY_LIMIT, engine_for, own_cost, plan_now, provenance, refuse
 from workflows.dispatch import poke, pushes
-from workflows.unit import refuse
 
 RECTIFY_PATCH = "rectification-order-workflows"
 """Parents start a RectificationWorkflow per order they issue (histories before it: none)."""

@@ -11,7 +11,6 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from temporalio import workflow
-from temporalio.exceptions import ApplicationError
 
 from models.obligation import Obligation, ObligationState
 from models.payloads import (
@@ -43,7 +42,7 @@ from models.ruleset import ActionKind, Event
 from models.time import at
 from rules.engine import Firing, took
 from rules.rectification import order_from_action
-from workflows.common import DB_ACTIVITY, HISTORY_LIMIT, engine_for, own_cost, plan_now, provenance
+from workflows.common import DB_ACTIVITY, HISTORY_LIMIT, engine_for, own_cost, plan_now, provenance, refuse
 from workflows.dispatch import POKE_PATCH, poke, pushes
 from workflows.rectification import start_orders
 
@@ -77,11 +76,6 @@ def _evidence_problem(evidence: list[Evidence], ctx: CampaignContext) -> str | N
         if e.size > policy.max_bytes:
             return f"evidence {e.name!r} is {e.size:,} bytes: the limit is {policy.max_bytes:,}"
     return None
-
-
-def refuse(message: str) -> ApplicationError:
-    """An Update refused for bad input: the caller gets the message, nothing changes."""
-    return ApplicationError(message, type="InvalidInput", non_retryable=True)
 
 
 """Updates arriving together (an agency signing for all its tasks) are mirrored in one write."""
