@@ -175,7 +175,7 @@ class Live(Stack):
             check=False,
         )
 
-    def interrupt_up(self, timeout: float = 20) -> int | None:
+    def interrupt_up(self, timeout: float = 60) -> int | None:
         """Ctrl-C `duban up`; its exit code, or None if it did not stop within `timeout`."""
         if self.up.poll() is None:
             self.up.send_signal(signal.SIGINT)

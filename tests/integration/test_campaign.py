@@ -257,7 +257,9 @@ async def test_a_worker_killed_mid_campaign_and_restarted_sends_no_duplicate(
         first.send_signal(signal.SIGKILL)
         first.wait()
         second = spawn()
-        async with asyncio.timeout(240):
+        # A report activity the dead worker held is retried after its 5-minute start-to-close
+        # timeout: wait past it.
+        async with asyncio.timeout(420):
             await handle.result()
         # What an auditor runs against a live campaign: the histories from the server itself.
         histories = await history.collect(env.client, [cid])
