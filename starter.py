@@ -1896,6 +1896,31 @@ def evaluation(
 # -- rules ----------------------------------------------------------------------------------------
 
 
+def _campaign_update(campaign: str, update: str, arg: Any, result: type[T], *, what: str) -> T:
+    """Send a campaign workflow an Update: its validator's or handler's refusal is exit 2 with
+    the message, a campaign not running here exit 1 saying `what` did not happen."""
+    from temporalio.client import WorkflowUpdateFailedError
+    from temporalio.service import RPCError, RPCStatusCode
+
+    from activities import servers
+
+    async def go() -> T:
+        client = await servers.connect(get_settings())
+        try:
+            done: T = await client.get_workflow_handle(campaign).execute_update(update, arg, result_type=result)
+        except WorkflowUpdateFailedError as e:
+            raise UserError(f"refused: {getattr(e.cause, 'message', e)}", code=2) from None
+        except RPCError as e:
+            if e.status != RPCStatusCode.NOT_FOUND:
+                raise
+            raise UserError(
+                f"campaign {campaign} is not running (closed, or not launched here): {what}", code=1
+            ) from None
+        return done
+
+    return run(go())
+
+
 def closed_message(campaign: str, when: datetime | None) -> str:
     on = f" on {when.astimezone(CST):%Y-%m-%d}" if when else ""
     return f"campaign {campaign} is closed{on}: it takes no further changes"
@@ -1925,31 +1950,15 @@ def plan_amend(
 ) -> None:
     """Amend a running campaign's plan (add a task, change a due date or a lead unit): its
     obligations are added, moved or withdrawn, and the amendment is on the record."""
-    from temporalio.client import WorkflowUpdateFailedError
-    from temporalio.service import RPCError, RPCStatusCode
 
-    from activities import servers
     from models.payloads import AmendPlan, PlanAmended
 
     plan = load_plan(plan_file)  # FILE:LINE here, before anything is sent
     if (when := run(_closed(campaign))) is not None:
         raise UserError(closed_message(campaign, when), code=1)
 
-    async def go() -> PlanAmended:
-        client = await servers.connect(get_settings())
-        try:
-            done: PlanAmended = await client.get_workflow_handle(campaign).execute_update(
-                "amend_plan", AmendPlan(plan=plan, path=str(plan_file), actor=actor), result_type=PlanAmended
-            )
-        except WorkflowUpdateFailedError as e:
-            raise UserError(f"refused: {getattr(e.cause, 'message', e)}", code=2) from None
-        except RPCError as e:
-            if e.status != RPCStatusCode.NOT_FOUND:
-                raise
-            raise UserError(f"campaign {campaign} is not running here: nothing amended", code=1) from None
-        return done
-
-    done = run(go())
+    req = AmendPlan(plan=plan, path=str(plan_file), actor=actor)
+    done: PlanAmended = _campaign_update(campaign, "amend_plan", req, PlanAmended, what="nothing amended")
     c = done.counts
     out.print(
         f"{campaign}: amended ({done.previous_hash[:19]} → {done.plan_hash[:19]}): {c['added']} obligations added, "
@@ -2143,10 +2152,7 @@ def rules_install(
     """Install a new rule set on a running campaign, through a validated Update: a rule set that
     does not parse or compile, or names a role or milestone the plan lacks, changes nothing.
     It applies to future firings only; the installation is in the audit trail."""
-    from temporalio.client import WorkflowUpdateFailedError
-    from temporalio.service import RPCError, RPCStatusCode
 
-    from activities import servers
     from models.payloads import InstallRules, RulesInstalled
 
     text = _read(rules_file)
@@ -2155,23 +2161,8 @@ def rules_install(
         raise UserError(closed_message(campaign, rec.as_of), code=1)
     load_ruleset(rules_file, rec.plan)  # FILE:LINE here, before anything is sent
 
-    async def go() -> RulesInstalled:
-        client = await servers.connect(get_settings())
-        try:
-            done: RulesInstalled = await client.get_workflow_handle(campaign).execute_update(
-                "install_rules", InstallRules(text=text, path=str(rules_file), actor=actor), result_type=RulesInstalled
-            )
-        except WorkflowUpdateFailedError as e:
-            raise UserError(f"refused: {getattr(e.cause, 'message', e)}", code=2) from None
-        except RPCError as e:
-            if e.status != RPCStatusCode.NOT_FOUND:
-                raise
-            raise UserError(
-                f"campaign {campaign} is not running (closed, or not launched here): nothing installed", code=1
-            ) from None
-        return done
-
-    done = run(go())
+    req = InstallRules(text=text, path=str(rules_file), actor=actor)
+    done: RulesInstalled = _campaign_update(campaign, "install_rules", req, RulesInstalled, what="nothing installed")
     out.print(
         f"{campaign}: installed {done.ruleset_id} v{done.version} ({done.ruleset_hash[:19]}), replacing "
         f"{done.previous_hash[:19]}; applies to firings from {done.since.astimezone(CST):%Y-%m-%d %H:%M} plan time",

@@ -168,46 +168,12 @@ class AssessmentActivities:
             key = order_key(cid, milestone, u.id)
             if acceptance and not passed and recheck is not None:
                 detail |= {"order": key, "recheck_on": recheck.isoformat()}
-            new = (
-                await conn.execute(
-                    insert(assessments)
-                    .values(
-                        campaign_id=cid,
-                        kind=inp.kind,
-                        milestone=milestone,
-                        unit_id=u.id,
-                        attempt=inp.attempt,
-                        score=result.total if result else 0.0,
-                        passed=passed,
-                        detail=detail,
-                        plan_time=inp.plan_time,
-                        server_time=inp.server_time,
-                    )
-                    .on_conflict_do_nothing()
-                    .returning(assessments.c.id)
-                )
-            ).scalar()
-            if new is None:
+            event = await _judged(conn, inp, u.id, score=result.total if result else None, passed=passed, detail=detail)
+            if event is None:
                 continue  # judged by an earlier attempt of this activity
             written += 1
             failed += not passed
-            events.append(
-                audit.Event(
-                    key=assess_key(cid, inp.kind, inp.milestone, u.id, inp.attempt),
-                    kind="assessment",
-                    plan_time=inp.plan_time,
-                    server_time=inp.server_time,
-                    actor="office",
-                    unit_id=u.id,
-                    payload={
-                        "kind": inp.kind,
-                        "milestone": inp.milestone,
-                        "score": result.total if result else None,
-                        "passed": passed,
-                        **detail,
-                    },
-                )
-            )
+            events.append(event)
             if not acceptance:
                 continue
             if recheck is not None and not passed:
@@ -462,40 +428,51 @@ async def _by_obligations(conn: AsyncConnection, inp: AssessRun) -> int:
         result = round(100 * on_time / len(rows), 1)
         passed = on_time == len(rows) if inp.milestone else result >= 60
         detail = {"obligations": len(rows), "on_time": on_time, "as_of": inp.as_of.isoformat()}
-        new = (
-            await conn.execute(
-                insert(assessments)
-                .values(
-                    campaign_id=cid,
-                    kind=inp.kind,
-                    milestone=inp.milestone or "",
-                    unit_id=unit,
-                    score=result,
-                    passed=passed,
-                    detail=detail,
-                    plan_time=inp.plan_time,
-                    server_time=inp.server_time,
-                )
-                .on_conflict_do_nothing()
-                .returning(assessments.c.id)
-            )
-        ).scalar()
-        if new is None:
+        event = await _judged(conn, inp, unit, score=result, passed=passed, detail=detail)
+        if event is None:
             continue
         written += 1
-        events.append(
-            audit.Event(
-                key=assess_key(cid, inp.kind, inp.milestone, unit),
-                kind="assessment",
-                plan_time=inp.plan_time,
-                server_time=inp.server_time,
-                actor="office",
-                unit_id=unit,
-                payload={"kind": inp.kind, "milestone": inp.milestone, "score": result, "passed": passed, **detail},
-            )
-        )
+        events.append(event)
     await audit.append(conn, prov, events)
     return written
+
+
+async def _judged(
+    conn: AsyncConnection, inp: AssessRun, unit: str, *, score: float | None, passed: bool, detail: dict[str, Any]
+) -> audit.Event | None:
+    """One unit's assessment row (once per campaign, kind, milestone, unit and attempt) and the
+    audit event to append with it; None when an earlier attempt of the activity wrote it."""
+    cid = inp.provenance.campaign_id
+    new = (
+        await conn.execute(
+            insert(assessments)
+            .values(
+                campaign_id=cid,
+                kind=inp.kind,
+                milestone=inp.milestone or "",
+                unit_id=unit,
+                attempt=inp.attempt,
+                score=score if score is not None else 0.0,
+                passed=passed,
+                detail=detail,
+                plan_time=inp.plan_time,
+                server_time=inp.server_time,
+            )
+            .on_conflict_do_nothing()
+            .returning(assessments.c.id)
+        )
+    ).scalar()
+    if new is None:
+        return None
+    return audit.Event(
+        key=assess_key(cid, inp.kind, inp.milestone, unit, inp.attempt),
+        kind="assessment",
+        plan_time=inp.plan_time,
+        server_time=inp.server_time,
+        actor="office",
+        unit_id=unit,
+        payload={"kind": inp.kind, "milestone": inp.milestone, "score": score, "passed": passed, **detail},
+    )
 
 
 async def _overdue(conn: AsyncConnection, cid: str, milestone: str | None, as_of: date) -> dict[str, int]:

@@ -9,7 +9,7 @@ from temporalio import workflow
 from temporalio.common import RetryPolicy
 from temporalio.exceptions import ApplicationError
 
-from models.payloads import CampaignContext, EngineCost, Provenance
+from models.payloads import Act, CampaignContext, EngineCost, Provenance, Refusal
 from rules.calendar import WorkCalendar
 from rules.engine import Engine
 
@@ -102,3 +102,30 @@ def own_cost(activities: int, carried: EngineCost | None = None) -> EngineCost:
 def refuse(message: str) -> ApplicationError:
     """An Update refused for bad input: the caller gets the message, nothing changes."""
     return ApplicationError(message, type="InvalidInput", non_retryable=True)
+
+
+async def record_refusal(
+    ctx: CampaignContext, *, verb: str, subject: str, known: bool, actor: str, reason: str, text: str = ""
+) -> ApplicationError:
+    """Put a refused Update on the record (an activity, keyed by the Update's id, so a retried
+    Update records it once) and return the error to fail it with: every refused attempt is in
+    the audit trail, which a validator's rejection would not be."""
+    info = workflow.current_update_info()
+    now = workflow.now()
+    await workflow.execute_activity(
+        Act.record_refusal,
+        Refusal(
+            provenance=provenance(ctx),
+            key=f"{workflow.info().workflow_id}#refused:{info.id if info else now.isoformat()}",
+            verb=verb,
+            obligation_id=subject,
+            known=known,
+            actor=actor,
+            reason=reason,
+            text=text,
+            plan_time=ctx.clock.plan_time(now),
+            server_time=now,
+        ),
+        **DB_ACTIVITY,
+    )
+    return refuse(reason)

@@ -35,7 +35,6 @@ from models.payloads import (
     OpenOrder,
     RectificationInput,
     RectificationStep,
-    Refusal,
     RulesChange,
 )
 from models.rectification import (
@@ -53,7 +52,16 @@ from models.ruleset import ActionKind
 from models.time import CST, at
 from rules.engine import Engine, Firing
 from rules.rectification import OrderRules, order_label, order_obligation
-from workflows.common import DB_ACTIVITY, HISTORY_LIMIT, engine_for, own_cost, plan_now, provenance, refuse
+from workflows.common import (
+    DB_ACTIVITY,
+    HISTORY_LIMIT,
+    engine_for,
+    own_cost,
+    plan_now,
+    provenance,
+    record_refusal,
+    refuse,
+)
 from workflows.dispatch import poke, pushes
 
 RECTIFY_PATCH = "rectification-order-workflows"
@@ -274,26 +282,17 @@ class RectificationWorkflow:
         if reason is None:
             return
         assert self._ctx is not None and self._order is not None
-        info = workflow.current_update_info()
-        now = workflow.now()
-        await workflow.execute_activity(
-            Act.record_refusal,
-            Refusal(
-                provenance=provenance(self._ctx),
-                key=f"{workflow.info().workflow_id}#refused:{info.id if info else now.isoformat()}",
-                verb=verb,
-                obligation_id=self._order.key,
-                known=False,  # an order, not an obligation: the audit row names it in its payload
-                actor=actor,
-                reason=reason,
-                text=text,
-                plan_time=self._ctx.clock.plan_time(now),
-                server_time=now,
-            ),
-            **DB_ACTIVITY,
+        error = await record_refusal(
+            self._ctx,
+            verb=verb,
+            subject=self._order.key,
+            known=False,  # an order, not an obligation: the audit row names it in its payload
+            actor=actor,
+            reason=reason,
+            text=text,
         )
         self._activities += 1
-        raise refuse(reason)
+        raise error
 
     def _update_key(self, what: str) -> str:
         assert self._order is not None

@@ -30,7 +30,6 @@ from models.payloads import (
     ObligationAction,
     ObligationView,
     PhaseAmendment,
-    Refusal,
     ReportProgress,
     RequestExtension,
     RulesChange,
@@ -42,7 +41,16 @@ from models.ruleset import ActionKind, Event
 from models.time import at
 from rules.engine import Firing, took
 from rules.rectification import order_from_action
-from workflows.common import DB_ACTIVITY, HISTORY_LIMIT, engine_for, own_cost, plan_now, provenance, refuse
+from workflows.common import (
+    DB_ACTIVITY,
+    HISTORY_LIMIT,
+    engine_for,
+    own_cost,
+    plan_now,
+    provenance,
+    record_refusal,
+    refuse,
+)
 from workflows.dispatch import POKE_PATCH, poke, pushes
 from workflows.rectification import start_orders
 
@@ -337,26 +345,17 @@ class UnitWorkflow:
         reason = self._reason(a, verb)
         if reason is None:
             return self._obs[a.obligation_id]
-        info = workflow.current_update_info()
-        now = workflow.now()
-        await workflow.execute_activity(
-            Act.record_refusal,
-            Refusal(
-                provenance=provenance(self._ctx),
-                key=f"{workflow.info().workflow_id}#refused:{info.id if info else now.isoformat()}",
-                verb=verb,
-                obligation_id=a.obligation_id,
-                known=a.obligation_id in self._obs,
-                actor=a.unit_id,
-                reason=reason,
-                text=a.text,
-                plan_time=self._ctx.clock.plan_time(now),
-                server_time=now,
-            ),
-            **DB_ACTIVITY,
+        error = await record_refusal(
+            self._ctx,
+            verb=verb,
+            subject=a.obligation_id,
+            known=a.obligation_id in self._obs,
+            actor=a.unit_id,
+            reason=reason,
+            text=a.text,
         )
         self._activities += 1
-        raise refuse(reason)
+        raise error
 
     def _record(
         self,
