@@ -21,13 +21,13 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from temporalio import activity
 
 from activities.campaign import LOCAL_KINDS, _on_time
-from activities.delivery import InboxItem, Outbox
+from activities.delivery import InboxItem, Outbox, write_inbox
 from activities.documents.final_report import render_final_report
 from activities.documents.layout import RenderedFile
 from activities.store import audit
 from activities.store import documents as stored_documents
 from activities.store import scores as stored_scores
-from activities.store.tables import assessments, campaigns, inbox, obligations, rectification_orders
+from activities.store.tables import assessments, campaigns, obligations, rectification_orders
 from models.assessment import (
     EvaluationInput,
     EvaluationRecord,
@@ -257,25 +257,7 @@ class AssessmentActivities:
             plan_time=inp.plan_time,
             server_time=inp.server_time,
         )
-        new = (
-            await conn.execute(
-                insert(inbox)
-                .values(
-                    idempotency_key=key,
-                    campaign_id=cid,
-                    recipient=unit_id,
-                    kind=item.kind,
-                    level=0,
-                    title=title,
-                    body=body,
-                    plan_time=inp.plan_time,
-                    server_time=inp.server_time,
-                )
-                .on_conflict_do_nothing()
-                .returning(inbox.c.id)
-            )
-        ).scalar()
-        if new is not None and self.outbox is not None:
+        if await write_inbox(conn, item) and self.outbox is not None:
             await self.outbox.push(conn, item)
         return audit.Event(
             key=key,

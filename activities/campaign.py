@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from temporalio import activity
 
 from activities import paperwork
-from activities.delivery import InboxItem, Outbox
+from activities.delivery import InboxItem, Outbox, write_inbox
 from activities.documents import RenderedSet, render_bulletin, render_ledger_xlsx, render_notice
 from activities.rectification import monthly_orders, unresolved_orders
 from activities.store import audit, documents
@@ -254,27 +254,13 @@ class CampaignActivities:
                     bound.info("notice", code=notice.code, plan_time=a.plan_time.isoformat())
                     continue
                 kind = INBOX_KIND[a.kind]
-                new = (
-                    await conn.execute(
-                        insert(inbox)
-                        .values(
-                            idempotency_key=a.key,
-                            campaign_id=prov.campaign_id,
-                            recipient=a.recipient,
-                            kind=kind,
-                            obligation_id=a.obligation_id,
-                            rule_id=a.rule_id,
-                            level=a.level,
-                            title=a.title,
-                            body=a.body,
-                            plan_time=a.plan_time,
-                            server_time=a.server_time,
-                        )
-                        .on_conflict_do_nothing()
-                        .returning(inbox.c.id)
-                    )
-                ).scalar()
-                if new is None:
+                item = InboxItem(
+                    key=a.key, campaign_id=prov.campaign_id, recipient=a.recipient, kind=kind, title=a.title,
+                    body=a.body, plan_time=a.plan_time, server_time=a.server_time,
+                    obligation_id=a.obligation_id, rule_id=a.rule_id, level=a.level,
+                    channels=tuple(a.channels), quiet=inp.quiet_hours,
+                )  # fmt: skip
+                if not await write_inbox(conn, item):
                     out.already += 1
                     bound.info("already delivered", key=a.key)
                     continue
@@ -326,15 +312,7 @@ class CampaignActivities:
                     )
                 )
                 bound.info(kind, recipient=a.recipient, plan_time=a.plan_time.isoformat())
-                await self._push(
-                    conn,
-                    InboxItem(
-                        key=a.key, campaign_id=prov.campaign_id, recipient=a.recipient, kind=kind, title=a.title,
-                        body=a.body, plan_time=a.plan_time, server_time=a.server_time,
-                        obligation_id=a.obligation_id, rule_id=a.rule_id, level=a.level,
-                        channels=tuple(a.channels), quiet=inp.quiet_hours,
-                    ),
-                )  # fmt: skip
+                await self._push(conn, item)
                 if a.notice:
                     notice = await self._notice(conn, inp, a, key=f"{a.key}#notice")
                     out.notices.append(notice.code)
@@ -459,21 +437,14 @@ class CampaignActivities:
                 severity=draft.severity.value,
             )
         )
-        await conn.execute(
-            insert(inbox).values(
-                idempotency_key=key,
-                campaign_id=cid,
-                recipient=a.unit_id,
-                kind="notice",
-                obligation_id=a.obligation_id,
-                rule_id=a.rule_id,
+        await write_inbox(
+            conn,
+            InboxItem(
+                key=key, campaign_id=cid, recipient=a.unit_id, kind="notice", title=title, body=body,
+                plan_time=a.plan_time, server_time=a.server_time, obligation_id=a.obligation_id, rule_id=a.rule_id,
                 level=a.level,
-                title=title,
-                body=body,
-                plan_time=a.plan_time,
-                server_time=a.server_time,
-            )
-        )
+            ),
+        )  # fmt: skip
         return IssuedNotice(
             code=code,
             record={
@@ -687,19 +658,7 @@ class CampaignActivities:
                     plan_time=inp.plan_time,
                     server_time=inp.server_time,
                 )
-                await conn.execute(
-                    insert(inbox).values(
-                        idempotency_key=key,
-                        campaign_id=cid,
-                        recipient=u,
-                        kind=order.kind,
-                        level=0,
-                        title=order.title,
-                        body=order.body,
-                        plan_time=inp.plan_time,
-                        server_time=inp.server_time,
-                    )
-                )
+                await write_inbox(conn, order)
                 await self._push(conn, order)
                 events.append(
                     audit.Event(

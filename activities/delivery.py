@@ -46,6 +46,7 @@ from typing import Any
 import httpx
 import structlog
 from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
@@ -53,7 +54,7 @@ from temporalio.exceptions import ApplicationError
 from activities.config import Settings, get_settings
 from activities.store import deliveries as ledger
 from activities.store.deliveries import Claimed
-from activities.store.tables import campaigns
+from activities.store.tables import campaigns, inbox
 from models.calendar import CalendarData
 from models.contacts import ContactBook
 from models.delivery import (
@@ -141,6 +142,32 @@ class InboxItem:
     """The channels the rule named (None: every channel the contact has)."""
     quiet: QuietHours | None = None
     """The campaign rule set's quiet hours (None: the outbox's own)."""
+
+
+async def write_inbox(conn: AsyncConnection, item: InboxItem) -> bool:
+    """The item's in-app inbox row, once (its key is unique); whether it is new. Every action,
+    notice, order and alert reaches a person through here; pushes follow with `Outbox.push`."""
+    new = (
+        await conn.execute(
+            insert(inbox)
+            .values(
+                idempotency_key=item.key,
+                campaign_id=item.campaign_id,
+                recipient=item.recipient,
+                kind=item.kind,
+                obligation_id=item.obligation_id,
+                rule_id=item.rule_id,
+                level=item.level,
+                title=item.title,
+                body=item.body,
+                plan_time=item.plan_time,
+                server_time=item.server_time,
+            )
+            .on_conflict_do_nothing()
+            .returning(inbox.c.id)
+        )
+    ).scalar()
+    return new is not None
 
 
 class Outbox:

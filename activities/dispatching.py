@@ -8,12 +8,11 @@ the audit chain, once per dispatch call that saw any.
 from __future__ import annotations
 
 import structlog
-from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio import activity
 
+from activities.delivery import InboxItem, write_inbox
 from activities.store import audit
-from activities.store.tables import inbox
 from models.payloads import Act, DispatchAlert
 
 log = structlog.get_logger()
@@ -43,20 +42,13 @@ class DispatchAlerts:
         title, body = alert_text(inp)
         cid = inp.provenance.campaign_id
         async with self.db.begin() as conn:
-            await conn.execute(
-                insert(inbox)
-                .values(
-                    idempotency_key=inp.key,
-                    campaign_id=cid,
-                    recipient=inp.office,
-                    kind="delivery",
-                    title=title,
-                    body=body,
-                    plan_time=inp.plan_time,
-                    server_time=inp.server_time,
-                )
-                .on_conflict_do_nothing()
-            )
+            await write_inbox(
+                conn,
+                InboxItem(
+                    key=inp.key, campaign_id=cid, recipient=inp.office, kind="delivery", title=title, body=body,
+                    plan_time=inp.plan_time, server_time=inp.server_time,
+                ),
+            )  # fmt: skip
             await audit.append(
                 conn,
                 inp.provenance,

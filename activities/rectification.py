@@ -20,9 +20,9 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from temporalio import activity
 
-from activities.delivery import InboxItem, Outbox
+from activities.delivery import InboxItem, Outbox, write_inbox
 from activities.store import audit
-from activities.store.tables import inbox, obligations, rectification_orders
+from activities.store.tables import obligations, rectification_orders
 from models.payloads import Act, OpenOrder, RectificationStep
 from models.rectification import OpenedOrder, OrderState, RectificationOrder, rectification_workflow_id
 from models.ruleset import ActionKind
@@ -265,25 +265,7 @@ class RectificationActivities:
 
     async def _inbox(self, conn: AsyncConnection, item: InboxItem) -> bool:
         """One inbox row (and its pushes), once; returns whether it is new."""
-        new = (
-            await conn.execute(
-                insert(inbox)
-                .values(
-                    idempotency_key=item.key,
-                    campaign_id=item.campaign_id,
-                    recipient=item.recipient,
-                    kind=item.kind,
-                    rule_id=item.rule_id,
-                    level=item.level,
-                    title=item.title,
-                    body=item.body,
-                    plan_time=item.plan_time,
-                    server_time=item.server_time,
-                )
-                .on_conflict_do_nothing()
-                .returning(inbox.c.id)
-            )
-        ).scalar()
-        if new is not None and self.outbox is not None:
+        new = await write_inbox(conn, item)
+        if new and self.outbox is not None:
             await self.outbox.push(conn, item)
-        return new is not None
+        return new
