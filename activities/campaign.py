@@ -346,7 +346,7 @@ class CampaignActivities:
             )
             if row is None or notice is None:
                 return
-            stored = await documents.fetch(conn, cid, "notice", notice["code"])
+            stored = await documents.exists(conn, cid, "notice", notice["code"])
         record = json.loads(row.payload)
         if stored or "document" not in record:
             return

@@ -55,6 +55,14 @@ async def store(
     return {fmt: f.sha256 for fmt, f in files.items()}
 
 
+async def exists(conn: AsyncConnection, campaign_id: str, kind: str, ref: str) -> bool:
+    """Whether a document has been stored (without reading its bytes)."""
+    q = select(documents.c.id).where(
+        documents.c.campaign_id == campaign_id, documents.c.kind == kind, documents.c.ref == ref
+    )
+    return (await conn.execute(q.limit(1))).first() is not None
+
+
 async def fetch(conn: AsyncConnection, campaign_id: str, kind: str, ref: str) -> list[Any]:
     """A document's stored files (filename, format, media type, sha256, content)."""
     q = (
