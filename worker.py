@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import asyncio
+import signal
 
 import structlog
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -58,8 +59,53 @@ async def run(settings: Settings | None = None) -> None:
     client = await connect(settings)
     structlog.get_logger().info("worker starting", task_queue=settings.task_queue)
     outbox = Outbox.from_settings(settings)  # a bad contacts file stops the worker here, FILE:LINE
-    async with build_worker(client, engine, task_queue=settings.task_queue, outbox=outbox):
-        await asyncio.Event().wait()
+    await run_until_stopped(build_worker(client, engine, task_queue=settings.task_queue, outbox=outbox))
+    await engine.dispose()
+
+
+STOP_SECONDS = 10.0
+"""How long Ctrl-C (or SIGTERM) waits for the tasks in flight before the worker leaves anyway."""
+
+
+async def run_until_stopped(worker: Worker, *, grace: float = STOP_SECONDS) -> None:
+    """Run `worker` until SIGINT or SIGTERM, then stop it within `grace` seconds.
+
+    Leaving with work in flight loses nothing: a workflow task is handed to another worker, an
+    activity attempt is retried once its timeout (or missing heartbeats) says this worker is
+    gone, and every side effect has an idempotency key. So a stop that hangs (a poll the server
+    holds open, a send stuck in a socket) must not keep the process, and the operator, waiting: a
+    second Ctrl-C leaves at once.
+    """
+    log = structlog.get_logger()
+    loop = asyncio.get_running_loop()
+    stop, now = asyncio.Event(), asyncio.Event()
+
+    def on_signal() -> None:
+        (now if stop.is_set() else stop).set()
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, on_signal)
+    running = asyncio.create_task(worker.run())
+    stopping = asyncio.create_task(stop.wait())
+    await asyncio.wait({running, stopping}, return_when=asyncio.FIRST_COMPLETED)
+    if running.done():  # the worker failed on its own: say why
+        stopping.cancel()
+        running.result()
+        return
+    log.info("worker stopping", grace_seconds=grace)
+    shutdown = asyncio.create_task(worker.shutdown())
+    hurry = asyncio.create_task(now.wait())
+    done, _ = await asyncio.wait({shutdown, hurry}, timeout=grace, return_when=asyncio.FIRST_COMPLETED)
+    hurry.cancel()
+    if shutdown in done:
+        await running
+        log.info("worker stopped")
+        return
+    # Leave now: returning would have asyncio.run wait for the stuck tasks to finish cancelling.
+    log.warning("worker left with tasks in flight; the server retries them", grace_seconds=grace)
+    from activities.servers import hard_exit
+
+    hard_exit(0)
 
 
 if __name__ == "__main__":

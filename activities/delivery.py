@@ -52,6 +52,7 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.config import Settings, get_settings
+from activities.keepalive import keeps_alive
 from activities.store import deliveries as ledger
 from activities.store.deliveries import Claimed
 from activities.store.tables import campaigns, inbox
@@ -325,6 +326,7 @@ class DeliveryActivities:
         self.calendars = CampaignCalendars()
 
     @activity.defn(name=Act.dispatch)
+    @keeps_alive
     async def dispatch(self, req: DispatchRequest) -> DispatchResult:
         """Send the campaign's due pushes (optionally only `req.keys`); see the module docstring.
 

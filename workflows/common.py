@@ -29,8 +29,15 @@ DB_ACTIVITY: dict[str, Any] = {
     "schedule_to_close_timeout": timedelta(days=1),
     "retry_policy": DB_RETRY,
 }
-# Reports scan a whole campaign: give them longer per attempt.
-REPORT_ACTIVITY: dict[str, Any] = {**DB_ACTIVITY, "start_to_close_timeout": timedelta(minutes=5)}
+# A long activity beats (`activities.keepalive`) so that a worker that dies mid-attempt is noticed
+# after this long, not after the attempt's whole start-to-close timeout.
+HEARTBEAT_TIMEOUT = timedelta(seconds=30)
+# Reports scan a whole campaign: give them longer per attempt, and heartbeats.
+REPORT_ACTIVITY: dict[str, Any] = {
+    **DB_ACTIVITY,
+    "start_to_close_timeout": timedelta(minutes=5),
+    "heartbeat_timeout": HEARTBEAT_TIMEOUT,
+}
 
 # Sending e-mail and webhooks (Act.dispatch). A retried dispatch never sends a claimed message
 # again (it surfaces it as uncertain), so retrying the activity is safe; a receiver's own
@@ -38,7 +45,8 @@ REPORT_ACTIVITY: dict[str, Any] = {**DB_ACTIVITY, "start_to_close_timeout": time
 # So this policy only rides out the worker or the database going away: the same day-long backoff
 # as DB writes. An attempt claims rows for at most delivery_budget_seconds (60 s) and then waits
 # for the sends in flight (each bounded by its SMTP/HTTP timeout, 20 s at most): 3 minutes covers
-# it, and a dead worker is noticed after that long. An unknown campaign will not get better.
+# it; a dead worker is noticed sooner, by its missing heartbeats. An unknown campaign will not get
+# better.
 DISPATCH_RETRY = RetryPolicy(
     initial_interval=timedelta(seconds=5),
     backoff_coefficient=2.0,
@@ -47,6 +55,7 @@ DISPATCH_RETRY = RetryPolicy(
 )
 DISPATCH_ACTIVITY: dict[str, Any] = {
     "start_to_close_timeout": timedelta(minutes=3),
+    "heartbeat_timeout": HEARTBEAT_TIMEOUT,
     "schedule_to_close_timeout": timedelta(days=1),
     "retry_policy": DISPATCH_RETRY,
 }

@@ -437,7 +437,7 @@ def test_live_campaign_on_the_embedded_dev_server(live: Live) -> None:
     timings["act"] = time.monotonic() - began - timings["up"] - timings["launch"]
 
     code = live.interrupt_up()
-    assert code is not None, "`duban up` did not stop on Ctrl-C"
+    assert code is not None, "`duban up` did not stop on Ctrl-C\n" + live.up_output()
     assert "Traceback" not in live.up_err.read_text(errors="replace"), live.up_output()
     print("live timings: " + ", ".join(f"{k} {v:.1f} s" for k, v in timings.items()) + f"; Ctrl-C → exit {code}")
 
