@@ -17,6 +17,7 @@ import activities
 from activities.campaign import CampaignActivities
 from activities.config import Settings, get_settings
 from activities.delivery import Outbox
+from activities.keepalive import KeepAlive
 from workflows import REHEARSAL_WORKFLOWS, WORKFLOWS, sandbox
 
 
@@ -39,6 +40,7 @@ def build_worker(
             engine, client if rehearsal else None, campaign=campaign_activities, outbox=None if rehearsal else outbox
         ),
         workflow_runner=sandbox(),
+        interceptors=[KeepAlive()],
         max_concurrent_activities=50,
     )
 

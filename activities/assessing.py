@@ -24,7 +24,6 @@ from activities.campaign import LOCAL_KINDS, _on_time
 from activities.delivery import InboxItem, Outbox, write_inbox
 from activities.documents.final_report import render_final_report
 from activities.documents.layout import RenderedFile
-from activities.keepalive import keeps_alive
 from activities.store import audit
 from activities.store import documents as stored_documents
 from activities.store import scores as stored_scores
@@ -84,7 +83,6 @@ class AssessmentActivities:
     # -- 达标验收 and 年度总评 ----------------------------------------------------------------------
 
     @activity.defn(name=Act.assess)
-    @keeps_alive
     async def assess(self, inp: AssessRun) -> AssessResult:
         """Judge every town in scope (at a re-check, the towns that failed) on its current score
         on the sheet for this assessment; a town failing an acceptance is ordered to rectify by
@@ -274,7 +272,6 @@ class AssessmentActivities:
     # -- 总结评价 ----------------------------------------------------------------------------------
 
     @activity.defn(name=Act.evaluate)
-    @keeps_alive
     async def evaluate(self, inp: EvaluateRun) -> EvaluationSummary:
         """The comprehensive evaluation from the record, the final report rendered (DOCX, PDF,
         XLSX) and both stored, with an audit event holding the ranking and every file's SHA-256.

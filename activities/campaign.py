@@ -24,7 +24,6 @@ from temporalio import activity
 from activities import paperwork
 from activities.delivery import InboxItem, Outbox, write_inbox
 from activities.documents import RenderedSet, render_bulletin, render_ledger_xlsx, render_notice
-from activities.keepalive import keeps_alive
 from activities.rectification import monthly_orders, unresolved_orders
 from activities.store import audit, documents
 from activities.store.tables import (
@@ -147,7 +146,6 @@ class CampaignActivities:
             await self.outbox.push(conn, item, files)
 
     @activity.defn(name=Act.register_campaign)
-    @keeps_alive
     async def register_campaign(self, inp: RegisterCampaign) -> int:
         ctx, prov = inp.context, inp.provenance
         specs = expand(inp.plan, ctx.campaign_id)
@@ -561,7 +559,6 @@ class CampaignActivities:
         log.info("rules installed", campaign_id=inp.provenance.campaign_id, ruleset_hash=c.ruleset_hash)
 
     @activity.defn(name=Act.record_amendment)
-    @keeps_alive
     async def record_amendment(self, inp: RecordAmendment) -> None:
         """A plan amendment on the read side and the chain: new obligations inserted, withdrawn
         ones marked, moved ones given their new due date, handed-over ones their new lead; one
@@ -614,7 +611,6 @@ class CampaignActivities:
         log.info("plan amended", campaign_id=cid, **inp.diff.counts())
 
     @activity.defn(name=Act.monthly_cycle)
-    @keeps_alive
     async def monthly_cycle(self, inp: MonthlyRun) -> MonthlyResult:
         """月度对账 (reconcile every obligation as of today) → 通报 (the month's bulletin: its JSON
         body, DOCX + PDF and the 台账 workbook, all stored) → 责令整改 (an order for each unit with

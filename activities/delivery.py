@@ -52,7 +52,6 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.config import Settings, get_settings
-from activities.keepalive import keeps_alive
 from activities.store import deliveries as ledger
 from activities.store.deliveries import Claimed
 from activities.store.tables import campaigns, inbox
@@ -326,7 +325,6 @@ class DeliveryActivities:
         self.calendars = CampaignCalendars()
 
     @activity.defn(name=Act.dispatch)
-    @keeps_alive
     async def dispatch(self, req: DispatchRequest) -> DispatchResult:
         """Send the campaign's due pushes (optionally only `req.keys`); see the module docstring.
 

@@ -3,40 +3,40 @@
 A report (a monthly cycle rendering its bulletin, a milestone judging every town, the final
 evaluation) may rightly take minutes on a province, so its start-to-close timeout is long. Without
 heartbeats, an attempt held by a worker that was killed is only retried once that timeout has run
-out. These activities are scheduled with a heartbeat timeout (`workflows.common.REPORT_ACTIVITY`,
-`DISPATCH_ACTIVITY`) and beat while they run: the server retries an attempt elsewhere as soon as
-the beats stop. The beat says "this worker is alive", not "this attempt is making progress"; the
-start-to-close timeout still bounds an attempt that is alive but stuck.
+out. So the workflows schedule such activities with a heartbeat timeout
+(`workflows.common.REPORT_ACTIVITY`, `DISPATCH_ACTIVITY`), and the worker's `KeepAlive`
+interceptor beats for every activity scheduled with one, for as long as it runs: the server
+retries the attempt elsewhere as soon as the beats stop. Whether an activity beats is decided
+where it is scheduled, so no activity can be given a heartbeat timeout and forget to beat.
+
+A beat says "this worker is alive", not "this attempt is making progress"; the start-to-close
+timeout still bounds an attempt that is alive but stuck. (The beats carry no details: an activity
+that wants to resume from heartbeat details must not run under this interceptor.)
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
-from collections.abc import AsyncIterator, Awaitable, Callable
-from datetime import timedelta
-from typing import ParamSpec, TypeVar
+from collections.abc import AsyncIterator
+from typing import Any
 
 from temporalio import activity
-
-P = ParamSpec("P")
-R = TypeVar("R")
+from temporalio.worker import ActivityInboundInterceptor, ExecuteActivityInput, Interceptor
 
 BEATS_PER_TIMEOUT = 4
 """Beats per heartbeat timeout: a beat late by a busy event loop still lands in time."""
-DEFAULT_EVERY = timedelta(seconds=5)
 
 
 @contextlib.asynccontextmanager
 async def heartbeating() -> AsyncIterator[None]:
-    """Beat in the background while the body runs (outside an activity, e.g. a test calling the
-    method directly, it does nothing)."""
-    if not activity.in_activity():
+    """Beat in the background while the body runs, if the running activity has a heartbeat
+    timeout (otherwise, or outside an activity, it only runs the body)."""
+    timeout = activity.info().heartbeat_timeout if activity.in_activity() else None
+    if not timeout:
         yield
         return
-    timeout = activity.info().heartbeat_timeout
-    every = (timeout / BEATS_PER_TIMEOUT if timeout else DEFAULT_EVERY).total_seconds()
+    every = (timeout / BEATS_PER_TIMEOUT).total_seconds()
 
     async def beat() -> None:
         while True:
@@ -52,12 +52,14 @@ async def heartbeating() -> AsyncIterator[None]:
             await task
 
 
-def keeps_alive(fn: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]]:
-    """An async activity that heartbeats while it runs. Put it under `@activity.defn`."""
+class KeepAlive(Interceptor):
+    """Worker interceptor: every activity scheduled with a heartbeat timeout beats while it runs."""
 
-    @functools.wraps(fn)
-    async def run(*args: P.args, **kwargs: P.kwargs) -> R:
+    def intercept_activity(self, next: ActivityInboundInterceptor) -> ActivityInboundInterceptor:
+        return _Beating(next)
+
+
+class _Beating(ActivityInboundInterceptor):
+    async def execute_activity(self, input: ExecuteActivityInput) -> Any:
         async with heartbeating():
-            return await fn(*args, **kwargs)
-
-    return run
+            return await self.next.execute_activity(input)

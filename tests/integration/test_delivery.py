@@ -42,6 +42,7 @@ from temporalio.worker import UnsandboxedWorkflowRunner, Worker
 from activities.campaign import CampaignActivities
 from activities.config import Settings
 from activities.delivery import DeliveryActivities, InboxItem, Outbox
+from activities.keepalive import KeepAlive
 from activities.store import deliveries as ledger
 from activities.store.tables import inbox
 from models.contacts import Contact, ContactBook
@@ -575,7 +576,7 @@ async def test_dispatch_runs_as_an_activity_with_its_options(
     d = DeliveryActivities(engine, settings_for(port))
     async with Worker(
         env.client, task_queue=queue, workflows=[DispatchProbe], activities=[d.dispatch],
-        workflow_runner=UnsandboxedWorkflowRunner(),
+        workflow_runner=UnsandboxedWorkflowRunner(), interceptors=[KeepAlive()],
     ):  # fmt: skip
         # A workflow knows its actions' keys, not which channels their recipients have.
         req = DispatchRequest(campaign_id=campaign.id, keys=ledger_keys([a.key, "not-queued"]), as_of=a.server_time)
@@ -585,7 +586,7 @@ async def test_dispatch_runs_as_an_activity_with_its_options(
     with pytest.raises(WorkflowFailureError) as e:
         async with Worker(
             env.client, task_queue=queue, workflows=[DispatchProbe], activities=[d.dispatch],
-            workflow_runner=UnsandboxedWorkflowRunner(),
+            workflow_runner=UnsandboxedWorkflowRunner(), interceptors=[KeepAlive()],
         ):  # fmt: skip
             await env.client.execute_workflow(DispatchProbe.run, unknown, id=f"{queue}-2", task_queue=queue)
     cause = e.value.cause

@@ -24,6 +24,7 @@ import activities
 from activities.campaign import CampaignActivities
 from activities.config import Settings
 from activities.delivery import DeliveryActivities, Outbox
+from activities.keepalive import KeepAlive
 from activities.store import deliveries as ledger
 from activities.store.tables import audit_events, inbox
 from models.contacts import Contact, ContactBook
@@ -139,6 +140,7 @@ async def test_a_campaign_with_an_outbox_sends_each_push_once_after_quiet_hours(
             engine, env.client, campaign=CampaignActivities(engine, Outbox(contacts)), delivery=sender
         ),
         workflow_runner=sandbox(),
+        interceptors=[KeepAlive()],
     ):
         await (await mini.start(env.client, inp, queue)).result()
         loop = await env.client.get_workflow_handle(f"{cid}/dispatch").describe()

@@ -1,28 +1,45 @@
-"""A long activity beats while it runs, so a dead worker's attempt is retried in seconds."""
+"""An activity scheduled with a heartbeat timeout beats while it runs, so a dead worker's attempt
+is retried in seconds (the worker-kill drill in tests/integration/test_campaign.py shows the
+retry itself)."""
 
 from __future__ import annotations
 
 import asyncio
 import dataclasses
 from datetime import timedelta
+from typing import Any
 
 from temporalio.testing import ActivityEnvironment
+from temporalio.worker import ActivityInboundInterceptor, ExecuteActivityInput
 
-from activities.keepalive import heartbeating, keeps_alive
+from activities.keepalive import KeepAlive
 
 
-async def test_a_kept_alive_activity_beats_while_it_runs_and_stops_after() -> None:
-    env = ActivityEnvironment()
-    env.info = dataclasses.replace(env.info, heartbeat_timeout=timedelta(seconds=0.2))
-    beats: list[object] = []
-    env.on_heartbeat = lambda *details: beats.append(details)
+class Report(ActivityInboundInterceptor):
+    """The end of the interceptor chain: the activity itself, taking half a second."""
 
-    @keeps_alive
-    async def report(seconds: float) -> str:
-        await asyncio.sleep(seconds)
+    def __init__(self) -> None:
+        pass
+
+    async def execute_activity(self, input: ExecuteActivityInput) -> Any:
+        await asyncio.sleep(0.5)
         return "done"
 
-    assert await env.run(report, 0.5) == "done"
+
+async def run_intercepted(heartbeat_timeout: timedelta | None) -> tuple[str, list[object], ActivityEnvironment]:
+    env = ActivityEnvironment()
+    env.info = dataclasses.replace(env.info, heartbeat_timeout=heartbeat_timeout)
+    beats: list[object] = []
+    env.on_heartbeat = lambda *details: beats.append(details)
+    chain = KeepAlive().intercept_activity(Report())
+    inp = ExecuteActivityInput(fn=lambda: None, args=[], executor=None, headers={})
+    result = await env.run(chain.execute_activity, inp)
+    return result, beats, env
+
+
+async def test_an_activity_with_a_heartbeat_timeout_beats_while_it_runs_and_stops_after() -> None:
+    result, beats, _ = await run_intercepted(timedelta(seconds=0.2))
+    assert result == "done"
     # Every 0.05 s (a quarter of the timeout) for 0.5 s: about ten beats.
     assert len(beats) >= 5
     after = len(beats)
@@ -30,8 +47,6 @@ async def test_a_kept_alive_activity_beats_while_it_runs_and_stops_after() -> No
     assert len(beats) == after  # the beating stopped with the activity
 
 
-async def test_outside_an_activity_it_only_runs_the_body() -> None:
-    # Tests call activity methods directly, outside any activity context.
-    async with heartbeating():
-        ran = True
-    assert ran
+async def test_an_activity_without_a_heartbeat_timeout_does_not_beat() -> None:
+    result, beats, _ = await run_intercepted(None)
+    assert (result, beats) == ("done", [])
