@@ -4,10 +4,12 @@ and the time-skipping Temporal server (one per test)."""
 from __future__ import annotations
 
 import asyncio
+import threading
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 
 import pytest
+from aiosmtpd.controller import Controller
 from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
@@ -15,6 +17,7 @@ from temporalio.testing import WorkflowEnvironment
 from activities import servers
 from activities.config import Settings
 from activities.store.db import make_engine, upgrade
+from tests.integration.receivers import Hooks, Mailbox, free_port
 
 
 @pytest.fixture(scope="session")
@@ -41,3 +44,23 @@ async def env() -> AsyncIterator[WorkflowEnvironment]:
     )
     yield e
     await e.shutdown()
+
+
+@pytest.fixture(scope="module")
+def smtp() -> Iterator[tuple[Mailbox, int]]:
+    box, port = Mailbox(), free_port()
+    controller = Controller(box, hostname="127.0.0.1", port=port)
+    controller.start()
+    yield box, port
+    controller.stop()
+
+
+@pytest.fixture(scope="module")
+def hooks() -> Iterator[Hooks]:
+    h = Hooks()
+    thread = threading.Thread(target=h.server.serve_forever, daemon=True)
+    thread.start()
+    yield h
+    h.server.shutdown()
+    h.server.server_close()
+    thread.join()

@@ -9,28 +9,20 @@ the workflow would give them (`as_of`).
 from __future__ import annotations
 
 import asyncio
-import email
 import hashlib
 import hmac
 import io
 import json
 import os
 import re
-import socket
 import sys
-import threading
 import uuid
 import zipfile
-from collections.abc import Iterator
 from datetime import date, datetime, timedelta
-from email.message import EmailMessage
-from email.policy import default as default_policy
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import pytest
-from aiosmtpd.controller import Controller
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio import activity, workflow
@@ -40,7 +32,6 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import UnsandboxedWorkflowRunner, Worker
 
 from activities.campaign import CampaignActivities
-from activities.config import Settings
 from activities.delivery import DeliveryActivities, InboxItem, Outbox
 from activities.keepalive import KeepAlive
 from activities.store import deliveries as ledger
@@ -54,95 +45,13 @@ from rules.calendar import WorkCalendar
 from rules.quiet import release_time
 from tests.integration import mini
 from tests.integration.mini import duban, registered
+from tests.integration.receivers import SECRET, SECRET_ENV, Hooks, Mailbox, free_port, settings_for
 from worker import build_worker
 from workflows.common import DISPATCH_ACTIVITY
 
 pytestmark = pytest.mark.integration
 
-SECRET_ENV = "DUBAN_TEST_HOOK_SECRET"
-SECRET = "s3cret-for-the-test-only"
 DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
-
-
-# -- receivers ------------------------------------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-class Mailbox:
-    """An SMTP server's handler: keeps what it accepts; refuses refuse@…, defers busy@…"""
-
-    def __init__(self) -> None:
-        self.messages: list[EmailMessage] = []
-
-    async def handle_RCPT(self, server: Any, session: Any, envelope: Any, address: str, options: Any) -> str:
-        if address.startswith("refuse@"):
-            return "550 5.1.1 no such mailbox"
-        if address.startswith("busy@"):
-            return "451 4.3.0 try again later"
-        envelope.rcpt_tos.append(address)
-        return "250 OK"
-
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        msg = email.message_from_bytes(envelope.original_content or envelope.content, policy=default_policy)
-        assert isinstance(msg, EmailMessage)
-        self.messages.append(msg)
-        return "250 Message accepted for delivery"
-
-    def with_id(self, key: str) -> list[EmailMessage]:
-        return [m for m in self.messages if m["X-Duban-Delivery"] == delivery_id(key)]
-
-
-class Hooks:
-    """An HTTP receiver: /ok answers 200, /down 503, /bad 400; keeps every request."""
-
-    def __init__(self) -> None:
-        self.requests: list[tuple[str, dict[str, str], bytes]] = []
-        hooks = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers["Content-Length"]))
-                hooks.requests.append((self.path, dict(self.headers.items()), body))
-                code = {"/ok": 200, "/down": 503, "/bad": 400}.get(self.path, 404)
-                reply = b'{"errcode":0}' if code == 200 else b"no"
-                self.send_response(code)
-                self.send_header("Content-Length", str(len(reply)))
-                self.end_headers()
-                self.wfile.write(reply)
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-
-    def with_id(self, key: str) -> list[tuple[str, dict[str, str], bytes]]:
-        return [r for r in self.requests if r[1].get("X-Duban-Delivery") == delivery_id(key)]
-
-
-@pytest.fixture(scope="module")
-def smtp() -> Iterator[tuple[Mailbox, int]]:
-    box, port = Mailbox(), free_port()
-    controller = Controller(box, hostname="127.0.0.1", port=port)
-    controller.start()
-    yield box, port
-    controller.stop()
-
-
-@pytest.fixture(scope="module")
-def hooks() -> Iterator[Hooks]:
-    h = Hooks()
-    thread = threading.Thread(target=h.server.serve_forever, daemon=True)
-    thread.start()
-    yield h
-    h.server.shutdown()
-    h.server.server_close()
-    thread.join()
 
 
 @pytest.fixture
@@ -166,17 +75,6 @@ def contacts(hooks: Hooks) -> ContactBook:
             "housing": Contact(email="busy@county.test"),
         },
     )
-
-
-def settings_for(smtp_port: int, **kw: Any) -> Settings:
-    base: dict[str, Any] = {
-        "env": "test",
-        "smtp_port": smtp_port,
-        "smtp_sender": "duban@county.test",
-        "smtp_timeout_seconds": 5,
-        "webhook_timeout_seconds": 5,
-    }
-    return Settings(**{**base, **kw})
 
 
 # -- a campaign and its actions -------------------------------------------------------------------

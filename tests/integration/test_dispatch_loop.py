@@ -5,15 +5,12 @@ end, and a mail server that keeps deferring is told to the office."""
 
 from __future__ import annotations
 
-import threading
 import uuid
 from collections import defaultdict
-from collections.abc import Iterator
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from aiosmtpd.controller import Controller
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio import activity
@@ -33,7 +30,7 @@ from models.payloads import Act
 from models.time import at
 from starter import load_plan, prepare
 from tests.integration import mini
-from tests.integration.test_delivery import SECRET, SECRET_ENV, Hooks, Mailbox, free_port, settings_for
+from tests.integration.receivers import SECRET, SECRET_ENV, Hooks, Mailbox, settings_for
 from workflows import REHEARSAL_WORKFLOWS, WORKFLOWS, sandbox
 
 pytestmark = pytest.mark.integration
@@ -59,26 +56,6 @@ rules:
     when: state != "completed"
     action: {kind: escalate, to: office, level: 2, notice: true, channels: [inbox, email, webhook]}
 """
-
-
-@pytest.fixture(scope="module")
-def smtp() -> Iterator[tuple[Mailbox, int]]:
-    box, port = Mailbox(), free_port()
-    controller = Controller(box, hostname="127.0.0.1", port=port)
-    controller.start()
-    yield box, port
-    controller.stop()
-
-
-@pytest.fixture(scope="module")
-def hooks() -> Iterator[Hooks]:
-    h = Hooks()
-    thread = threading.Thread(target=h.server.serve_forever, daemon=True)
-    thread.start()
-    yield h
-    h.server.shutdown()
-    h.server.server_close()
-    thread.join()
 
 
 class Recording(DeliveryActivities):
