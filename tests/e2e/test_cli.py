@@ -24,6 +24,7 @@ import pytest
 import yaml
 
 from tests.e2e.conftest import COMMAND, ROOT, Duban, Live, Stack
+from tests.support import no_traceback
 
 pytestmark = pytest.mark.e2e
 
@@ -31,10 +32,6 @@ PLAN = ROOT / "plans" / "suixian-2021.yaml"
 MINI_PLAN = ROOT / "tests" / "fixtures" / "mini-plan.yaml"
 CALENDAR_FILE = ROOT / "plans" / "calendar" / "cn-extra.yaml"
 SEAT_TOWN = "厉山镇"
-
-
-def no_traceback(r: subprocess.CompletedProcess[str]) -> None:
-    assert "Traceback" not in r.stdout + r.stderr, r.stdout + r.stderr
 
 
 # -- plan check ------------------------------------------------------------------------------------

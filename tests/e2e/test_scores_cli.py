@@ -4,33 +4,18 @@ tests/integration/test_scores.py.)"""
 
 from __future__ import annotations
 
-import subprocess
 from pathlib import Path
 
 import pytest
 from openpyxl import load_workbook
 
 from tests.e2e.conftest import ROOT, Duban
+from tests.support import no_traceback
 
 pytestmark = pytest.mark.e2e
 
 SHEETS = ROOT / "plans" / "scoresheets" / "suixian.yaml"
 TOWNS_IN_SCOPE = 19
-
-
-def no_traceback(r: subprocess.CompletedProcess[str]) -> None:
-    assert "Traceback" not in r.stdout + r.stderr, r.stdout + r.stderr
-
-
-def fill(path: Path, *, scores: int = 4, value: float = 90) -> None:
-    """Fill every score cell of a template, as the assessors would in Excel."""
-    wb = load_workbook(path)
-    ws = wb.active
-    assert ws is not None
-    for row in ws.iter_rows(min_row=2, min_col=3, max_col=2 + scores):
-        for cell in row:
-            cell.value = value
-    wb.save(path)
 
 
 def test_scores_check_summarises_the_shipped_sheets(duban: Duban) -> None:

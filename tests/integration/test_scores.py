@@ -24,6 +24,7 @@ from models.payloads import Provenance, RegisterCampaign
 from rules.scoresheets import parse_scorebook
 from starter import DEFAULT_PLAN, DEFAULT_RULES, load_plan, prepare
 from tests.integration import mini
+from tests.support import fill, no_traceback
 
 pytestmark = pytest.mark.integration
 
@@ -57,21 +58,6 @@ def duban(db_url: str, tmp_path: Path) -> Duban:
         return mini.duban(*map(str, args), db_url=db_url, var_dir=tmp_path / "var")
 
     return run
-
-
-def no_traceback(r: subprocess.CompletedProcess[str]) -> None:
-    assert "Traceback" not in r.stdout + r.stderr, r.stdout + r.stderr
-
-
-def fill(path: Path, *, scores: int = 4, value: float = 90) -> None:
-    """Fill every score cell of a template, as the assessors would in Excel."""
-    wb = load_workbook(path)
-    ws = wb.active
-    assert ws is not None
-    for row in ws.iter_rows(min_row=2, min_col=3, max_col=2 + scores):
-        for cell in row:
-            cell.value = value
-    wb.save(path)
 
 
 async def stored(engine: AsyncEngine, cid: str) -> list[tuple[str, str, float, int | None]]:
