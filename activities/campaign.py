@@ -286,16 +286,7 @@ class CampaignActivities:
                     )
                 if bump:
                     await conn.execute(update(obligations).where(obligations.c.id == a.obligation_id).values(**bump))
-                payload: dict[str, Any] = {
-                    "recipient": a.recipient,
-                    "role": a.role.value,
-                    "level": a.level,
-                    "due": a.due.isoformat(),
-                    "facts": a.facts,
-                    "title": a.title,
-                }
-                if a.rectify_due is not None:
-                    payload["rectify_due"] = a.rectify_due.isoformat()
+                payload = a.audit_payload()
                 if a.channels != [Channel.inbox]:
                     payload["channels"] = [c.value for c in a.channels]
                 events.append(

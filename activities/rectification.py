@@ -200,16 +200,7 @@ class RectificationActivities:
                         actor=f"rule:{a.rule_id}",
                         unit_id=a.unit_id,
                         rule_id=a.rule_id,
-                        payload={
-                            "order": inp.order_key,
-                            "round": inp.round,
-                            "recipient": a.recipient,
-                            "role": a.role.value,
-                            "level": a.level,
-                            "due": a.due.isoformat(),
-                            "facts": a.facts,
-                            "title": a.title,
-                        },
+                        payload={"order": inp.order_key, "round": inp.round, **a.audit_payload()},
                     )
                 )
             for n in inp.notices:

@@ -386,6 +386,21 @@ class FiredAction(Payload):
     server_time: datetime
     facts: dict[str, Any] = Field(default_factory=dict)
 
+    def audit_payload(self) -> dict[str, Any]:
+        """What the audit row of this action records: to whom, at which level, for which due
+        date, and the facts its rule's condition saw."""
+        out: dict[str, Any] = {
+            "recipient": self.recipient,
+            "role": self.role.value,
+            "level": self.level,
+            "due": self.due.isoformat(),
+            "facts": self.facts,
+            "title": self.title,
+        }
+        if self.rectify_due is not None:
+            out["rectify_due"] = self.rectify_due.isoformat()
+        return out
+
 
 class DeliverBatch(Payload):
     provenance: Provenance
