@@ -382,12 +382,13 @@ class CampaignActivities:
         )
 
     async def _notice(self, conn: AsyncConnection, inp: DeliverBatch, a: FiredAction, *, key: str) -> IssuedNotice:
-        """A numbered 督办通知, rendered (DOCX + PDF), stored and attached to its e-mail.
+        """A numbered 督办通知: its row, its inbox row, and the record of its audit row (with the
+        document's whole input); its DOCX + PDF come after the commit (`_papers`).
 
         The counter moves in the same transaction as the notice, so a number is never skipped (a
         rolled-back attempt takes its number back) nor reused. Its row stays locked until the
         transaction commits, so everything but the number is read first (`draft_notice`) and
-        only rendering and the writes happen after it is taken."""
+        only the writes happen after it is taken."""
         cid, year = inp.provenance.campaign_id, a.plan_time.year
         facts = await self.papers.facts(conn, cid)
         thresholds = await self.papers.severity(conn, cid, inp.provenance.ruleset_hash)
