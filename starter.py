@@ -375,6 +375,9 @@ def calendar_show(year: int = typer.Argument(..., min=1900, max=2100, metavar="Y
     settings = get_settings()
     data, missing = load_calendar(settings, range(year, year + 1))
     warn_missing(missing, settings)
+    if not data.years:
+        # The warning above (stderr) says why; stdout still answers the question asked.
+        out.print(f"{year} (source: none): no holidays or make-up workdays known; Monday–Friday are working days")
     for y in data.years:
         out.print(f"{y.year} (source: {y.source})")
         for d in sorted({*y.holidays, *y.workdays}):

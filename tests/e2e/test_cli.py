@@ -23,7 +23,7 @@ import chinese_calendar
 import pytest
 import yaml
 
-from tests.e2e.conftest import COMMAND, ROOT, Duban, Live, Stack
+from tests.e2e.conftest import COMMAND, ROOT, Duban, Live, Stack, clean_env, run_duban
 from tests.support import no_traceback
 
 pytestmark = pytest.mark.e2e
@@ -249,6 +249,51 @@ def test_calendar_shift_past_the_known_years_warns_and_counts_weekdays(duban: Du
     assert "warning" in r.stderr.lower()
     assert str(year) in r.stderr
     no_traceback(r)
+
+
+def test_calendar_show_lists_a_years_holidays_and_make_up_workdays(duban: Duban) -> None:
+    r = duban("calendar", "show", "2021")
+
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.splitlines()
+    assert lines[0].startswith("2021 (source: chinesecalendar")
+    listed = {ln.split()[0]: ln for ln in lines[1:]}
+    # Every day of the official holiday periods and every make-up workday, and nothing else.
+    official = {d.isoformat() for d in (*chinese_calendar.holidays, *chinese_calendar.workdays) if d.year == 2021}
+    assert set(listed) == official
+    assert len(official) > 30
+    assert listed["2021-10-01"].endswith("holiday 放假")  # 国庆
+    assert listed["2021-09-26"].endswith("make-up workday 调休上班")  # a Sunday worked before it
+    assert listed["2021-02-07"].split()[1] == "日"
+
+
+def test_calendar_show_past_the_known_years_warns_and_says_so(duban: Duban) -> None:
+    year = _first_unknown_year()
+
+    r = duban("calendar", "show", str(year))
+
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.startswith(f"{year} (source: none): no holidays or make-up workdays known")
+    assert "warning" in r.stderr.lower() and str(year) in r.stderr
+    no_traceback(r)
+
+
+def test_calendar_show_reads_a_year_from_the_calendar_file(duban: Duban, tmp_path: Path) -> None:
+    year = _first_unknown_year()
+    extra = tmp_path / "cn-extra.yaml"
+    extra.write_text(
+        f"years:\n  {year}:\n    source: 国办发明电（测试）\n"
+        f"    holidays: [{year}-10-01, {year}-10-04]\n    workdays: [{year}-09-26]\n",
+        encoding="utf-8",
+    )
+
+    r = run_duban("calendar", "show", str(year), env=clean_env(DUBAN_CALENDAR_FILE=str(extra)))
+
+    assert r.returncode == 0, r.stderr
+    assert r.stderr == ""
+    lines = r.stdout.splitlines()
+    assert lines[0] == f"{year} (source: 国办发明电（测试）)"
+    assert [ln.split()[0] for ln in lines[1:]] == [f"{year}-09-26", f"{year}-10-01", f"{year}-10-04"]
 
 
 @pytest.mark.parametrize("bad", ["2021-02-30", "not-a-date", "2021/05/06"])
