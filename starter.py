@@ -959,24 +959,38 @@ def evaluate(
 
 
 @app.command()
-def inbox(unit: str, campaign: str | None = typer.Option(None, "--campaign"), limit: int = 50) -> None:
-    """A unit's in-app inbox: reminders, escalations, notices, orders."""
-    from sqlalchemy import select
+def inbox(
+    unit: str,
+    campaign: str | None = typer.Option(None, "--campaign"),
+    limit: int = typer.Option(50, "--limit", min=1, help="Show the newest N messages."),
+) -> None:
+    """A unit's in-app inbox: reminders, escalations, notices, orders (the newest, oldest first)."""
+    from sqlalchemy import func, select
 
     from activities.store.tables import inbox as inbox_t
 
-    async def go() -> list[Any]:
+    async def go() -> tuple[list[Any], int]:
         engine = await _db()
-        q = select(inbox_t).where(inbox_t.c.recipient == unit).order_by(inbox_t.c.plan_time).limit(limit)
+        where = [inbox_t.c.recipient == unit]
         if campaign:
-            q = q.where(inbox_t.c.campaign_id == campaign)
+            where.append(inbox_t.c.campaign_id == campaign)
+        newest = select(inbox_t).where(*where).order_by(inbox_t.c.plan_time.desc(), inbox_t.c.id.desc()).limit(limit)
         async with engine.connect() as conn:
-            rows = (await conn.execute(q)).all()
+            rows = (await conn.execute(newest)).all()
+            total = (await conn.execute(select(func.count()).select_from(inbox_t).where(*where))).scalar_one()
         await engine.dispose()
-        return list(rows)
+        return rows[::-1], total
 
-    for r in run(go()):
-        out.print(f"{r.plan_time.astimezone(at(date.today()).tzinfo):%Y-%m-%d %H:%M}  {r.kind:<13} {r.title}")
+    rows, total = run(go())
+    for r in rows:
+        out.print(f"{r.plan_time.astimezone(CST):%Y-%m-%d %H:%M}  {r.kind:<13} {r.title}", markup=False)
+    scope = f" in {campaign}" if campaign else ""
+    if not rows:
+        out.print(f"{unit}: nothing in the inbox{scope}", markup=False)
+    elif total > len(rows):
+        out.print(f"{unit}: the newest {len(rows)} of {total} messages{scope} (--limit for more)", markup=False)
+    else:
+        out.print(f"{unit}: {total} messages{scope}", markup=False)
 
 
 def _iso(t: datetime | None) -> str | None:

@@ -98,3 +98,19 @@ def test_what_names_nothing_is_refused_with_exit_2(campaign: dict[str, Any]) -> 
     refused(run_duban("notice", "测督〔2099〕9号", "--campaign", cid), "no notice '测督〔2099〕9号'")
     refused(run_duban("bulletin", cid, "2030-01"), "no bulletin for 2030-01", "2021-05")
     refused(run_duban("bulletin", cid, "2021-13"), "'2021-13' is not a month")
+
+
+def test_a_units_inbox_shows_its_newest_messages_oldest_first(campaign: dict[str, Any]) -> None:
+    cid = campaign["campaign_id"]
+    everything = ok(run_duban("inbox", "east", "--campaign", cid, "--limit", "100000")).stdout.splitlines()
+    *lines, footer = everything
+    assert len(lines) > 3 and footer == f"east: {len(lines)} messages in {cid}"
+    assert lines == sorted(lines)  # by plan time, oldest first
+    kinds = {ln.split()[2] for ln in lines}
+    assert {"reminder", "notice"} <= kinds, kinds  # escalations go up the ladder, not to east
+
+    *newest, footer = ok(run_duban("inbox", "east", "--campaign", cid, "--limit", "3")).stdout.splitlines()
+    assert newest == lines[-3:]  # the newest three, not the first three
+    assert footer == f"east: the newest 3 of {len(lines)} messages in {cid} (--limit for more)"
+
+    assert ok(run_duban("inbox", "atlantis", "--campaign", cid)).stdout == f"atlantis: nothing in the inbox in {cid}\n"
