@@ -54,7 +54,13 @@ from workflows.common import (
 from workflows.dispatch import POKE_PATCH, poke, pushes
 from workflows.rectification import start_orders
 
-MIRROR_DEBOUNCE = timedelta(minutes=5)
+MIRROR_DEBOUNCE = timedelta(seconds=2)
+"""How long (server time) a unit workflow gathers Updates before mirroring them in one write: an
+agency signing for all its tasks does it within seconds, and the office reading `duban status` or
+`rules explain` right after an answer must see it (it waited 5 plan minutes, i.e. 5 real minutes
+on a live campaign). Changing a timer's duration is not a non-determinism: histories replay."""
+MIRROR_DEBOUNCE_PLAN = timedelta(minutes=5)
+"""At most this much plan time, so a drill at a plan day a second does not sleep past firings."""
 
 RULE_ORDERS_PATCH = "rule-orders"
 """Histories from before rules' rectification orders had workflows of their own."""
@@ -183,7 +189,7 @@ class UnitWorkflow:
             except TimeoutError:
                 continue
             # An agency acting usually acts on many obligations at once: gather them.
-            await workflow.sleep(ctx.clock.server_duration(MIRROR_DEBOUNCE))
+            await workflow.sleep(min(MIRROR_DEBOUNCE, ctx.clock.server_duration(MIRROR_DEBOUNCE_PLAN)))
         log.info("unit done", extra={"unit": inp.unit_id, "phase": inp.phase.value})
         return self._cost(inp)
 

@@ -469,9 +469,15 @@ def test_live_campaign_on_the_embedded_dev_server(live: Live) -> None:
     no_traceback(r)
     assert "not-an-id" in r.stderr
 
-    # The campaign's row is written by an activity soon after launch. The acknowledgement reaches
-    # PostgreSQL only after a 5-minute plan-time debounce (5 real minutes at speed 1): not asserted.
+    # The campaign's row is written by an activity soon after launch; the acknowledgement is
+    # mirrored within seconds (a 2-second debounce; it was 5 real minutes at speed 1), so what the
+    # office reads next already shows it.
     live.wait_for("the campaign in PostgreSQL", lambda: live.run("status", cid).returncode == 0, timeout=30)
+    live.wait_for(
+        "the acknowledgement in PostgreSQL",
+        lambda: f"{east_t01}: " in (out := live.run("rules", "explain", east_t01).stdout) and "acknowledged 0%" in out,
+        timeout=60,
+    )
     r = live.run("status", cid)
     assert r.returncode == 0, r.stdout + r.stderr
     assert re.search(r"^obligations\s+9\s*$", r.stdout, re.MULTILINE), r.stdout
