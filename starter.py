@@ -1321,6 +1321,7 @@ def audit_verify(
     """Prove the record: recompute the audit hash chain, replay the campaign's Temporal histories
     through the current code, and cross-check every recorded effect against the chain."""
     from activities import history, servers
+    from services.audit import verify_campaign
 
     settings = get_settings()
     saved: list[Any] | None = None
@@ -1348,7 +1349,7 @@ def audit_verify(
         ) as bar:
             task = bar.add_task("verify", total=None, step="chain")
             async with engine.connect() as conn:
-                verdict = await history.verify_campaign(
+                verdict = await verify_campaign(
                     conn,
                     campaign,
                     histories=saved,
