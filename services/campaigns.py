@@ -19,7 +19,7 @@ from services.actors import Actor
 from services.context import Services
 from services.errors import Conflict, NotFound
 from services.plans import prepare
-from services.updates import require_open, send
+from services.updates import require_open, send_to_campaign
 from workflows import CampaignWorkflow
 
 
@@ -99,11 +99,10 @@ async def amend_plan(ctx: Services, *, actor: Actor, campaign: str, plan: Plan, 
         by: who amends it, as the audit trail names them.
     """
     await require_open(ctx, campaign)
-    return await send(
+    return await send_to_campaign(
         ctx,
-        workflow_id=campaign,
+        campaign=campaign,
         update=CampaignWorkflow.amend_plan,
         arg=AmendPlan(plan=plan, path=path, actor=by),
-        campaign=campaign,
-        missing=f"campaign {campaign} is not running (closed, or not launched here): nothing amended",
+        what="nothing amended",
     )

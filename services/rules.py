@@ -14,7 +14,7 @@ from services.actors import Actor
 from services.context import Services
 from services.errors import Conflict, NotFound
 from services.obligations import campaign_of
-from services.updates import closed_message, send
+from services.updates import closed_message, send_to_campaign
 from workflows import CampaignWorkflow
 
 
@@ -73,11 +73,10 @@ async def install_rules(
     if rec.closed:
         raise Conflict(closed_message(campaign, rec.as_of))
     parse_ruleset(ruleset_text, path=ruleset_path, plan=rec.plan)  # FILE:LINE here, before anything is sent
-    return await send(
+    return await send_to_campaign(
         ctx,
-        workflow_id=campaign,
+        campaign=campaign,
         update=CampaignWorkflow.install_rules,
         arg=InstallRules(text=ruleset_text, path=ruleset_path, actor=by),
-        campaign=campaign,
-        missing=f"campaign {campaign} is not running (closed, or not launched here): nothing installed",
+        what="nothing installed",
     )

@@ -83,6 +83,20 @@ async def send(
         return await handle.execute_update(update, arg)
 
 
+async def send_to_campaign(
+    ctx: Services, *, campaign: str, update: UpdateMethodMultiParam[[Any, A], R], arg: A, what: str
+) -> R:
+    """`send` to the campaign's own workflow; `what` says what did not happen if none runs."""
+    return await send(
+        ctx,
+        workflow_id=campaign,
+        update=update,
+        arg=arg,
+        campaign=campaign,
+        missing=f"campaign {campaign} is not running (closed, or not launched here): {what}",
+    )
+
+
 async def ask(
     ctx: Services,
     *,
