@@ -1,31 +1,27 @@
-"""A campaign's Temporal histories: collect, save, load, replay, and cross-check with the audit chain.
+"""A campaign's Temporal histories: collect, save, load, and cross-check with the audit chain.
 
 The record an auditor needs to trust is two-sided: Temporal's histories say what the workflows
 decided and which activities they ran with which inputs; the audit chain says what those
-activities did. `cross_check` holds them against each other, and `replay` runs the histories
-through the current workflow code, so a code change that would break a running campaign is
-named, not hidden.
+activities did. `cross_check` holds them against each other, and `services.audit.replay` runs
+the histories through the current workflow code (this layer imports no workflows), so a code
+change that would break a running campaign is named, not hidden.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncConnection
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client, WorkflowHistory
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.service import RPCError, RPCStatusCode
-from temporalio.worker import Replayer
 
 from activities.campaign import amendment_key, rules_key
-from activities.store.audit import ChainReport, verify
+from activities.store.audit import ChainReport
 from activities.store.scores import CLI_WORKFLOW
-from activities.store.tables import audit_events
 from models.payloads import (
     Act,
     CloseCampaign,
@@ -40,7 +36,6 @@ from models.payloads import (
     RegisterCampaign,
 )
 from models.ruleset import ActionKind
-from workflows import REHEARSAL_WORKFLOWS, WORKFLOWS, sandbox
 
 # Audit kinds whose every row must trace back to an activity input in Temporal's history.
 TRACED_KINDS = (
@@ -121,29 +116,6 @@ def load(folder: Path) -> list[WorkflowHistory]:
 class ReplayReport:
     replayed: int = 0
     failures: list[str] = field(default_factory=list)
-
-
-async def replay(histories: list[WorkflowHistory], *, progress: Callable[[int], None] | None = None) -> ReplayReport:
-    """Replay histories through the current workflow code; name every one that does not replay."""
-    replayer = Replayer(
-        workflows=[*WORKFLOWS, *REHEARSAL_WORKFLOWS],
-        workflow_runner=sandbox(),
-        data_converter=pydantic_data_converter,
-    )
-    report = ReplayReport()
-
-    async def each() -> AsyncIterator[WorkflowHistory]:
-        for h in histories:
-            yield h
-
-    async with replayer.workflow_replay_iterator(each()) as results:
-        async for r in results:
-            report.replayed += 1
-            if r.replay_failure is not None:
-                report.failures.append(f"{r.history.workflow_id} (run {r.history.run_id}): {r.replay_failure}")
-            if progress:
-                progress(report.replayed)
-    return report
 
 
 @dataclass
@@ -246,32 +218,3 @@ class Verdict:
         if self.missing_histories:
             out.append(f"histories: {self.missing_histories}")
         return out
-
-
-async def verify_campaign(
-    conn: AsyncConnection,
-    campaign_id: str,
-    *,
-    histories: list[WorkflowHistory] | None,
-    missing: str | None = None,
-    engine: Any = None,
-    progress: Callable[[str, int], None] | None = None,
-) -> Verdict:
-    """The chain, then (given the campaign's histories) replay and cross-check."""
-    chain = await verify(
-        conn, campaign_id, engine=engine, progress=(lambda n: progress("chain", n)) if progress else None
-    )
-    verdict = Verdict(chain=chain, missing_histories=missing)
-    if histories is None:
-        return verdict
-    verdict.histories = len(histories)
-    verdict.replay = await replay(histories, progress=(lambda n: progress("replay", n)) if progress else None)
-    found = effects(histories)
-    verdict.effects = len(found.keys)
-    rows = await conn.execute(
-        select(audit_events.c.event_key, audit_events.c.kind, audit_events.c.workflow_id, audit_events.c.run_id).where(
-            audit_events.c.campaign_id == campaign_id
-        )
-    )
-    verdict.cross = cross_check(found, [tuple(r) for r in rows])
-    return verdict

@@ -4,7 +4,7 @@
 
 Builds the chain in a scratch database on the embedded PostgreSQL (dropped afterwards), then
 times `activities.store.audit.verify` (the same code `duban audit verify` runs) over it, and
-`activities.history.replay` over the saved rehearsal histories in tests/replay/histories,
+`services.audit.replay` over the saved rehearsal histories in tests/replay/histories,
 repeated to the number asked for. Prints a Markdown table with medians.
 """
 
@@ -26,6 +26,7 @@ from activities import history, servers  # noqa: E402
 from activities.config import Settings  # noqa: E402
 from activities.store.audit import GENESIS, canonical, content_digest, link, sha256_hex, verify  # noqa: E402
 from activities.store.db import make_engine, upgrade  # noqa: E402
+from services.audit import replay  # noqa: E402
 
 CID = "bench-2021"
 
@@ -114,7 +115,7 @@ async def bench_replay(n: int, runs: int) -> dict[str, float]:
     times = []
     for _ in range(runs):
         t = time.perf_counter()
-        report = await history.replay(batch)
+        report = await replay(batch)
         times.append(time.perf_counter() - t)
         assert report.replayed == n and not report.failures, report.failures[:3]
     return {"replay": statistics.median(times), "events": events, "all": times}  # type: ignore[dict-item]

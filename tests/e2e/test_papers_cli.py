@@ -30,8 +30,8 @@ def ok(r: subprocess.CompletedProcess[str]) -> subprocess.CompletedProcess[str]:
     return r
 
 
-def refused(r: subprocess.CompletedProcess[str], *words: str) -> None:
-    assert r.returncode == 2, r.stdout + r.stderr
+def refused(r: subprocess.CompletedProcess[str], *words: str, code: int = 1) -> None:
+    assert r.returncode == code, r.stdout + r.stderr
     assert "Traceback" not in r.stdout + r.stderr
     assert r.stdout == ""
     for w in words:
@@ -91,13 +91,13 @@ def test_bulletin_prints_the_month_and_writes_its_checked_files(campaign: dict[s
     assert "criticised" in table and "commended" in table
 
 
-def test_what_names_nothing_is_refused_with_exit_2(campaign: dict[str, Any]) -> None:
+def test_what_names_nothing_is_refused_with_exit_1_and_a_bad_month_with_exit_2(campaign: dict[str, Any]) -> None:
     cid = campaign["campaign_id"]
     refused(run_duban("notices", "no-such-campaign"), "no campaign 'no-such-campaign'")
     refused(run_duban("notices", cid, "--unit", "atlantis"), "no unit 'atlantis'")
     refused(run_duban("notice", "测督〔2099〕9号", "--campaign", cid), "no notice '测督〔2099〕9号'")
     refused(run_duban("bulletin", cid, "2030-01"), "no bulletin for 2030-01", "2021-05")
-    refused(run_duban("bulletin", cid, "2021-13"), "'2021-13' is not a month")
+    refused(run_duban("bulletin", cid, "2021-13"), "'2021-13' is not a month", code=2)
 
 
 def test_a_units_inbox_shows_its_newest_messages_oldest_first(campaign: dict[str, Any]) -> None:

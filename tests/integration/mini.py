@@ -37,7 +37,7 @@ from models.obligation import unit_workflow_id
 from models.payloads import AgencyDay, AgencyInput, AgencyMove, CampaignInput, Provenance, RegisterCampaign
 from models.plan import PhaseKind
 from models.time import CST, at
-from starter import RULESETS, load_plan, prepare
+from services.plans import RULESETS, load_plan, prepare
 from worker import build_worker
 from workflows import AgencyWorkflow, CampaignWorkflow
 

@@ -24,7 +24,8 @@ from activities import history
 from activities.store.tables import audit_events, obligations
 from models.payloads import AmendPlan, PlanAmended
 from models.time import CST
-from starter import load_plan
+from services.audit import verify_campaign
+from services.plans import load_plan
 from tests.integration import mini
 from worker import build_worker
 
@@ -93,7 +94,7 @@ async def test_an_amendment_adds_withdraws_and_hands_over_obligations(
         assert amend["withdrawn"] == [f"{ob}/water/T02-basic"]
         assert amend["relead"] == {f"{ob}/east/T02-basic": "housing", f"{ob}/west/T02-basic": "housing"}
         histories = await history.collect(env.client, [cid])
-        verdict = await history.verify_campaign(conn, cid, histories=histories)
+        verdict = await verify_campaign(conn, cid, histories=histories)
     assert verdict.ok, verdict.problems()
 
     got = await mini.deliveries(engine, cid)

@@ -17,6 +17,7 @@ from temporalio.client import WorkflowHistory
 from activities import history
 from activities.store.audit import content_digest, link
 from activities.store.db import make_engine
+from services.audit import verify_campaign
 from tests.integration import mini
 
 pytestmark = pytest.mark.integration
@@ -32,7 +33,7 @@ async def campaign(db_url: str) -> AsyncIterator[tuple[str, list[WorkflowHistory
 
 
 async def verdict(conn: AsyncConnection, cid: str, histories: list[WorkflowHistory]) -> history.Verdict:
-    return await history.verify_campaign(conn, cid, histories=histories)
+    return await verify_campaign(conn, cid, histories=histories)
 
 
 async def row(conn: AsyncConnection, cid: str, where: str) -> Any:

@@ -39,7 +39,8 @@ from models.payloads import (
     SimulateAgency,
 )
 from models.time import at
-from starter import load_plan, prepare
+from services.audit import verify_campaign
+from services.plans import load_plan, prepare
 from tests.integration import mini
 from worker import build_worker
 from workflows import UnitWorkflow
@@ -278,7 +279,7 @@ async def test_a_worker_killed_mid_campaign_and_restarted_sends_no_duplicate(
     # No gap and no duplicate in the chain, both runs of every workflow replay, and every effect
     # Temporal recorded, from both workers, has its one audit row.
     async with engine.connect() as conn:
-        verdict = await history.verify_campaign(conn, cid, histories=histories)
+        verdict = await verify_campaign(conn, cid, histories=histories)
     assert verdict.ok, verdict.problems()
     assert verdict.histories >= 8
 

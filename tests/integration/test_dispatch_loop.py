@@ -28,7 +28,7 @@ from models.contacts import Contact, ContactBook
 from models.delivery import DispatchRequest, DispatchResult, delivery_id
 from models.payloads import Act
 from models.time import at
-from starter import load_plan, prepare
+from services.plans import load_plan, prepare
 from tests.integration import mini
 from tests.integration.receivers import SECRET, SECRET_ENV, Hooks, Mailbox, settings_for
 from workflows import REHEARSAL_WORKFLOWS, WORKFLOWS, sandbox

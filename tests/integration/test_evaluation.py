@@ -26,7 +26,8 @@ from activities.store.tables import assessments, audit_events, documents, inbox,
 from models.assessment import EvaluationRecord
 from models.payloads import CampaignResult, SimulationInput
 from rules.scoresheets import parse_scorebook
-from starter import DEFAULT_RULES, load_plan, prepare
+from services.audit import verify_campaign
+from services.plans import DEFAULT_RULES, load_plan, prepare
 from tests.integration import mini
 from worker import build_worker
 from workflows import CampaignWorkflow, SimulationWorkflow
@@ -136,7 +137,7 @@ async def test_towns_missing_basic_are_ordered_to_rectify_rechecked_and_left_out
         kinds = (
             (await conn.execute(select(audit_events.c.kind).where(audit_events.c.campaign_id == cid))).scalars().all()
         )
-        verdict = await history.verify_campaign(conn, cid, histories=histories)
+        verdict = await verify_campaign(conn, cid, histories=histories)
 
     # 基础型 (2021-09-30) is judged on 2021-10-08, after the National Day holiday: exactly the two
     # named towns fail, are ordered to rectify by the re-check 10 working days later, fail again.

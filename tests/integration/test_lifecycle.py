@@ -31,6 +31,7 @@ from models.payloads import (
     RequestExtension,
 )
 from models.time import CST
+from services.audit import verify_campaign
 from tests.integration import mini
 from worker import build_worker
 
@@ -155,5 +156,5 @@ async def test_extensions_evaluation_and_evidence(env: WorkflowEnvironment, engi
         e1row = (await conn.execute(select(obligations).where(obligations.c.id == e1))).mappings().one()
         assert (e1row["state"], e1row["evaluation"]) == ("completed", "accepted")
         histories = await history.collect(env.client, [cid])
-        verdict = await history.verify_campaign(conn, cid, histories=histories)
+        verdict = await verify_campaign(conn, cid, histories=histories)
     assert verdict.ok, verdict.problems()

@@ -48,7 +48,7 @@ from models.documents import SupervisionNotice
 from models.payloads import CampaignContext, DeliverBatch, FiredAction, MonthlyRun, Provenance
 from models.ruleset import ActionKind, Role
 from models.time import CST, at
-from starter import load_plan, prepare
+from services.plans import load_plan, prepare
 from tests.integration import mini
 from worker import build_worker
 

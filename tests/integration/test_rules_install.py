@@ -25,6 +25,7 @@ from activities import history, rulebook
 from activities.store.tables import audit_events
 from models.payloads import InstallRules, RulesInstalled
 from models.time import CST
+from services.audit import verify_campaign
 from tests.integration import mini
 from worker import build_worker
 
@@ -135,7 +136,7 @@ async def test_install_refuses_what_cannot_run_and_applies_the_rest_to_future_fi
         # The whole record holds: chain, replay of every history (signals and the Update
         # included) through the current code, and each effect in both.
         histories = await history.collect(env.client, [cid])
-        verdict = await history.verify_campaign(conn, cid, histories=histories)
+        verdict = await verify_campaign(conn, cid, histories=histories)
     assert verdict.ok, verdict.problems()
     if out := os.environ.get("DUBAN_SAVE_HISTORIES"):
         history.save(histories, Path(out))

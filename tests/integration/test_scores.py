@@ -22,7 +22,7 @@ from activities.store.audit import verify
 from activities.store.tables import assessment_scores, audit_events, campaigns
 from models.payloads import Provenance, RegisterCampaign
 from rules.scoresheets import parse_scorebook
-from starter import DEFAULT_PLAN, DEFAULT_RULES, load_plan, prepare
+from services.plans import DEFAULT_PLAN, DEFAULT_RULES, load_plan, prepare
 from tests.integration import mini
 from tests.support import fill, no_traceback
 

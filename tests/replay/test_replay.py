@@ -15,6 +15,7 @@ from temporalio.worker import Replayer
 
 from activities import history
 from models.payloads import EngineCost, UnitInput
+from services.audit import replay
 from workflows import WORKFLOWS, UnitWorkflow, sandbox
 
 HISTORIES = Path(__file__).parent / "histories"
@@ -27,7 +28,7 @@ def saved() -> list[history.WorkflowHistory]:
 
 
 async def test_every_saved_history_replays_through_the_current_code() -> None:
-    report = await history.replay(saved())
+    report = await replay(saved())
     assert report.replayed == len(saved())
     assert report.failures == []
 

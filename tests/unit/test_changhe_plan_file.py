@@ -242,7 +242,7 @@ def test_a_plan_with_every_field_filled_in_has_none_open(text: str, directory: U
 
 def test_the_ten_year_plan_is_rehearsed_at_double_speed(plan: Plan) -> None:
     # The time-skipping server ends any workflow after 10 years; 2021-01-01 … 2030-12-31 is longer.
-    from starter import rehearsal_speed
+    from rules.launch import rehearsal_speed
 
     assert plan.end - plan.start > timedelta(days=3650)
     assert rehearsal_speed(plan) == 2

@@ -1,0 +1,161 @@
+"""`duban plan check|show`: plan files (实施方案) as read, and what is left to fill in."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import typer
+from rich.table import Table
+
+from cli.common import err, out, program
+from models.plan import Plan
+from models.views import FieldToFill
+from rules.obligations import expand
+from services.plans import load_plan, to_fill
+
+app = typer.Typer(no_args_is_help=True, help="Check and show plan files (实施方案).")
+
+
+@app.command("check")
+def check(
+    file: Path = typer.Argument(..., metavar="FILE"),
+    strict: bool = typer.Option(
+        False, "--strict", help="Exit 1 while any field is left to fill in (for a live launch)."
+    ),
+) -> None:
+    """Validate a plan file: exit 0 with a summary and what is left to fill in (FILE:LINE: what),
+    or 2 with FILE:LINE: message. With --strict, exit 1 while anything is left to fill in."""
+    plan = load_plan(file)
+    open_fields = to_fill(file, plan)
+    obs = expand(plan, plan.id)
+    excluded = [u.name for u in plan.directory.units if u.kind.is_local and u not in plan.units_in_scope()]
+    out.print(
+        f"{file}: ok: {plan.title}: {len(plan.tasks)} tasks in {len(plan.categories)} categories, "
+        f"{len(plan.phases)} phases, {len(plan.units_in_scope())} towns/farms/scenic areas in scope"
+        + (f" ({'、'.join(excluded)} excluded)" if excluded else "")
+        + f", {len(obs)} obligations, {plan.digest()[:19]}"
+        + (f"; {len(open_fields)} fields to fill in:" if open_fields else ""),
+        markup=False,
+    )
+    for f in open_fields:
+        out.print(f"{file}:{f.line}: {f.field}: {f.what} (until filled: {f.until_filled})", markup=False)
+    if strict and open_fields:
+        err.print(f"{file}: {len(open_fields)} fields still to fill in: not ready for a live launch", markup=False)
+        raise typer.Exit(1)
+
+
+def plan_json(plan: Plan, open_fields: list[FieldToFill] | None = None) -> dict[str, Any]:
+    units = plan.directory.by_id()
+    cats = {c.no: c.name for c in plan.categories}
+
+    def unit(uid: str) -> dict[str, str]:
+        return {"id": uid, "name": units[uid].name, "kind": units[uid].kind.value}
+
+    return {
+        "id": plan.id,
+        "title": plan.title,
+        "issued": plan.issued.isoformat(),
+        "issuer": plan.issuer,
+        "region": plan.region,
+        "scope": plan.scope,
+        "hash": plan.digest(),
+        "joint_meeting": {
+            "name": plan.joint_meeting.name,
+            "convener": unit(plan.joint_meeting.convener),
+            "office": unit(plan.joint_meeting.office),
+        },
+        "categories": [{"no": c.no, "name": c.name} for c in plan.categories],
+        "tasks": [
+            {
+                "no": t.no,
+                "name": t.name,
+                "category": cats[t.category],
+                "category_no": t.category,
+                "lead": units[t.lead].name,
+                "lead_id": t.lead,
+                "responsible": [units[u].name for u in plan.expand(t.responsible)],
+                "responsible_ids": list(plan.expand(t.responsible)),
+                "ref": t.ref,
+                "to_fill": {
+                    k: f.what for k in ("lead", "responsible") if (f := plan.open_field("tasks", i, k)) is not None
+                },
+            }
+            for i, t in enumerate(plan.tasks)
+        ],
+        "phases": [
+            {
+                "name": p.name.value,
+                "title": p.title,
+                "start": p.start.isoformat(),
+                "end": p.end.isoformat(),
+                "milestones": [
+                    {"id": m.id, "name": m.name, "due": m.due.isoformat(), "standard": m.standard} for m in p.milestones
+                ],
+                "duties": [{"id": d.id, "name": d.name, "due": d.due.isoformat()} for d in p.duties],
+                "goal": p.goal,
+            }
+            for p in plan.phases
+        ],
+        "assessments": [{"kind": a.kind.value, "name": a.name} for a in plan.assessments],
+        "units_in_scope": [unit(u.id) for u in plan.units_in_scope()],
+        "excluded": [
+            {**unit(u.id), "reason": "seat town (城关镇): the plan covers 建制镇（不含城关镇）"}
+            for u in plan.directory.units
+            if u.kind.is_local and u not in plan.units_in_scope()
+        ],
+        "obligations": len(expand(plan, plan.id)),
+        "supervision": plan.supervision.model_dump() if plan.supervision else None,
+        "to_fill": [f.model_dump() for f in open_fields or []],
+    }
+
+
+@app.command("show")
+def show(
+    file: Path = typer.Argument(..., metavar="FILE"),
+    as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
+) -> None:
+    """Show the parsed plan: tasks, lead and responsible units, phases, units in scope."""
+    plan = load_plan(file)
+    data = plan_json(plan, to_fill(file, plan))
+    if as_json:
+        out.print_json(json.dumps(data, ensure_ascii=False))
+        return
+
+    def mark(value: object, *at: str | int) -> str:
+        return f"{value}（待填）" if plan.open_field(*at) else str(value)
+
+    out.print(f"[bold]{plan.title}[/] ({plan.issuer}, {mark(plan.issued, 'issued')})")
+    t = Table("no", "task", "category", "lead", "responsible")
+    for task in data["tasks"]:
+        agencies = [
+            n
+            for n, i in zip(task["responsible"], task["responsible_ids"], strict=True)
+            if plan.unit(i).kind.value == "agency"
+        ]
+        t.add_row(
+            str(task["no"]),
+            task["name"],
+            task["category"],
+            task["lead"] + ("（待填）" if "lead" in task["to_fill"] else ""),
+            "（待填）"
+            if "responsible" in task["to_fill"]
+            else "、".join(agencies) + f" + {len(data['units_in_scope'])} 镇场景区",
+        )
+    out.print(t)
+    for i, p in enumerate(data["phases"]):
+        ms = ", ".join(
+            f"{m['name']} {mark(m['due'], 'phases', i, 'milestones', j, 'due')}" for j, m in enumerate(p["milestones"])
+        )
+        start, end = mark(p["start"], "phases", i, "start"), mark(p["end"], "phases", i, "end")
+        out.print(
+            f"{p['name']:<11} {p['title']}  {start} … {end}"
+            + (f"  milestones: {ms}" if ms else "")
+            + (f"  goal: {p['goal']}" if p["goal"] else "")
+        )
+    out.print(f"in scope: {'、'.join(u['name'] for u in data['units_in_scope']) or 'none'}")
+    for u in data["excluded"]:
+        out.print(f"excluded: {u['name']} ({u['reason']})")
+    if data["to_fill"]:
+        out.print(f"{len(data['to_fill'])} fields to fill in: `{program()} plan check {file}` lists them", markup=False)

@@ -1,0 +1,134 @@
+"""For auditors: prove a campaign's record (hash chain, history replay, cross-check), explain an
+obligation's timeline, export the chain and the histories."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncConnection
+from temporalio.client import WorkflowHistory
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.worker import Replayer
+
+from activities import history
+from activities.auditing import (
+    NO_CLIENT,
+    Explanation,
+    ExportSummary,
+    UnknownCampaign,
+    UnknownObligation,
+    export,
+    reachable_client,
+)
+from activities.auditing import Progress as ExportProgress
+from activities.auditing import explain as explain_obligation
+from activities.history import ReplayReport, Verdict
+from activities.store import views
+from activities.store.audit import verify as verify_chain
+from services.context import Services
+from services.errors import Invalid, NotFound
+from workflows import REHEARSAL_WORKFLOWS, WORKFLOWS, sandbox
+
+
+async def replay(histories: list[WorkflowHistory], *, progress: Callable[[int], None] | None = None) -> ReplayReport:
+    """Replay histories through the current workflow code; name every one that does not replay."""
+    replayer = Replayer(
+        workflows=[*WORKFLOWS, *REHEARSAL_WORKFLOWS],
+        workflow_runner=sandbox(),
+        data_converter=pydantic_data_converter,
+    )
+    report = ReplayReport()
+
+    async def each() -> AsyncIterator[WorkflowHistory]:
+        for h in histories:
+            yield h
+
+    async with replayer.workflow_replay_iterator(each()) as results:
+        async for r in results:
+            report.replayed += 1
+            if r.replay_failure is not None:
+                report.failures.append(f"{r.history.workflow_id} (run {r.history.run_id}): {r.replay_failure}")
+            if progress:
+                progress(report.replayed)
+    return report
+
+
+async def verify_campaign(
+    conn: AsyncConnection,
+    campaign_id: str,
+    *,
+    histories: list[WorkflowHistory] | None,
+    missing: str | None = None,
+    engine: Any = None,
+    progress: Callable[[str, int], None] | None = None,
+) -> Verdict:
+    """The chain, then (given the campaign's histories) replay and cross-check."""
+    chain = await verify_chain(
+        conn, campaign_id, engine=engine, progress=(lambda n: progress("chain", n)) if progress else None
+    )
+    verdict = Verdict(chain=chain, missing_histories=missing)
+    if histories is None:
+        return verdict
+    verdict.histories = len(histories)
+    verdict.replay = await replay(histories, progress=(lambda n: progress("replay", n)) if progress else None)
+    found = history.effects(histories)
+    verdict.effects = len(found.keys)
+    verdict.cross = history.cross_check(found, await views.audit_keys(conn, campaign_id))
+    return verdict
+
+
+async def verify(
+    ctx: Services,
+    *,
+    campaign: str,
+    histories_dir: Path | None = None,
+    progress: Callable[[str, int], None] | None = None,
+) -> Verdict:
+    """Recompute the audit hash chain, replay the campaign's Temporal histories (saved in
+    `histories_dir`, else fetched from the configured server) through the current code, and
+    cross-check every recorded effect against the chain."""
+    saved: list[WorkflowHistory] | None = None
+    missing = None
+    if histories_dir is not None:
+        if not await asyncio.to_thread(histories_dir.is_dir):
+            raise Invalid(f"{histories_dir}: no such folder")
+        saved = await asyncio.to_thread(history.load, histories_dir)
+    engine = await ctx.engine()
+    if saved is None:
+        try:
+            client = await ctx.client(start=False)
+            saved = await history.collect(client, [campaign], optional=[f"{campaign}/simulation"])
+        except Exception as e:
+            missing = f"could not fetch the campaign's histories from Temporal ({e}); pass --histories DIR"
+    async with ctx.reading() as conn:
+        return await verify_campaign(conn, campaign, histories=saved, missing=missing, engine=engine, progress=progress)
+
+
+async def explain(ctx: Services, *, obligation: str) -> Explanation:
+    """An obligation's timeline in plan time: each step, the unit or rule behind it, the facts a
+    rule saw and the working days it counted."""
+    try:
+        return await ctx.read(explain_obligation, obligation)
+    except UnknownObligation as e:
+        raise NotFound(str(e)) from None
+
+
+async def export_campaign(
+    ctx: Services, *, campaign: str, folder: Path, progress: ExportProgress | None = None
+) -> ExportSummary:
+    """Write the chain as audit.jsonl and audit.xlsx into `folder`, and the workflow histories
+    when the configured Temporal server has them (it is never started for this)."""
+    await ctx.engine()
+    client, why = await reachable_client(ctx.settings)
+    try:
+        async with ctx.reading() as conn:
+            summary = await export(conn, campaign, folder, client, progress=progress)
+    except UnknownCampaign as e:
+        raise NotFound(str(e)) from None
+    if why is not None:
+        skipped = f"workflow histories not exported: {why}"
+        summary.warnings = [skipped if w == NO_CLIENT else w for w in summary.warnings]
+    return summary
