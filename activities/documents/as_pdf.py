@@ -73,15 +73,17 @@ def render(doc: Document, font: fonts.CjkFont | None = None) -> bytes:
     pdf.set_creator("duban")
     pdf.set_lang("zh-CN")
     pdf.add_page()
+    # The 版记 stays on the 署名's page: the room it takes at the foot goes with the 署名.
+    foot = sum(_imprint_height(pdf, b) for b in doc.blocks if isinstance(b, Imprint))
     for block, after in zip(doc.blocks, (*doc.blocks[1:], None), strict=True):
         if isinstance(block, Text):
-            _text(pdf, block, _reserve(block, after))
+            _text(pdf, block, _reserve(block, after, foot))
         elif isinstance(block, Rule):
             _rule(pdf, block)
         elif isinstance(block, Table):
             _table(pdf, block)
         elif isinstance(block, Signature):
-            _signature(pdf, block)
+            _signature(pdf, block, foot)
         else:
             _imprint(pdf, block)
     return bytes(pdf.output())
@@ -118,16 +120,17 @@ def _text(pdf: Any, block: Text, reserve: float = 0.0) -> None:
         pdf.ln(2)
 
 
-def _reserve(block: Block, after: Block | None) -> float:
+def _reserve(block: Block, after: Block | None, foot: float) -> float:
     """The room, in mm, that what follows `block` needs on its page (`layout.keeps_with_next`):
-    two lines of text, a table's header and first row, or the whole 署名 and date."""
+    two lines of text, a table's header and first row, or the whole 署名 and date with the
+    版记 (`foot`) under them."""
     if not keeps_with_next(block, after):
         return 0.0
     if isinstance(after, Text):
         return 2 * _line_height(POINTS[after.style])
     if isinstance(after, Table):
         return 2 + 2 * (_line_height(after.points or TABLE_POINTS) * 0.8 + 2 * PADDING)
-    return 3 * _line_height(POINTS[Style.plain])
+    return 3 * _line_height(POINTS[Style.plain]) + foot
 
 
 def _one_line(pdf: Any, text: str, align: str, height: float, *, right: float = 0.0) -> None:
@@ -154,11 +157,12 @@ def _line(pdf: Any, colour: tuple[int, int, int], weight: float) -> None:
     pdf.line(pdf.l_margin, pdf.get_y(), pdf.w - pdf.r_margin, pdf.get_y())
 
 
-def _signature(pdf: Any, block: Signature) -> None:
-    """A blank line, the 署名, the date: moved to a new page together when they do not fit."""
+def _signature(pdf: Any, block: Signature, foot: float) -> None:
+    """A blank line, the 署名, the date: moved to a new page together when they and the 版记
+    (`foot`) do not fit."""
     points = POINTS[Style.plain]
     height = _line_height(points)
-    if pdf.get_y() + 3 * height > pdf.page_break_trigger:
+    if pdf.get_y() + 3 * height + foot > pdf.page_break_trigger:
         pdf.add_page()
     pdf.set_font(FAMILY, size=points)
     pdf.set_text_color(0, 0, 0)
@@ -169,6 +173,25 @@ def _signature(pdf: Any, block: Signature) -> None:
     _one_line(pdf, block.date_text, "R", height, right=date_right)
 
 
+COPY_LABEL = "抄送："
+
+
+def _copy_lines(pdf: Any, block: Imprint) -> list[str]:
+    """The 抄送 units' lines, after the label; later lines hang under the first unit's name."""
+    if not block.copy_to:
+        return []
+    pdf.set_font(FAMILY, size=block.points)
+    em = block.points * MM_PER_PT
+    room = pdf.epw - 2 * em - pdf.get_string_width(COPY_LABEL)
+    return wrap(block.copy_text[len(COPY_LABEL) :], room, pdf.get_string_width)
+
+
+def _imprint_height(pdf: Any, block: Imprint) -> float:
+    """The 版记's height, a line's gap above it included."""
+    height = _line_height(block.points) * 0.9
+    return (len(_copy_lines(pdf, block)) + 2) * height + 1
+
+
 def _imprint(pdf: Any, block: Imprint) -> None:
     """The 版记 at the foot of the last page (GB/T 9704 7.4), on a page of its own when the
     text leaves no room for it there."""
@@ -177,18 +200,17 @@ def _imprint(pdf: Any, block: Imprint) -> None:
     points = block.points
     em = points * MM_PER_PT
     height = _line_height(points) * 0.9
-    pdf.set_font(FAMILY, size=points)
-    label = "抄送："
-    lines = wrap(block.copy_text[len(label) :], pdf.epw - 2 * em - pdf.get_string_width(label), pdf.get_string_width)
-    rows = (len(lines) if block.copy_to else 0) + 1
-    top = pdf.page_break_trigger - rows * height - 1
+    lines = _copy_lines(pdf, block)
+    top = pdf.page_break_trigger - _imprint_height(pdf, block) + height
     if pdf.get_y() + height > top:
         pdf.add_page()
+    pdf.set_font(FAMILY, size=points)
     pdf.set_text_color(0, 0, 0)
     pdf.set_y(top)
     _line(pdf, (0, 0, 0), 0.35)
     indent = pdf.l_margin + em - pdf.c_margin
     if block.copy_to:
+        label = COPY_LABEL
         hang = pdf.get_string_width(label)  # later lines align under the first unit's name
         for n, line in enumerate(lines):
             pdf.set_x(indent + (hang if n else 0))

@@ -66,6 +66,7 @@ def layout(b: Bulletin) -> Document:
         *body(f"{names(b.criticised)}逾期未办结任务较多，评定为红色，予以通报批评。" if b.criticised else "本月无。"),
         section(4, "责令整改"),
         *orders(b),
+        *body("特此通报。"),  # the text's last line: the 署名 never stands on a page of its own
         *closing(b.issuer, b.issued, b.copy_to),
     ]
     return Document(
@@ -109,25 +110,25 @@ def units_table(b: Bulletin) -> Table:
     return Table(UNIT_COLUMNS, rows, points=UNIT_POINTS, flex=1)
 
 
-def how_many(entries: tuple[RectificationEntry, ...]) -> str:
-    """N个单位, and the number of orders when a unit has more than one: units are counted as
+def how_many(entries: tuple[RectificationEntry, ...]) -> tuple[int, str]:
+    """How many units, and （共N份） when a unit has more than one order: units are counted as
     units (a county of 35 units never has 127 of them behind), orders as 份."""
     units = len({e.unit_name for e in entries})
-    return f"{units}个单位" if units == len(entries) else f"{units}个单位（共{len(entries)}份责令整改）"
+    return units, "" if units == len(entries) else f"（共{len(entries)}份）"
 
 
 def orders(b: Bulletin) -> list[Block]:
     out: list[Block] = []
     if b.orders_issued:
         out += [
-            *body(f"对以下{how_many(b.orders_issued)}责令整改，请于整改期限前整改到位并书面报告："),
+            *body("对以下{}个单位责令整改{}，请于整改期限前整改到位并书面报告：".format(*how_many(b.orders_issued))),
             orders_table(b.orders_issued),
         ]
     else:
         out += body("本月无新增责令整改。")
     if b.orders_unresolved:
         out += [
-            *body(f"前期责令整改尚未整改到位的有{how_many(b.orders_unresolved)}，继续跟踪督办："),
+            *body("前期责令整改尚未整改到位的有{}个单位{}，继续跟踪督办：".format(*how_many(b.orders_unresolved))),
             orders_table(b.orders_unresolved),
         ]
     return out

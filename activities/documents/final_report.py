@@ -74,6 +74,7 @@ def layout(report: FinalReport) -> Document:
         ),
         section(5, "纳入长效管理事项"),
         *carried(report),
+        *body("特此报告。"),  # the text's last line: the 署名 never stands on a page of its own
         *closing(report.issuer, report.issued, report.copy_to),
     ]
     return Document(

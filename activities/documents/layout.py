@@ -190,24 +190,28 @@ class Table:
 
     def column_widths(self, total: float, measure: Callable[[str], float], padding: float) -> list[float]:
         """Widths in the unit of `total`: each column as wide as its widest cell (so short
-        columns never wrap), the flex column taking what is left; when that is not enough,
-        every column gives up room in proportion, but never below its widest unbreakable piece
-        (`typeset.cell_units`: a date, a number, a short cell), nor, when those cannot all fit,
-        below its widest character (a column narrower than one character cannot be wrapped at
-        all: fpdf2 loops for ever on it)."""
+        columns never wrap), the flex column taking what is left. When that is too wide, the
+        widest columns are cut to one common width (a long 长效机制 column and a long 事项 column
+        share the room, rather than one keeping its length and the other wrapping in eight
+        lines), but no column below its widest unbreakable piece (`typeset.cell_units`: a date,
+        a number, a short cell), nor, when those cannot all fit, below its widest character (a
+        column narrower than one character cannot be wrapped at all: fpdf2 loops for ever on it)."""
         columns = list(zip(self.header, *self.rows, strict=True))
-        natural = [max(measure(v) for v in col) + padding for col in columns]
-        flex = self.flex if self.flex is not None else max(range(len(natural)), key=natural.__getitem__)
-        rest = sum(natural) - natural[flex]
-        natural[flex] = max(total - rest, min(natural[flex], total / 4))
-        scale = total / sum(natural)
         floor = _floors(columns, total, measure, padding * 1.01)
-        widths = [max(w * scale, f) for w, f in zip(natural, floor, strict=True)]
-        over = sum(widths) - total
-        room = [w - f for w, f in zip(widths, floor, strict=True)]
-        if over > 0 and sum(room) > over:  # the floors took room: the others give it back in proportion
-            widths = [w - over * r / sum(room) for w, r in zip(widths, room, strict=True)]
-        return widths
+        natural = [max(max(measure(v) for v in col) + padding, f) for col, f in zip(columns, floor, strict=True)]
+        if sum(natural) <= total:
+            flex = self.flex if self.flex is not None else max(range(len(natural)), key=natural.__getitem__)
+            natural[flex] += total - sum(natural)
+            return natural
+
+        def capped(cap: float) -> list[float]:
+            return [max(f, min(n, cap)) for n, f in zip(natural, floor, strict=True)]
+
+        low, high = 0.0, max(natural)
+        for _ in range(60):  # the cap at which the columns add up to `total`, to well under a point
+            mid = (low + high) / 2
+            low, high = (mid, high) if sum(capped(mid)) < total else (low, mid)
+        return capped(high)
 
 
 def _floors(

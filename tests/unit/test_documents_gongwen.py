@@ -216,8 +216,8 @@ def test_the_bulletin_counts_units_as_units_and_prints_each_orders_real_state() 
     b = bulletin().model_copy(update={"orders_unresolved": unresolved})
     d = _docx(render_bulletin(b)["docx"].data)
     text = [p.text for p in d.paragraphs]
-    assert any("前期责令整改尚未整改到位的有2个单位（共4份责令整改）" in t for t in text)
-    assert any("对以下1个单位责令整改" in t for t in text)
+    assert any("前期责令整改尚未整改到位的有2个单位（共4份），继续跟踪督办" in t for t in text)
+    assert any("对以下1个单位责令整改，" in t for t in text)
     states = [row.cells[-1].text for row in d.tables[2].rows[1:]]
     assert states == ["逾期未报告已升级", "退回重新整改", "整改中", "已报告待审核"]
     with pytest.raises(ValidationError, match="must not be resolved"):
