@@ -37,6 +37,8 @@ from models.documents import (
     Severity,
     SupervisionNotice,
     UnitRow,
+    bulletin_code,
+    first_bulletin_month,
 )
 from models.obligation import ObligationState
 from models.payloads import FiredAction
@@ -267,6 +269,8 @@ async def draft_notice(
     for u in (*(r.lead for r in rows), a.recipient):
         if u not in (a.unit_id, office) and u not in copies:
             copies.append(u)
+    if not copies:  # a notice always has a 抄送: the office's standing one, the joint meeting's convener
+        copies.append(facts.plan.joint_meeting.convener)
     addressee = facts.name(a.unit_id)
     first = items[0]
     late = f"现已逾期{first.overdue_working_days}个工作日" if first.due < on else f"将于{cn_date(first.due)}到期"
@@ -365,7 +369,7 @@ def _entry(o: dict[str, Any]) -> RectificationEntry:
         month=date.fromisoformat(o["month"]),
         overdue=o["overdue"],
         due=date.fromisoformat(o["due"]),
-        state=OrderState.resolved if o["state"] in RESOLVED_ORDER_STATES else OrderState.open,
+        state=OrderState.resolved if o["state"] in RESOLVED_ORDER_STATES else OrderState(o["state"]),
     )
 
 
@@ -390,6 +394,7 @@ def bulletin_document(
         campaign_id=facts.campaign_id,
         campaign_title=facts.campaign_title,
         issuer=facts.issuer,
+        code=bulletin_code(facts.plan.notice_prefix, first_month=first_bulletin_month(facts.plan), month=month),
         month=month,
         as_of=rec.as_of,
         issued=issued,

@@ -16,7 +16,7 @@ from typing import Annotated
 from pydantic import Field, StringConstraints, model_validator
 
 from models.obligation import ObligationState
-from models.plan import Frozen, UnitKind
+from models.plan import TO_FILL_TEXT, Frozen, Plan, UnitKind
 
 Text = Annotated[str, StringConstraints(min_length=1, strip_whitespace=True)]
 Percent = Annotated[float, Field(ge=0, le=100)]
@@ -149,12 +149,23 @@ class UnitRow(Frozen):
 
 
 class OrderState(StrEnum):
+    """A 责令整改 order's state as the bulletin prints it: the order's own (`models.rectification`)."""
+
     open = "open"
+    reported = "reported"
     resolved = "resolved"
+    rejected = "rejected"
+    escalated = "escalated"
 
     @property
     def label(self) -> str:
-        return {"open": "整改中", "resolved": "已整改"}[self.value]
+        return {
+            "open": "整改中",
+            "reported": "已报告待审核",
+            "resolved": "已整改",
+            "rejected": "退回重新整改",
+            "escalated": "逾期未报告已升级",
+        }[self.value]
 
 
 class RectificationEntry(Frozen):
@@ -177,7 +188,7 @@ class Bulletin(Frozen):
     """擦亮小城镇建设美丽城镇行动"""
     issuer: Text
     code: Text | None = None
-    """A document number when the office numbers its bulletins (随擦亮通〔2021〕12号)."""
+    """The document number, 随擦亮通〔2022〕1号 (`bulletin_code`); None prints none."""
     month: date
     """The month reported on, as its first day."""
     as_of: date
@@ -214,13 +225,45 @@ class Bulletin(Frozen):
             if n not in names:
                 raise ValueError(f"{n!r} is named but not among the bulletin's units")
         for o in self.orders_unresolved:
-            if o.month >= self.month or o.state is not OrderState.open:
-                raise ValueError(f"{o.unit_name}: an unresolved order must be open and from an earlier month")
+            if o.month >= self.month or o.state is OrderState.resolved:
+                raise ValueError(f"{o.unit_name}: an unresolved order must not be resolved and from an earlier month")
         return self
 
     @property
     def month_label(self) -> str:
         return f"{self.month.year}年{self.month.month}月"
+
+
+def _next_month(d: date) -> date:
+    return date(d.year + (d.month == 12), d.month % 12 + 1, 1)
+
+
+def first_bulletin_month(plan: Plan) -> date:
+    """The first month a campaign's bulletins report on: that of the first phase whose tasks fall
+    due at milestones, else of the plan's start (what `workflows.campaign` starts the monthly
+    cycle from)."""
+    first = min((p.start for p in plan.phases if p.tasks_due_at_milestones), default=plan.start)
+    return date(first.year, first.month, 1)
+
+
+def bulletin_code(notice_prefix: str, *, first_month: date, month: date) -> str:
+    """The month's bulletin number, 随擦亮通〔2022〕1号: numbered per campaign and year of issue,
+    in month order from the campaign's first bulletin month.
+
+    No counter is needed: there is exactly one bulletin per month, each published early the next
+    month (`workflows.monthly`), so the months from `first_month` are gap-free and the Nth month
+    published in a year is that year's number N. The prefix is the notices' with 通 for 督
+    (随擦亮督 → 随擦亮通), or 通 appended; an open prefix (待填) stays visibly open.
+    """
+    if month < first_month:
+        raise ValueError(f"month {month:%Y-%m} is before the first bulletin month {first_month:%Y-%m}")
+    year = _next_month(month).year
+    number, m = 0, first_month
+    while m <= month:
+        number += _next_month(m).year == year
+        m = _next_month(m)
+    prefix = notice_prefix.removesuffix("督") + "通" if notice_prefix != TO_FILL_TEXT else notice_prefix
+    return f"{prefix}〔{year}〕{number}号"
 
 
 class LedgerRow(Frozen):

@@ -5,23 +5,22 @@ from __future__ import annotations
 from activities.documents.fonts import CjkFont
 from activities.documents.layout import (
     KIND_LABELS,
-    RED_RULE,
     Align,
     Block,
     Document,
     RenderedSet,
-    Rule,
     Style,
     Table,
     Text,
+    blank,
     body,
+    closing,
     cn_date,
-    copy_to,
     names,
     percent,
     section,
-    signature,
     stem,
+    version_head,
 )
 from activities.documents.render import document_set
 from models.documents import Bulletin, RectificationEntry
@@ -53,12 +52,10 @@ def title(b: Bulletin) -> str:
 
 
 def layout(b: Bulletin) -> Document:
-    head: list[Block] = [Text(title(b), Style.doc_title, Align.centre)]
-    if b.code:
-        head.append(Text(b.code, Style.number, Align.centre))
     blocks: list[Block] = [
-        *head,
-        Rule(RED_RULE),
+        *version_head(b.issuer, b.code),
+        Text(title(b), Style.doc_title, Align.centre),
+        blank(),
         Text("各镇（场、景区），县直有关单位：", Style.plain, Align.left),
         *body(*b.body, summary(b)),
         section(1, "各单位进展情况"),
@@ -69,8 +66,8 @@ def layout(b: Bulletin) -> Document:
         *body(f"{names(b.criticised)}逾期未办结任务较多，评定为红色，予以通报批评。" if b.criticised else "本月无。"),
         section(4, "责令整改"),
         *orders(b),
-        *signature(b.issuer, b.issued),
-        *copy_to(b.copy_to),
+        *body("特此通报。"),  # the text's last line: the 署名 never stands on a page of its own
+        *closing(b.issuer, b.issued, b.copy_to),
     ]
     return Document(
         stem=stem(b.campaign_id, "bulletin", f"{b.month:%Y-%m}"),
@@ -113,18 +110,25 @@ def units_table(b: Bulletin) -> Table:
     return Table(UNIT_COLUMNS, rows, points=UNIT_POINTS, flex=1)
 
 
+def how_many(entries: tuple[RectificationEntry, ...]) -> tuple[int, str]:
+    """How many units, and （共N份） when a unit has more than one order: units are counted as
+    units (a county of 35 units never has 127 of them behind), orders as 份."""
+    units = len({e.unit_name for e in entries})
+    return units, "" if units == len(entries) else f"（共{len(entries)}份）"
+
+
 def orders(b: Bulletin) -> list[Block]:
     out: list[Block] = []
     if b.orders_issued:
         out += [
-            *body(f"对以下{len(b.orders_issued)}个单位责令整改，请于整改期限前整改到位并书面报告："),
+            *body("对以下{}个单位责令整改{}，请于整改期限前整改到位并书面报告：".format(*how_many(b.orders_issued))),
             orders_table(b.orders_issued),
         ]
     else:
         out += body("本月无新增责令整改。")
     if b.orders_unresolved:
         out += [
-            *body(f"前期责令整改尚未整改到位的{len(b.orders_unresolved)}个单位，继续跟踪督办："),
+            *body("前期责令整改尚未整改到位的有{}个单位{}，继续跟踪督办：".format(*how_many(b.orders_unresolved))),
             orders_table(b.orders_unresolved),
         ]
     return out

@@ -6,25 +6,24 @@ from activities.documents import as_xlsx
 from activities.documents.fonts import CjkFont
 from activities.documents.layout import (
     KIND_LABELS,
-    RED_RULE,
     Align,
     Block,
     Document,
     RenderedFile,
     RenderedSet,
-    Rule,
     Style,
     Table,
     Text,
+    blank,
     body,
+    closing,
     cn_date,
-    copy_to,
     names,
     rendered,
     section,
-    signature,
     stamp,
     stem,
+    version_head,
 )
 from activities.documents.render import document_set
 from models.documents import FinalReport, TownScore
@@ -50,8 +49,9 @@ def layout(report: FinalReport) -> Document:
     basic = tuple(t.unit_name for t in ranked(report) if t.basic_met)
     model = tuple(t.unit_name for t in ranked(report) if t.model_met)
     blocks: list[Block] = [
+        *version_head(report.issuer, None),
         Text(report.title, Style.doc_title, Align.centre),
-        Rule(RED_RULE),
+        blank(),
         *body(
             *report.summary,
             f"评价期间：{cn_date(report.period_start)}至{cn_date(report.period_end)}，"
@@ -74,8 +74,8 @@ def layout(report: FinalReport) -> Document:
         ),
         section(5, "纳入长效管理事项"),
         *carried(report),
-        *signature(report.issuer, report.issued),
-        *copy_to(report.copy_to),
+        *body("特此报告。"),  # the text's last line: the 署名 never stands on a page of its own
+        *closing(report.issuer, report.issued, report.copy_to),
     ]
     return Document(
         stem=stem(report.campaign_id, "final-report"),

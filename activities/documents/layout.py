@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import math
 import re
 import unicodedata
 import zipfile
@@ -17,6 +18,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from enum import StrEnum
 
+from activities.documents.typeset import nest_quotes, widest_unit
 from models.documents import Colour, Severity
 from models.obligation import ObligationState
 from models.plan import UnitKind
@@ -28,6 +30,7 @@ RGB = tuple[int, int, int]
 class Style(StrEnum):
     """Type sizes and faces after 党政机关公文格式 (GB/T 9704): 二号 title, 三号 body."""
 
+    organ = "organ"  # 发文机关标志: 小标宋, red, centred, narrowed to one line when long
     doc_title = "doc_title"  # 方正小标宋 二号, centred
     number = "number"  # 发文字号, 仿宋 三号
     heading = "heading"  # 一、… 黑体 三号
@@ -38,6 +41,7 @@ class Style(StrEnum):
 
 
 POINTS: Mapping[Style, float] = {
+    Style.organ: 26,
     Style.doc_title: 22,
     Style.number: 16,
     Style.heading: 16,
@@ -47,8 +51,12 @@ POINTS: Mapping[Style, float] = {
     Style.badge: 16,
 }
 TABLE_POINTS = 10.5  # 五号
+MM_PER_PT = 25.4 / 72
+TEXT_WIDTH_MM = 210 - 28 - 26
+"""版心 width: A4 less GB/T 9704's left and right margins."""
 
 FACES: Mapping[Style, str] = {
+    Style.organ: "方正小标宋简体",
     Style.doc_title: "方正小标宋简体",
     Style.heading: "黑体",
     Style.badge: "黑体",
@@ -70,13 +78,96 @@ class Text:
     style: Style = Style.body
     align: Align = Align.justify
     colour: RGB | None = None
+    one_line: bool = False
+    """Never wrapped: narrowed (长体) to the line's width when longer (发文机关标志, 署名)."""
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "text", nest_quotes(self.text))
+
+    def texts(self) -> tuple[str, ...]:
+        return (self.text,)
 
 
 @dataclass(frozen=True)
 class Rule:
-    """A horizontal line across the text block (under the number line, around the 版记)."""
+    """A horizontal line across the text block (under the 发文字号, around the 版记)."""
 
     colour: RGB = (0, 0, 0)
+    weight: float = 0.35
+    """Thickness in mm: GB/T 9704 draws the 版记's first and last rules 0.35 mm, the others 0.25 mm."""
+
+    def texts(self) -> tuple[str, ...]:
+        return ()
+
+
+@dataclass(frozen=True)
+class Signature:
+    """发文机关署名 and 成文日期, kept together on one page, the 署名 on one line.
+
+    GB/T 9704 7.3.5.2 (no seal): the 署名 two characters in from the right, the date on the next
+    line beginning two characters right of the 署名's first character; a date longer than the
+    署名 sits two characters in from the right and pushes the 署名 left.
+    """
+
+    issuer: str
+    issued: date
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "issuer", nest_quotes(self.issuer))
+
+    @property
+    def date_text(self) -> str:
+        return cn_date(self.issued)
+
+    def texts(self) -> tuple[str, ...]:
+        return (self.issuer, self.date_text)
+
+    def right_indents(self, line: float, measure: Callable[[str], float], em: float) -> tuple[float, float]:
+        """The 署名's and the date's distance from the right edge, in the unit of `line` and
+        `measure`; the 署名 never pushed past the left edge (it is narrowed instead)."""
+        issuer, when = measure(self.issuer), measure(self.date_text)
+        right = 2 * em
+        date_right = right + issuer - 2 * em - when
+        if date_right < 2 * em:
+            date_right = 2 * em
+            right = date_right + when + 2 * em - issuer
+        if right + issuer > line:
+            right = max(0.0, line - issuer)
+            shown = min(issuer, line - right)  # narrowed to the line when wider
+            date_right = max(0.0, right + shown - 2 * em - when)
+        return right, date_right
+
+
+@dataclass(frozen=True)
+class Imprint:
+    """版记 (GB/T 9704 7.4): 抄送机关, then 印发机关 and 印发日期 on one line, between rules."""
+
+    copy_to: tuple[str, ...]
+    printer: str
+    printed: date
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "copy_to", tuple(nest_quotes(c) for c in self.copy_to))
+        object.__setattr__(self, "printer", nest_quotes(self.printer))
+
+    @property
+    def copy_text(self) -> str:
+        return f"抄送：{names(self.copy_to)}。" if self.copy_to else ""
+
+    @property
+    def printed_text(self) -> str:
+        return f"{cn_date(self.printed)}印发"
+
+    def texts(self) -> tuple[str, ...]:
+        return (self.copy_text, self.printer, self.printed_text)
+
+    @property
+    def points(self) -> float:
+        """四号, or smaller until 印发机关 and 印发日期 fit on one line with a character each side
+        and two between (a long joint-meeting office's name does not fit in 四号)."""
+        need = em_width(self.printer, ambiguous=1.0) + em_width(self.printed_text) + 4
+        line = TEXT_WIDTH_MM / MM_PER_PT
+        return min(POINTS[Style.note], max(TABLE_POINTS, math.floor(line / need * 2) / 2))
 
 
 @dataclass(frozen=True)
@@ -91,33 +182,79 @@ class Table:
     def __post_init__(self) -> None:
         if any(len(r) != len(self.header) for r in self.rows):
             raise ValueError("a table's rows must have as many columns as its header")
+        object.__setattr__(self, "header", tuple(nest_quotes(h) for h in self.header))
+        object.__setattr__(self, "rows", tuple(tuple(nest_quotes(c) for c in r) for r in self.rows))
+
+    def texts(self) -> tuple[str, ...]:
+        return (*self.header, *(c for r in self.rows for c in r))
 
     def column_widths(self, total: float, measure: Callable[[str], float], padding: float) -> list[float]:
         """Widths in the unit of `total`: each column as wide as its widest cell (so short
-        columns never wrap), the flex column taking what is left; when that is not enough,
-        every column gives up room in proportion, but never below its widest character (a column
-        narrower than one character cannot be wrapped at all: fpdf2 loops for ever on it)."""
+        columns never wrap), the flex column taking what is left. When that is too wide, the
+        widest columns are cut to one common width (a long 长效机制 column and a long 事项 column
+        share the room, rather than one keeping its length and the other wrapping in eight
+        lines), but no column below its widest unbreakable piece (`typeset.cell_units`: a date,
+        a number, a short cell), nor, when those cannot all fit, below its widest character (a
+        column narrower than one character cannot be wrapped at all: fpdf2 loops for ever on it)."""
         columns = list(zip(self.header, *self.rows, strict=True))
-        natural = [max(measure(v) for v in col) + padding for col in columns]
-        flex = self.flex if self.flex is not None else max(range(len(natural)), key=natural.__getitem__)
-        rest = sum(natural) - natural[flex]
-        natural[flex] = max(total - rest, min(natural[flex], total / 4))
-        scale = total / sum(natural)
-        floor = [max((measure(c) for v in col for c in v), default=0.0) + padding * 1.01 for col in columns]
-        widths = [max(w * scale, f) for w, f in zip(natural, floor, strict=True)]
-        over = sum(widths) - total
-        room = [w - f for w, f in zip(widths, floor, strict=True)]
-        if over > 0 and sum(room) > over:  # the floors took room: the others give it back in proportion
-            widths = [w - over * r / sum(room) for w, r in zip(widths, room, strict=True)]
-        return widths
+        floor = _floors(columns, total, measure, padding * 1.01)
+        natural = [max(max(measure(v) for v in col) + padding, f) for col, f in zip(columns, floor, strict=True)]
+        if sum(natural) <= total:
+            flex = self.flex if self.flex is not None else max(range(len(natural)), key=natural.__getitem__)
+            natural[flex] += total - sum(natural)
+            return natural
+
+        def capped(cap: float) -> list[float]:
+            return [max(f, min(n, cap)) for n, f in zip(natural, floor, strict=True)]
+
+        low, high = 0.0, max(natural)
+        for _ in range(60):  # the cap at which the columns add up to `total`, to well under a point
+            mid = (low + high) / 2
+            low, high = (mid, high) if sum(capped(mid)) < total else (low, mid)
+        return capped(high)
 
 
-def em_width(text: str) -> float:
-    """A text's width in ems: a Chinese character is one, a Latin letter or digit about half."""
-    return sum(1.0 if unicodedata.east_asian_width(c) in "WF" else 0.55 for c in text)
+def _floors(
+    columns: list[tuple[str, ...]], total: float, measure: Callable[[str], float], padding: float
+) -> list[float]:
+    """Each column's least width: every cell's pieces whole (`typeset.cell_units`); when those do
+    not fit side by side, the header's words may break (the body's dates and numbers still may
+    not); when even that is too wide, any character may start a line."""
+
+    def whole(col: tuple[str, ...]) -> float:
+        return max(widest_unit(v, measure) for v in col)
+
+    def header_breaks(col: tuple[str, ...]) -> float:
+        return max([widest_unit(col[0], measure, cell=False), *(widest_unit(v, measure) for v in col[1:])])
+
+    def any_character(col: tuple[str, ...]) -> float:
+        return max((measure(c) for v in col for c in v), default=0.0)
+
+    for least in (whole, header_breaks, any_character):
+        floor = [least(col) + padding for col in columns]
+        if sum(floor) <= total:
+            break
+    return floor
 
 
-Block = Text | Rule | Table
+def keeps_with_next(block: Block, after: Block | None) -> bool:
+    """Whether `block` goes to a new page with what follows rather than end a page: a heading
+    or a caption, a paragraph leading into a table, the text above the 署名."""
+    if not isinstance(block, Text) or after is None:
+        return False
+    return block.style in (Style.heading, Style.note) or isinstance(after, Table | Signature)
+
+
+def em_width(text: str, *, latin: float = 0.55, ambiguous: float = 0.55) -> float:
+    """A text's width in ems: a Chinese character is one, a Latin letter or digit about half.
+
+    `ambiguous` is for “”‘’…—, full width in a 仿宋 but half in many other fonts: one em when a
+    line must surely fit. A % is about twice a digit's width in every face."""
+    widths = {"W": 1.0, "F": 1.0, "A": ambiguous}
+    return sum(latin * 1.6 if c == "%" else widths.get(unicodedata.east_asian_width(c), latin) for c in text)
+
+
+Block = Text | Rule | Table | Signature | Imprint
 
 
 @dataclass(frozen=True)
@@ -135,13 +272,7 @@ class Document:
 
     def characters(self) -> str:
         """Every character the document prints (for the PDF's font subset)."""
-        parts = [self.title, PAGE_NUMBER_CHARS]
-        for b in self.blocks:
-            if isinstance(b, Text):
-                parts.append(b.text)
-            elif isinstance(b, Table):
-                parts.extend(b.header)
-                parts.extend(c for r in b.rows for c in r)
+        parts = [self.title, PAGE_NUMBER_CHARS, *(t for b in self.blocks for t in b.texts())]
         return "".join(sorted(set("".join(parts))))
 
 
@@ -251,20 +382,28 @@ def body(*paragraphs: str) -> tuple[Text, ...]:
     return tuple(Text(p) for p in paragraphs)
 
 
-def signature(issuer: str, issued: date) -> tuple[Text, ...]:
-    """署名 and 成文日期, right-aligned under the text."""
-    return (
-        Text("", Style.plain, Align.right),
-        Text(issuer, Style.plain, Align.right),
-        Text(cn_date(issued), Style.plain, Align.right),
-    )
+def blank() -> Text:
+    return Text("", Style.plain, Align.left)
 
 
-def copy_to(units: tuple[str, ...]) -> tuple[Block, ...]:
-    """抄送 in the 版记 at the end, between two rules."""
-    if not units:
-        return ()
-    return (Rule(), Text(f"抄送：{names(units)}。", Style.note, Align.left), Rule())
+def organ_name(issuer: str) -> str:
+    """The issuing organ without the directory's note of who hosts it:
+    县……联席会议办公室（县住建局） → 县……联席会议办公室."""
+    return re.sub(r"（[^（）]*）$", "", issuer.strip()) or issuer
+
+
+def version_head(issuer: str, code: str | None, *, badge: Text | None = None) -> tuple[Block, ...]:
+    """版头 (GB/T 9704 7.2): 发文机关标志 (the organ's name and 文件, red), a blank line, 发文字号,
+    the red rule; then a blank line before the title. A badge (the 三色督办 label) sits above
+    the 标志, where 紧急程度 would."""
+    mark = Text(f"{organ_name(issuer)}文件", Style.organ, Align.centre, RED_RULE, one_line=True)
+    number = (Text(code, Style.number, Align.centre),) if code else ()
+    return (*((badge,) if badge else ()), mark, blank(), *number, Rule(RED_RULE, weight=0.6), blank())
+
+
+def closing(issuer: str, issued: date, copy_to: tuple[str, ...]) -> tuple[Block, ...]:
+    """署名 and 成文日期 under the text, then the 版记: 抄送, and the organ printing it that day."""
+    return (Signature(issuer, issued), Imprint(copy_to, organ_name(issuer), issued))
 
 
 STATE_LABELS: Mapping[ObligationState, str] = {

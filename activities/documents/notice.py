@@ -4,22 +4,21 @@ from __future__ import annotations
 
 from activities.documents.fonts import CjkFont
 from activities.documents.layout import (
-    RED_RULE,
     SEVERITY_RGB,
     STATE_LABELS,
     Align,
     Block,
     Document,
     RenderedSet,
-    Rule,
     Style,
     Table,
     Text,
+    blank,
     body,
+    closing,
     cn_date,
-    copy_to,
-    signature,
     stem,
+    version_head,
 )
 from activities.documents.render import document_set
 from models.documents import OverdueItem, SupervisionNotice
@@ -33,11 +32,11 @@ def render_notice(notice: SupervisionNotice, *, font: CjkFont | None = None) -> 
 
 
 def layout(notice: SupervisionNotice) -> Document:
+    badge = Text(f"【{notice.severity.label}】", Style.badge, Align.left, SEVERITY_RGB[notice.severity])
     blocks: list[Block] = [
-        Text(f"【{notice.severity.label}】", Style.badge, Align.left, SEVERITY_RGB[notice.severity]),
+        *version_head(notice.issuer, notice.code, badge=badge),
         Text(notice.title, Style.doc_title, Align.centre),
-        Text(notice.code, Style.number, Align.centre),
-        Rule(RED_RULE),
+        blank(),
         Text(f"{notice.addressee}：", Style.plain, Align.left),
         *body(*notice.body),
         Text(f"逾期未办结任务清单（共{len(notice.items)}项）", Style.note, Align.centre),
@@ -46,8 +45,7 @@ def layout(notice: SupervisionNotice) -> Document:
             f"请于{cn_date(notice.reply_by)}前将整改落实情况书面报送{notice.issuer}。"
             "逾期仍未办结的，将按程序提请升级督办并在月度通报中予以通报。"
         ),
-        *signature(notice.issuer, notice.issued),
-        *copy_to(notice.copy_to),
+        *closing(notice.issuer, notice.issued, notice.copy_to),
     ]
     return Document(
         stem=stem(notice.campaign_id, "notice", notice.year, f"{notice.number:03d}"),

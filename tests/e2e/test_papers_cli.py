@@ -71,6 +71,10 @@ def test_notices_are_listed_and_each_writes_its_checked_files(campaign: dict[str
     assert f"wrote {pdf}" in r.stderr
     text = "".join(p.extract_text() for p in pypdf.PdfReader(io.BytesIO(pdf.read_bytes())).pages)
     assert first["code"] in text
+    flat = "".join(text.split())
+    # 版头 then title; the 版记 closes it: 抄送 (always someone) and 印发
+    assert flat.index("文件") < flat.index(first["code"]) < flat.index("关于督促办理")
+    assert flat.index("关于督促办理") < flat.index("抄送：") < flat.index("印发")
 
 
 def test_bulletin_prints_the_month_and_writes_its_checked_files(campaign: dict[str, Any], tmp_path: Path) -> None:
@@ -83,6 +87,10 @@ def test_bulletin_prints_the_month_and_writes_its_checked_files(campaign: dict[s
     assert body["files"]["pdf"]["sha256"] == sha(pdf) == body["documents"]["bulletin"]["pdf"]
     ws = openpyxl.load_workbook(xlsx).active
     assert ws is not None and ws.max_row == 1 + campaign["obligations"]  # one row per obligation
+    text = "".join("".join(p.extract_text() for p in pypdf.PdfReader(io.BytesIO(pdf.read_bytes())).pages).split())
+    # numbered in month order from the first bulletin (2021-05): December's and January's are
+    # the two issued in 2022
+    assert "测通〔2022〕2号" in text and text.index("测通〔2022〕2号") < text.index(body["title"])
 
     table = ok(run_duban("bulletin", cid, "2022-01")).stdout
     assert body["title"] in table

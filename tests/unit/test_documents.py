@@ -24,8 +24,8 @@ from activities.documents import (
     render_ledger_xlsx,
     render_notice,
 )
-from activities.documents.as_pdf import wrap
 from activities.documents.layout import Table, stamp
+from activities.documents.typeset import wrap
 from models.documents import Bulletin, ScorePart, SupervisionNotice, TownScore, UnitRow
 from models.plan import UnitKind
 
@@ -85,15 +85,14 @@ def test_notice_docx_reads_as_an_official_notice(notice_files: RenderedSet) -> N
     n = notice()
     d = _docx(notice_files["docx"])
     lines = _docx_lines(d)
-    assert lines[0] == "【红色督办】"
-    assert lines[1] == n.title
-    assert lines[2] == "随擦亮督〔2022〕3号"
-    assert lines[3] == "殷店镇人民政府："
-    assert lines[-3:] == [OFFICE, "2022年1月18日", "抄送：县住建局、县市场监管局。"]
+    # 版头: the badge where 紧急程度 goes, 发文机关标志, 发文字号, (the red rule), then the title
+    assert lines[:5] == ["【红色督办】", f"{OFFICE}文件", "随擦亮督〔2022〕3号", n.title, "殷店镇人民政府："]
+    # 署名, 成文日期, then the 版记: 抄送, 印发机关 and 印发日期
+    assert lines[-4:] == [OFFICE, "2022年1月18日", "抄送：县住建局、县市场监管局。", f"{OFFICE}\t2022年1月18日印发"]
     assert any("2022年1月28日前" in line for line in lines)  # the reply-by date
     right = {p.text: p.alignment for p in d.paragraphs}
     assert str(right[OFFICE]).startswith("RIGHT") and str(right["2022年1月18日"]).startswith("RIGHT")
-    assert str(right[n.title]).startswith("CENTER")
+    assert str(right[n.title]).startswith("CENTER") and str(right[f"{OFFICE}文件"]).startswith("CENTER")
     (table,) = d.tables
     rows = _table(table)
     assert rows[0] == ["序号", "任务", "截止日期", "逾期工作日", "状态", "进度", "督办次数"]
@@ -103,10 +102,12 @@ def test_notice_docx_reads_as_an_official_notice(notice_files: RenderedSet) -> N
         ["3", "编制镇级“擦亮小城镇”工作方案", "2021-04-30", "160", "未签收", "0%", "3"],
     ]
     rules = [p._p.pPr for p in d.paragraphs if p._p.pPr is not None and p._p.pPr.find(qn("w:pBdr")) is not None]
-    assert len(rules) == 3  # under the number line, and around 抄送
+    assert len(rules) == 4  # the red rule under the number, and the 版记's three
     for ppr in rules:  # the schema's order, or Word reports unreadable content
         tags = [c.tag for c in ppr]
         assert tags.index(qn("w:pBdr")) < tags.index(qn("w:spacing"))
+    colours = [ppr.find(qn("w:pBdr"))[0].get(qn("w:color")) for ppr in rules]
+    assert colours == ["C00000", "000000", "000000", "000000"]
     props = d.core_properties
     assert props.author == OFFICE and props.created == props.modified == datetime(2022, 1, 18, 1, 0, tzinfo=UTC)
 
@@ -115,7 +116,7 @@ def test_notice_pdf_text_extracts_in_chinese(notice_files: RenderedSet) -> None:
     text = _pdf_text(notice_files["pdf"])
     for expected in ("随擦亮督〔2022〕3号", "殷店镇人民政府：", "编制镇级“擦亮小城镇”工作方案", "红色督办", OFFICE):
         assert expected in text
-    assert "抄送：县住建局、县市场监管局。" in text
+    assert "抄送：县住建局、县市场监管局。" in text and "2022年1月18日印发" in text
 
 
 def test_notice_pdf_embeds_a_subset_font_with_a_unicode_map(notice_files: RenderedSet) -> None:
@@ -145,8 +146,11 @@ def test_notice_files_are_named_by_number_and_checksummed(notice_files: Rendered
 def test_bulletin_docx_ranks_units_and_names_commended_and_criticised(bulletin_files: RenderedSet) -> None:
     d = _docx(bulletin_files["docx"])
     lines = _docx_lines(d)
-    assert lines[0] == "关于2021年12月“擦亮小城镇”建设美丽城镇行动工作进展情况的通报"
-    assert lines[1] == "随擦亮通〔2022〕1号"
+    assert lines[:3] == [
+        f"{OFFICE}文件",
+        "随擦亮通〔2022〕1号",
+        "关于2021年12月“擦亮小城镇”建设美丽城镇行动工作进展情况的通报",
+    ]
     summary = next(line for line in lines if line.startswith("截至"))
     assert "共承担任务40项，已办结33项（其中按期办结30项、逾期办结3项），逾期未办结5项" in summary
     assert any(line.startswith("洪山镇") and "表扬" in line for line in lines)
@@ -157,7 +161,7 @@ def test_bulletin_docx_ranks_units_and_names_commended_and_criticised(bulletin_f
     assert units[2][3:] == ["20", "14", "11", "3", "5", "62.5%", "48.3%", "红"]
     assert issued[1] == ["1", "殷店镇", "2021年12月", "5", "2022-01-20", "整改中"]
     assert unresolved[1][2] == "2021年11月"
-    assert lines[-1] == "抄送：县委办、县政府办。"
+    assert lines[-2:] == ["抄送：县委办、县政府办。", f"{OFFICE}\t2022年1月6日印发"]
 
 
 def test_bulletin_pdf_text(bulletin_files: RenderedSet) -> None:
@@ -210,7 +214,7 @@ def test_final_report_docx_pdf_and_xlsx(report_files: RenderedSet) -> None:
     assert set(report_files) == {"docx", "pdf", "xlsx"}
     d = _docx(report_files["docx"])
     lines = _docx_lines(d)
-    assert lines[0] == final_report().title
+    assert lines[:2] == [f"{OFFICE}文件", final_report().title]
     assert "达到基础型标准的2个：洪山镇、殷店镇。" in lines
     assert "达到示范型标准的1个：洪山镇。" in lines
     assert "推荐洪山镇参评“楚天杯”。" in lines
