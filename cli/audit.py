@@ -18,7 +18,10 @@ app = typer.Typer(no_args_is_help=True, help="For auditors: verify and explain t
 def verify(
     campaign: str,
     histories_dir: Path | None = typer.Option(
-        None, "--histories", help="Saved histories (a rehearsal writes them to its --out folder)."
+        None,
+        "--histories",
+        help="A folder (or one file) of histories: a rehearsal's --out folder, `audit export`, or "
+        "`temporal workflow show --output json`; a subset (one unit's workflows) is checked as far as it goes.",
     ),
 ) -> None:
     """Prove the record: recompute the audit hash chain, replay the campaign's Temporal histories
@@ -39,6 +42,12 @@ def verify(
             f"{v.histories} histories replayed, {v.effects:,} recorded effects matched",
             markup=False,
         )
+        if v.subset:
+            out.print(
+                f"  a subset of the campaign's histories: {v.unchecked_rows:,} audit rows made by workflows "
+                f"not given were not cross-checked ({v.not_given} runs the given histories name are missing)",
+                markup=False,
+            )
         return
     err.print(f"{campaign}: does NOT hold", markup=False)
     for p in v.problems()[:20]:

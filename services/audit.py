@@ -26,11 +26,14 @@ from activities.auditing import (
 from activities.auditing import Progress as ExportProgress
 from activities.auditing import explain as explain_obligation
 from activities.history import ReplayReport, Verdict
+from activities.history_files import HistoryFileError, load_histories
 from activities.store import views
 from activities.store.audit import verify as verify_chain
 from services.context import Services
 from services.errors import Invalid, NotFound
 from workflows import REHEARSAL_WORKFLOWS, WORKFLOWS, sandbox
+from workflows.campaign import CampaignWorkflow
+from workflows.simulation import SimulationWorkflow
 
 
 async def replay(histories: list[WorkflowHistory], *, progress: Callable[[int], None] | None = None) -> ReplayReport:
@@ -62,10 +65,13 @@ async def verify_campaign(
     *,
     histories: list[WorkflowHistory] | None,
     missing: str | None = None,
+    not_given: int = 0,
     engine: Any = None,
     progress: Callable[[str, int], None] | None = None,
 ) -> Verdict:
-    """The chain, then (given the campaign's histories) replay and cross-check."""
+    """The chain, then (given the campaign's histories) replay and cross-check. Without the
+    campaign's own workflow, or with runs its histories name left out, the histories are a subset:
+    only the rows their runs made are held against them, and the rest are counted."""
     chain = await verify_chain(
         conn, campaign_id, engine=engine, progress=(lambda n: progress("chain", n)) if progress else None
     )
@@ -73,11 +79,21 @@ async def verify_campaign(
     if histories is None:
         return verdict
     verdict.histories = len(histories)
+    verdict.not_given = not_given
+    verdict.subset = not_given > 0 or all(h.workflow_id != campaign_id for h in histories)
     verdict.replay = await replay(histories, progress=(lambda n: progress("replay", n)) if progress else None)
     found = history.effects(histories)
     verdict.effects = len(found.keys)
-    verdict.cross = history.cross_check(found, await views.audit_keys(conn, campaign_id))
+    rows = await views.audit_keys(conn, campaign_id)
+    if verdict.subset:
+        rows, verdict.unchecked_rows = history.given_rows(found, rows)
+    verdict.cross = history.cross_check(found, rows)
     return verdict
+
+
+def campaign_roots(campaign: str) -> dict[str, str]:
+    """The ids of a campaign's root workflows by type, for histories that do not name themselves."""
+    return {CampaignWorkflow.__name__: campaign, SimulationWorkflow.__name__: f"{campaign}/simulation"}
 
 
 async def verify(
@@ -92,10 +108,13 @@ async def verify(
     cross-check every recorded effect against the chain."""
     saved: list[WorkflowHistory] | None = None
     missing = None
+    not_given = 0
     if histories_dir is not None:
-        if not await asyncio.to_thread(histories_dir.is_dir):
-            raise Invalid(f"{histories_dir}: no such folder")
-        saved = await asyncio.to_thread(history.load, histories_dir)
+        try:
+            loaded = await asyncio.to_thread(load_histories, histories_dir, roots=campaign_roots(campaign))
+        except (HistoryFileError, OSError) as e:
+            raise Invalid(str(e)) from None
+        saved, not_given = loaded.histories, len(loaded.not_given)
     engine = await ctx.engine()
     if saved is None:
         try:
@@ -104,7 +123,9 @@ async def verify(
         except Exception as e:
             missing = f"could not fetch the campaign's histories from Temporal ({e}); pass --histories DIR"
     async with ctx.reading() as conn:
-        return await verify_campaign(conn, campaign, histories=saved, missing=missing, engine=engine, progress=progress)
+        return await verify_campaign(
+            conn, campaign, histories=saved, missing=missing, not_given=not_given, engine=engine, progress=progress
+        )
 
 
 async def explain(ctx: Services, *, obligation: str) -> Explanation:

@@ -7,6 +7,7 @@ back, so every test starts from the untouched record.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -15,9 +16,10 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from temporalio.client import WorkflowHistory
 
 from activities import history
+from activities.history_files import load_histories
 from activities.store.audit import content_digest, link
 from activities.store.db import make_engine
-from services.audit import verify_campaign
+from services.audit import campaign_roots, verify_campaign
 from tests.integration import mini
 
 pytestmark = pytest.mark.integration
@@ -174,3 +176,31 @@ async def test_a_hash_overwritten_with_garbage_is_named_not_a_crash(
         v = await verdict(conn, cid, histories)
         await tx.rollback()
     assert v.chain.problems[0].startswith(f"row {target['seq']} (reminder {target['event_key']}): content changed")
+
+
+async def test_histories_under_any_names_and_a_subset(
+    campaign: tuple[str, list[WorkflowHistory], AsyncEngine], tmp_path: Path
+) -> None:
+    """Files named as an auditor likes (the time-skipping server writes no workflow id in a
+    history, so the parents' histories name their children); then one unit's workflows alone."""
+    cid, histories, engine = campaign
+    for i, h in enumerate(histories):
+        (tmp_path / f"{i:03d}.json").write_text(h.to_json())
+    loaded = load_histories(tmp_path, roots=campaign_roots(cid))
+    assert sorted(h.workflow_id for h in loaded.histories) == sorted(h.workflow_id for h in histories)
+    async with engine.connect() as conn:
+        v = await verify_campaign(conn, cid, histories=loaded.histories, not_given=len(loaded.not_given))
+    assert v.ok and not v.subset, v.problems()
+
+    unit = next(h for h in histories if h.workflow_id.endswith("/west"))
+    sub = tmp_path / "west"
+    sub.mkdir()
+    (sub / "west.json").write_text(unit.to_json())
+    # The file alone cannot say its id (no parent given, no id written): named as `save` does.
+    (sub / "west.json").rename(sub / f"{unit.workflow_id.replace('/', '__')}__{unit.run_id}.json")
+    part = load_histories(sub)
+    async with engine.connect() as conn:
+        v = await verify_campaign(conn, cid, histories=part.histories, not_given=len(part.not_given))
+    assert v.ok, v.problems()
+    assert v.subset and v.histories == 1 and v.unchecked_rows > 0
+    assert v.effects > 0  # west's own reminders, escalations and state changes were held against the chain
