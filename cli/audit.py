@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import typer
 from rich.progress import TaskID
@@ -43,16 +44,21 @@ def verify(
             markup=False,
         )
         if v.subset:
-            out.print(
-                f"  a subset of the campaign's histories: {v.unchecked_rows:,} audit rows made by workflows "
-                f"not given were not cross-checked ({v.not_given} runs the given histories name are missing)",
-                markup=False,
-            )
+            out.print(f"  {_subset(v)}", markup=False)
         return
     err.print(f"{campaign}: does NOT hold", markup=False)
     for p in v.problems()[:20]:
         err.print(f"  {p}", markup=False)
+    if v.subset:
+        err.print(f"  {_subset(v)}", markup=False)
     raise typer.Exit(1)
+
+
+def _subset(v: Any) -> str:  # services.audit's Verdict
+    return (
+        f"a subset of the campaign's histories: {v.unchecked_rows:,} audit rows made by workflows not given "
+        f"were not cross-checked ({v.not_given} runs the given histories name are missing)"
+    )
 
 
 @app.command("explain")
