@@ -7,8 +7,11 @@ from __future__ import annotations
 
 import asyncio
 import signal
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
 
 import structlog
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio.client import Client
 from temporalio.worker import Worker
@@ -19,6 +22,8 @@ from activities.config import Settings, get_settings
 from activities.delivery import Outbox
 from activities.keepalive import KeepAlive
 from workflows import REHEARSAL_WORKFLOWS, WORKFLOWS, sandbox
+
+T = TypeVar("T")
 
 
 def build_worker(
@@ -52,17 +57,38 @@ async def run(settings: Settings | None = None) -> None:
 
     settings = settings or get_settings()
     configure(fmt=settings.log_format, level=settings.log_level)
-    url = await app_database(settings)
+    wait = settings.startup_wait_seconds
+    url = await until_up("PostgreSQL", lambda: app_database(settings), wait)
     if settings.env != "production":
         # A laptop's embedded database is brought up to date here for convenience; production
         # runs `duban db upgrade` as its own deployment step, before any worker starts.
-        await upgrade(url)
+        await until_up("PostgreSQL", lambda: upgrade(url), wait)
     engine = make_engine(url)
-    client = await connect(settings)
+    client = await until_up("Temporal", lambda: connect(settings), wait)
     structlog.get_logger().info("worker starting", task_queue=settings.task_queue)
     outbox = Outbox.from_settings(settings)  # a bad contacts file stops the worker here, FILE:LINE
     await run_until_stopped(build_worker(client, engine, task_queue=settings.task_queue, outbox=outbox))
     await engine.dispose()
+
+
+async def until_up(what: str, attempt: Callable[[], Awaitable[T]], wait: float) -> T:
+    """`attempt()` until it succeeds or `wait` seconds have passed, backing off up to 5 s.
+
+    A worker restarted by its process manager while the Temporal server or PostgreSQL is itself
+    restarting (the fault drill does exactly that) waits for them rather than exiting at once.
+    """
+    log = structlog.get_logger()
+    deadline = asyncio.get_running_loop().time() + wait
+    pause = 0.25
+    while True:
+        try:
+            return await attempt()
+        except (OSError, RuntimeError, DBAPIError) as e:  # refused/reset; the SDK's connect error
+            if asyncio.get_running_loop().time() + pause > deadline:
+                raise
+            log.warning("waiting for a server", server=what, error=str(e)[:200], retry_in=pause)
+            await asyncio.sleep(pause)
+            pause = min(pause * 2, 5.0)
 
 
 STOP_SECONDS = 10.0

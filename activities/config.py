@@ -38,6 +38,9 @@ class Settings(BaseSettings):
     log_format: str = Field(default="auto", description="auto | console | json")
     log_level: str = "info"
     webhook_secret: str = "dev-only-secret"
+    startup_wait_seconds: float = Field(
+        default=120.0, ge=0, description="a starting worker waits this long for Temporal and PostgreSQL"
+    )
 
     # -- delivery channels (activities/delivery.py) ---------------------------------------------
     contacts_file: Path = Field(

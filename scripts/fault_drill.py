@@ -1,0 +1,420 @@
+"""The fault campaign: one accelerated live campaign run twice, undisturbed and under faults.
+
+    ./scripts/faults [--plan plans/suixian-2021.yaml] [--speed 345600] [--kills 10] [--seed 1]
+
+Each run has its own embedded PostgreSQL, its own Temporal dev server (persisted to SQLite), its
+worker in a process of its own, and real SMTP and webhook receivers on 127.0.0.1; every unit is
+reached by e-mail and webhook. In the faulty run, at seeded random moments: the worker is
+SIGKILLed `--kills` times (and restarted), the Temporal dev server is restarted on its database,
+PostgreSQL is stopped for `--pg-down` seconds, and the SMTP receiver and the webhook refuse for a
+while. Afterwards the two runs are compared key by key — inbox rows (reminders, escalations,
+notices, bulletins, orders), notice numbers, bulletins, rectification orders, deliveries, the
+audit chain's event keys, and what the receivers got — and `audit verify` is run on both.
+
+Loopback only; bounded by `--timeout`. The report goes to stdout and `out/faults/report.json`;
+docs/RELIABILITY.md quotes it with this command. Exit 1 when anything was lost, doubled or stuck.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+import random
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from email import message_from_bytes
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from aiosmtpd.controller import Controller  # noqa: E402
+from sqlalchemy import text  # noqa: E402
+
+from activities.config import Settings  # noqa: E402
+from activities.servers import app_database, ensure_postgres, start_dev_server, stop_postgres  # noqa: E402
+from activities.store.db import make_engine, upgrade  # noqa: E402
+from models.delivery import delivery_id  # noqa: E402
+from models.time import CST  # noqa: E402
+
+SECRET_ENV = "DUBAN_DRILL_HOOK_SECRET"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class Receivers:
+    """An SMTP server and a webhook endpoint on loopback that count what they get by delivery id
+    (the X-Duban-Delivery header), and refuse while `refusing` is set (451 / 503)."""
+
+    def __init__(self) -> None:
+        self.mail: Counter[str] = Counter()
+        self.hooks: Counter[str] = Counter()
+        self.refused = 0
+        self.refusing = False
+        rx = self
+
+        class Mail:
+            async def handle_RCPT(self, server: Any, session: Any, envelope: Any, address: str, options: Any) -> str:
+                if rx.refusing:
+                    rx.refused += 1
+                    return "451 4.3.0 drill: try again later"
+                envelope.rcpt_tos.append(address)
+                return "250 OK"
+
+            async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+                msg = message_from_bytes(envelope.original_content or envelope.content)
+                rx.mail[str(msg["X-Duban-Delivery"])] += 1
+                return "250 accepted"
+
+        class Hook(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                self.rfile.read(int(self.headers["Content-Length"]))
+                if rx.refusing:
+                    rx.refused += 1
+                    code = 503
+                else:
+                    rx.hooks[str(self.headers.get("X-Duban-Delivery"))] += 1
+                    code = 200
+                self.send_response(code)
+                self.send_header("Content-Length", "2")
+                self.end_headers()
+                self.wfile.write(b"{}")
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.smtp_port = free_port()
+        self.smtp = Controller(Mail(), hostname="127.0.0.1", port=self.smtp_port)
+        self.http = ThreadingHTTPServer(("127.0.0.1", 0), Hook)
+        self.url = f"http://127.0.0.1:{self.http.server_address[1]}/hook"
+
+    def __enter__(self) -> Receivers:
+        self.smtp.start()
+        threading.Thread(target=self.http.serve_forever, daemon=True).start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.smtp.stop()
+        self.http.shutdown()
+
+
+def contacts_file(folder: Path, plan_file: Path, url: str) -> Path:
+    """Every unit of the plan's directory reached by e-mail and a signed webhook."""
+    import yaml
+
+    from services.plans import load_plan
+
+    plan = load_plan(plan_file)
+    units = {
+        u.id: {"email": f"{u.id}@drill.test", "webhook": url, "webhook_secret_env": SECRET_ENV}
+        for u in plan.directory.units
+    }
+    raw = yaml.safe_load(plan_file.read_text())
+    directory = (plan_file.parent / raw["directory"]).resolve() if isinstance(raw.get("directory"), str) else None
+    path = folder / "contacts.yaml"
+    doc: dict[str, Any] = {"region": "drill", "units": units}
+    if directory is not None:
+        doc["directory"] = str(directory)
+    path.write_text(yaml.safe_dump(doc, allow_unicode=True))
+    return path
+
+
+@dataclass
+class Run:
+    name: str
+    folder: Path
+    faults: list[tuple[float, str]] = field(default_factory=list)
+    done: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+    figures: dict[str, Any] = field(default_factory=dict)
+    keys: dict[str, Counter[str]] = field(default_factory=dict)
+
+
+class Worker:
+    def __init__(self, env: dict[str, str], log: Path) -> None:
+        self.env, self.log, self.proc = env, log, None  # type: ignore[var-annotated]
+        self.starts = 0
+
+    def start(self) -> None:
+        self.starts += 1
+        with self.log.open("ab") as f:
+            self.proc = subprocess.Popen(  # type: ignore[assignment]
+                [sys.executable, str(ROOT / "worker.py")], env=self.env, cwd=ROOT, stdout=f, stderr=f
+            )
+
+    def kill(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:  # type: ignore[unreachable]
+            self.proc.kill()  # type: ignore[unreachable]
+            self.proc.wait()
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:  # type: ignore[unreachable]
+            self.proc.send_signal(signal.SIGTERM)  # type: ignore[unreachable]
+            try:
+                self.proc.wait(120)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+
+
+def plan_faults(rng: random.Random, span: float, kills: int) -> list[tuple[float, str]]:
+    """Seeded moments (seconds after launch) for each fault, spread over the campaign's span."""
+    out = [(rng.uniform(0.05, 0.9) * span, "kill-worker") for _ in range(kills)]
+    out.append((rng.uniform(0.2, 0.4) * span, "restart-temporal"))
+    out.append((rng.uniform(0.45, 0.6) * span, "stop-postgres"))
+    out.append((rng.uniform(0.65, 0.8) * span, "refuse-receivers"))
+    return sorted(out)
+
+
+async def run_campaign(args: argparse.Namespace, name: str, faulty: bool) -> Run:
+    from services.actors import Actor
+    from services.campaigns import launch
+    from services.context import Services
+    from services.plans import default_rules, load_plan, load_ruleset, scorebook_for
+
+    run = Run(name=name, folder=(args.out / name).resolve())
+    if run.folder.exists():
+        import shutil
+
+        shutil.rmtree(run.folder)
+    run.folder.mkdir(parents=True)
+    with Receivers() as rx:
+        port = free_port()
+        settings = Settings(
+            env="dev",
+            # Embedded PostgreSQL run as root keeps its data under the project's var/ only.
+            var_dir=ROOT / "var" / "drill" / name,
+            temporal_port=port,
+            temporal_address=f"127.0.0.1:{port}",
+            contacts_file=contacts_file(run.folder, args.plan, rx.url),
+            smtp_port=rx.smtp_port,
+            smtp_sender="duban@drill.test",
+            delivery_backoff_seconds=1.0,
+            delivery_backoff_max_seconds=5.0,
+            delivery_max_attempts=50,
+            task_queue=f"drill-{name}",
+        )
+        if settings.var_dir.exists():
+            import shutil
+
+            await asyncio.to_thread(stop_postgres, settings)
+            shutil.rmtree(settings.var_dir)
+        settings.var_dir.mkdir(parents=True)
+        admin = await asyncio.to_thread(ensure_postgres, settings)
+        del admin
+        db_url = await app_database(settings)
+        await upgrade(db_url)
+        server = await start_dev_server(settings, port=port)
+        env = {
+            **os.environ,
+            "PYTHONPATH": str(ROOT),
+            "DATABASE_URL": db_url,
+            "TEMPORAL_ADDRESS": settings.temporal_address or "",
+            "DUBAN_VAR_DIR": str(settings.var_dir),
+            "DUBAN_TEMPORAL_PORT": str(port),
+            "DUBAN_CONTACTS_FILE": str(settings.contacts_file),
+            "DUBAN_SMTP_PORT": str(rx.smtp_port),
+            "DUBAN_SMTP_SENDER": "duban@drill.test",
+            "DUBAN_DELIVERY_BACKOFF_SECONDS": "1",
+            "DUBAN_DELIVERY_BACKOFF_MAX_SECONDS": "5",
+            "DUBAN_DELIVERY_MAX_ATTEMPTS": "50",
+            "DUBAN_TASK_QUEUE": settings.task_queue,
+            "DUBAN_LOG_FORMAT": "json",
+            SECRET_ENV: "drill-secret",
+        }
+        env.pop("DUBAN_ENV", None)
+        worker = Worker(env, run.folder / "worker.log")
+        worker.start()
+        ctx = Services(settings)
+        plan = load_plan(args.plan)
+        ruleset = load_ruleset(default_rules(plan), plan)
+        cid = f"drill-{name}"
+        launched = await launch(
+            ctx,
+            actor=Actor(account="cli:fault-drill", unit=plan.joint_meeting.office, role="office"),
+            plan=plan,
+            ruleset=ruleset,
+            scorebook=scorebook_for(plan, None),
+            campaign_id=cid,
+            speed=args.speed,
+        )
+        clock = launched.clock
+        end = datetime.combine(max(ph.end for ph in plan.phases), datetime.min.time(), tzinfo=CST)
+        span = (clock.server_time(end) - datetime.now(UTC)).total_seconds()
+        rng = random.Random(args.seed)
+        run.faults = plan_faults(rng, span, args.kills) if faulty else []
+        started = time.monotonic()
+        client = await ctx.client(start=False)
+        handle = client.get_workflow_handle(cid)
+        result = asyncio.create_task(handle.result())
+        pending = list(run.faults)
+        deadline = started + args.timeout
+        while not result.done():
+            now = time.monotonic() - started
+            while pending and pending[0][0] <= now:
+                _, what = pending.pop(0)
+                run.done.append(f"{now:7.1f}s {what}")
+                print(f"  [{name}] {now:7.1f}s {what}", flush=True)
+                if what == "kill-worker":
+                    worker.kill()
+                    await asyncio.sleep(rng.uniform(0.5, 3.0))
+                    worker.start()
+                elif what == "restart-temporal":
+                    server.stop()
+                    await asyncio.sleep(2)
+                    server = await start_dev_server(settings, port=port)
+                elif what == "stop-postgres":
+                    await asyncio.to_thread(stop_postgres, settings)
+                    await asyncio.sleep(args.pg_down)
+                    await asyncio.to_thread(ensure_postgres, settings)
+                elif what == "refuse-receivers":
+                    rx.refusing = True
+                    await asyncio.sleep(args.refuse)
+                    rx.refusing = False
+            if worker.proc is not None and worker.proc.poll() is not None:
+                tail = (run.folder / "worker.log").read_text(errors="replace")[-2000:]
+                raise SystemExit(f"[{name}] the worker exited by itself:\n{tail}")
+            if time.monotonic() > deadline:
+                raise SystemExit(f"[{name}] the campaign did not finish within {args.timeout:g} s: a stuck workflow")
+            await asyncio.wait({result}, timeout=1.0)
+        result.result()
+        # The dispatch loop may still be sending the last pushes: wait until none is pending.
+        engine = make_engine(db_url)
+        async with engine.connect() as conn:
+            for _ in range(120):  # the dispatch loop drains within its budget; 2 min is ample
+                left = (
+                    await conn.execute(
+                        text(
+                            "SELECT count(*) FROM deliveries WHERE campaign_id = :c "
+                            "AND status IN ('pending', 'sending')"
+                        ),
+                        {"c": cid},
+                    )
+                ).scalar_one()
+                if not left:
+                    break
+                await asyncio.sleep(1)
+                await conn.rollback()
+        run.seconds = time.monotonic() - started
+        run.keys, run.figures = await collect(engine, cid, clock)
+        # Receivers see a delivery's id (a digest of its key, campaign id included): name it by key.
+        async with engine.connect() as conn:
+            keys = (
+                await conn.execute(text("SELECT idempotency_key FROM deliveries WHERE campaign_id = :c"), {"c": cid})
+            ).scalars()
+            by_id = {delivery_id(k): k.replace(cid, "C") for k in keys}
+        run.keys["received.email"] = Counter({by_id.get(i, i): n for i, n in rx.mail.items()})
+        run.keys["received.webhook"] = Counter({by_id.get(i, i): n for i, n in rx.hooks.items()})
+        run.figures["receivers refused"] = rx.refused
+        run.figures["worker starts"] = worker.starts
+        await engine.dispose()
+        from services import audit
+
+        verdict = await audit.verify(ctx, campaign=cid)
+        run.figures["audit verify"] = "holds" if verdict.ok else "; ".join(verdict.problems()[:5])
+        worker.stop()
+        server.stop()
+        await asyncio.to_thread(stop_postgres, settings)
+    return run
+
+
+QUERIES = {
+    "inbox": "SELECT idempotency_key FROM inbox WHERE campaign_id = :c",
+    "notices": "SELECT code || ' ' || unit_id || ' ' || obligation_id FROM supervision_notices WHERE campaign_id = :c",
+    "bulletins": "SELECT month::text FROM bulletins WHERE campaign_id = :c",
+    "orders": "SELECT idempotency_key || ' ' || state FROM rectification_orders WHERE campaign_id = :c",
+    "deliveries": "SELECT idempotency_key || ' ' || status FROM deliveries WHERE campaign_id = :c",
+    "audit": "SELECT event_key FROM audit_events WHERE campaign_id = :c",
+}
+
+
+async def collect(engine: Any, cid: str, clock: Any) -> tuple[dict[str, Counter[str]], dict[str, Any]]:
+    keys: dict[str, Counter[str]] = {}
+    figures: dict[str, Any] = {}
+    async with engine.connect() as conn:
+        for what, q in QUERIES.items():
+            rows = (await conn.execute(text(q), {"c": cid})).scalars().all()
+            keys[what] = Counter(str(r).replace(cid, "C") for r in rows)
+            figures[what] = len(rows)
+        lag = (
+            await conn.execute(
+                text("SELECT plan_time, created_at FROM inbox WHERE campaign_id = :c"),
+                {"c": cid},
+            )
+        ).all()
+    lags = sorted((created - clock.server_time(plan)).total_seconds() for plan, created in lag)
+    if lags:
+        figures["lag p50 s"] = round(lags[len(lags) // 2], 2)
+        figures["lag max s"] = round(lags[-1], 2)
+    return keys, figures
+
+
+def compare(calm: Run, faulty: Run) -> dict[str, dict[str, Any]]:
+    out = {}
+    for what in calm.keys:
+        a, b = calm.keys[what], faulty.keys.get(what, Counter())
+        lost = sum((a - b).values())
+        extra = sum((b - a).values())
+        doubled = sum(n - 1 for n in b.values() if n > 1)
+        out[what] = {
+            "calm": sum(a.values()),
+            "faults": sum(b.values()),
+            "lost": lost,
+            "extra": extra,
+            "doubled": doubled,
+            "lost e.g.": sorted((a - b).keys())[:3],
+            "extra e.g.": sorted((b - a).keys())[:3],
+        }
+    return out
+
+
+async def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--plan", type=Path, default=ROOT / "plans" / "suixian-2021.yaml")
+    p.add_argument("--speed", type=int, default=345_600, help="plan seconds per server second (4 plan days a second)")
+    p.add_argument("--kills", type=int, default=10)
+    p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--pg-down", type=float, default=60.0, help="seconds PostgreSQL stays down")
+    p.add_argument("--refuse", type=float, default=20.0, help="seconds the receivers refuse")
+    p.add_argument("--timeout", type=float, default=1800.0)
+    p.add_argument("--out", type=Path, default=ROOT / "out" / "faults")
+    args = p.parse_args()
+    print(f"undisturbed run, {args.plan.name} at {args.speed}×", flush=True)
+    calm = await run_campaign(args, "calm", faulty=False)
+    print(f"faulty run: {args.kills} worker kills, a Temporal restart, PostgreSQL down {args.pg_down:g} s", flush=True)
+    faulty = await run_campaign(args, "faults", faulty=True)
+    table = compare(calm, faulty)
+    bad = any(v["lost"] or v["extra"] or v["doubled"] for v in table.values()) or any(
+        r.figures["audit verify"] != "holds" for r in (calm, faulty)
+    )
+    report = {
+        "command": " ".join(["./scripts/faults", *sys.argv[1:]]),
+        "faults": faulty.done,
+        "compare": table,
+        "calm": {**calm.figures, "seconds": round(calm.seconds, 1)},
+        "faulty": {**faulty.figures, "seconds": round(faulty.seconds, 1)},
+        "verdict": "FAILED" if bad else "held",
+    }
+    (args.out / "report.json").write_text(json.dumps(report, ensure_ascii=False, indent=2))
+    print(json.dumps(report, ensure_ascii=False, indent=2))
+    return 1 if bad else 0
+
+
+if __name__ == "__main__":
+    with contextlib.suppress(KeyboardInterrupt):
+        sys.exit(asyncio.run(main()))
