@@ -23,116 +23,27 @@ import contextlib
 import json
 import os
 import random
-import signal
-import socket
-import subprocess
 import sys
-import threading
 import time
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from email import message_from_bytes
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from aiosmtpd.controller import Controller  # noqa: E402
 from sqlalchemy import text  # noqa: E402
+from temporalio.client import WorkflowExecutionStatus  # noqa: E402
+from temporalio.service import RPCError  # noqa: E402
 
 from activities.config import Settings  # noqa: E402
 from activities.servers import app_database, ensure_postgres, start_dev_server, stop_postgres  # noqa: E402
 from activities.store.db import make_engine, upgrade  # noqa: E402
 from models.delivery import delivery_id  # noqa: E402
 from models.time import CST  # noqa: E402
-
-SECRET_ENV = "DUBAN_DRILL_HOOK_SECRET"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-class Receivers:
-    """An SMTP server and a webhook endpoint on loopback that count what they get by delivery id
-    (the X-Duban-Delivery header), and refuse while `refusing` is set (451 / 503)."""
-
-    def __init__(self) -> None:
-        self.mail: Counter[str] = Counter()
-        self.hooks: Counter[str] = Counter()
-        self.refused = 0
-        self.refusing = False
-        rx = self
-
-        class Mail:
-            async def handle_RCPT(self, server: Any, session: Any, envelope: Any, address: str, options: Any) -> str:
-                if rx.refusing:
-                    rx.refused += 1
-                    return "451 4.3.0 drill: try again later"
-                envelope.rcpt_tos.append(address)
-                return "250 OK"
-
-            async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-                msg = message_from_bytes(envelope.original_content or envelope.content)
-                rx.mail[str(msg["X-Duban-Delivery"])] += 1
-                return "250 accepted"
-
-        class Hook(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                self.rfile.read(int(self.headers["Content-Length"]))
-                if rx.refusing:
-                    rx.refused += 1
-                    code = 503
-                else:
-                    rx.hooks[str(self.headers.get("X-Duban-Delivery"))] += 1
-                    code = 200
-                self.send_response(code)
-                self.send_header("Content-Length", "2")
-                self.end_headers()
-                self.wfile.write(b"{}")
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.smtp_port = free_port()
-        self.smtp = Controller(Mail(), hostname="127.0.0.1", port=self.smtp_port)
-        self.http = ThreadingHTTPServer(("127.0.0.1", 0), Hook)
-        self.url = f"http://127.0.0.1:{self.http.server_address[1]}/hook"
-
-    def __enter__(self) -> Receivers:
-        self.smtp.start()
-        threading.Thread(target=self.http.serve_forever, daemon=True).start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.smtp.stop()
-        self.http.shutdown()
-
-
-def contacts_file(folder: Path, plan_file: Path, url: str) -> Path:
-    """Every unit of the plan's directory reached by e-mail and a signed webhook."""
-    import yaml
-
-    from services.plans import load_plan
-
-    plan = load_plan(plan_file)
-    units = {
-        u.id: {"email": f"{u.id}@drill.test", "webhook": url, "webhook_secret_env": SECRET_ENV}
-        for u in plan.directory.units
-    }
-    raw = yaml.safe_load(plan_file.read_text())
-    directory = (plan_file.parent / raw["directory"]).resolve() if isinstance(raw.get("directory"), str) else None
-    path = folder / "contacts.yaml"
-    doc: dict[str, Any] = {"region": "drill", "units": units}
-    if directory is not None:
-        doc["directory"] = str(directory)
-    path.write_text(yaml.safe_dump(doc, allow_unicode=True))
-    return path
+from scripts.drill_parts import SECRET_ENV, Receivers, Worker, contacts_file, free_port  # noqa: E402
 
 
 @dataclass
@@ -144,32 +55,6 @@ class Run:
     seconds: float = 0.0
     figures: dict[str, Any] = field(default_factory=dict)
     keys: dict[str, Counter[str]] = field(default_factory=dict)
-
-
-class Worker:
-    def __init__(self, env: dict[str, str], log: Path) -> None:
-        self.env, self.log, self.proc = env, log, None  # type: ignore[var-annotated]
-        self.starts = 0
-
-    def start(self) -> None:
-        self.starts += 1
-        with self.log.open("ab") as f:
-            self.proc = subprocess.Popen(  # type: ignore[assignment]
-                [sys.executable, str(ROOT / "worker.py")], env=self.env, cwd=ROOT, stdout=f, stderr=f
-            )
-
-    def kill(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:  # type: ignore[unreachable]
-            self.proc.kill()  # type: ignore[unreachable]
-            self.proc.wait()
-
-    def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:  # type: ignore[unreachable]
-            self.proc.send_signal(signal.SIGTERM)  # type: ignore[unreachable]
-            try:
-                self.proc.wait(120)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
 
 
 def plan_faults(rng: random.Random, span: float, kills: int) -> list[tuple[float, str]]:
@@ -261,10 +146,10 @@ async def run_campaign(args: argparse.Namespace, name: str, faulty: bool) -> Run
         started = time.monotonic()
         client = await ctx.client(start=False)
         handle = client.get_workflow_handle(cid)
-        result = asyncio.create_task(handle.result())
+        finished = False
         pending = list(run.faults)
         deadline = started + args.timeout
-        while not result.done():
+        while not finished:
             now = time.monotonic() - started
             while pending and pending[0][0] <= now:
                 _, what = pending.pop(0)
@@ -291,8 +176,15 @@ async def run_campaign(args: argparse.Namespace, name: str, faulty: bool) -> Run
                 raise SystemExit(f"[{name}] the worker exited by itself:\n{tail}")
             if time.monotonic() > deadline:
                 raise SystemExit(f"[{name}] the campaign did not finish within {args.timeout:g} s: a stuck workflow")
-            await asyncio.wait({result}, timeout=1.0)
-        result.result()
+            await asyncio.sleep(1.0)
+            try:  # polled, not awaited: the server this asks is itself restarted during the drill
+                status = (await handle.describe()).status
+            except RPCError:
+                continue
+            if status is not None and status != WorkflowExecutionStatus.RUNNING:
+                if status != WorkflowExecutionStatus.COMPLETED:
+                    raise SystemExit(f"[{name}] the campaign ended {status.name}")
+                finished = True
         # The dispatch loop may still be sending the last pushes: wait until none is pending.
         engine = make_engine(db_url)
         async with engine.connect() as conn:
@@ -335,7 +227,10 @@ async def run_campaign(args: argparse.Namespace, name: str, faulty: bool) -> Run
 
 QUERIES = {
     "inbox": "SELECT idempotency_key FROM inbox WHERE campaign_id = :c",
-    "notices": "SELECT code || ' ' || unit_id || ' ' || obligation_id FROM supervision_notices WHERE campaign_id = :c",
+    # Numbers are handed out in the order escalations arrive, which a fault may reorder: each number
+    # once and each (unit, obligation) noticed once are two separate checks.
+    "notice numbers": "SELECT code FROM supervision_notices WHERE campaign_id = :c",
+    "notices": "SELECT unit_id || ' ' || obligation_id FROM supervision_notices WHERE campaign_id = :c",
     "bulletins": "SELECT month::text FROM bulletins WHERE campaign_id = :c",
     "orders": "SELECT idempotency_key || ' ' || state FROM rectification_orders WHERE campaign_id = :c",
     "deliveries": "SELECT idempotency_key || ' ' || status FROM deliveries WHERE campaign_id = :c",

@@ -33,6 +33,8 @@ DISPATCH_PATCH = "campaign-dispatch-loop"
 """CampaignWorkflow starts the loop (campaigns launched with pushes only)."""
 POKE_PATCH = "poke-dispatch"
 """Workflows that queue pushes poke the loop (campaigns launched with pushes only)."""
+DRAIN_PATCH = "dispatch-drain"
+"""A closed campaign's loop sends what is pending even past the grace period."""
 GRACE = timedelta(days=10)
 """After the campaign's last day: covers the longest official holiday (国庆, 7 days) and more."""
 IDLE_LOOK = timedelta(days=30)
@@ -115,7 +117,13 @@ class DispatchWorkflow:
                 tally.alerts += 1
             if result.more:
                 continue
-            if (self._closing and not result.pending) or workflow.now() >= stop:
+            if self._closing and not result.pending:
+                break
+            # Past the grace period, a closed campaign's loop still drains what is pending: each push
+            # has its own bounded retry schedule (server time, up to DUBAN_DELIVERY_MAX_ATTEMPTS), so
+            # this ends; without it, a drill's fast clock shrank the grace to seconds and a receiver
+            # down for a while left pushes pending for good.
+            if workflow.now() >= stop and not (self._closing and workflow.patched(DRAIN_PATCH)):
                 break
             if tally.calls % CALLS_PER_RUN == 0 or workflow.info().get_current_history_length() > HISTORY_LIMIT:
                 workflow.continue_as_new(
@@ -129,7 +137,8 @@ class DispatchWorkflow:
             wake = now + ctx.clock.server_duration(IDLE_LOOK)
             if result.next_not_before is not None:
                 wake = min(wake, result.next_not_before)
-            wake = min(wake, stop)
+            if workflow.now() < stop:
+                wake = min(wake, stop)
             if wake > workflow.now():
                 with contextlib.suppress(TimeoutError):  # a poke, the campaign closing, or the time
                     await workflow.wait_condition(
