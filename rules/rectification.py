@@ -19,6 +19,8 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
+from pydantic import BaseModel, ConfigDict
+
 from models.obligation import Obligation, ObligationSpec, ObligationState, UnitRole
 from models.payloads import FiredAction
 from models.rectification import OrderProgress, OrderState, RectificationOrder
@@ -179,3 +181,71 @@ def _wording(order: RectificationOrder, ob: Obligation, a: FiredAction) -> tuple
         f"整改督办（{a.level}级）：{unit}（{what}）",
         f"{unit}{what}{reason}应于{when}前整改到位并书面报告，{late}，请督促落实。",
     )
+
+
+class FollowUp(BaseModel):
+    """What one wake-up of an order's workflow does: the actions due by then, in plan-time order,
+    the order's progress after them, and when to look again."""
+
+    model_config = ConfigDict(frozen=True)
+
+    progress: OrderProgress
+    actions: list[FiredAction]
+    newly_overdue: bool
+    overdue_at: datetime
+    upcoming: datetime | None
+
+
+def follow_up(
+    rules: OrderRules,
+    order: RectificationOrder,
+    progress: OrderProgress,
+    *,
+    now: datetime,
+    until: date,
+    since: datetime | None,
+    clock: Clock,
+    office: str,
+    convener: str,
+    facts_per_firing: bool = True,
+) -> FollowUp:
+    """The firings of the current round due by `now` (a wake-up may come late and catch up on
+    several), each judged on the facts as the earlier ones left them: the convener's escalation
+    (`escalation_level >= 2`) sees the office's escalation fired in the same batch.
+    `facts_per_firing=False` is the old behaviour (facts taken once per batch), kept for histories
+    recorded before the `rectification-facts-per-firing` patch."""
+    p = progress.model_copy(deep=True)
+    ob = order_obligation(order, p, office=office)
+    due: list[tuple[Engine | None, Firing]] = []
+    upcoming: datetime | None = None
+    for f in rules.scheduled(ob, until=until, since=since):
+        if f.occurrence in p.fired:
+            continue
+        if f.at <= now:
+            due.append((None, f))
+        elif upcoming is None or f.at < upcoming:
+            upcoming = f.at
+    overdue_at = rules.overdue_at(ob)
+    pending_overdue = p.round not in p.overdue_rounds
+    newly_overdue = pending_overdue and overdue_at <= now
+    if newly_overdue:
+        due += [(e, f) for e, f in rules.overdue(overdue_at, p.round)]
+    elif pending_overdue and (upcoming is None or overdue_at < upcoming):
+        upcoming = overdue_at
+    actions: list[FiredAction] = []
+    for engine, f in sorted(due, key=lambda x: (x[1].at, x[1].rule.id)):
+        p.fired.append(f.occurrence)
+        if facts_per_firing:
+            ob = order_obligation(order, p, office=office)
+        a = rules.act(order, ob, f, engine=engine, clock=clock, office=office, convener=convener)
+        if a is None:
+            continue
+        actions.append(a)
+        if a.kind is ActionKind.remind:
+            p.reminders += 1
+        else:
+            p.escalation_level = max(p.escalation_level, a.level)
+    if newly_overdue:
+        p.overdue_rounds.append(p.round)
+        p.state = OrderState.escalated
+    return FollowUp(progress=p, actions=actions, newly_overdue=newly_overdue, overdue_at=overdue_at, upcoming=upcoming)

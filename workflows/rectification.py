@@ -48,10 +48,8 @@ from models.rectification import (
     ReviewRectification,
     rectification_workflow_id,
 )
-from models.ruleset import ActionKind
 from models.time import CST, at
-from rules.engine import Engine, Firing
-from rules.rectification import OrderRules, order_label, order_obligation
+from rules.rectification import OrderRules, follow_up, order_label, order_obligation
 from workflows.common import (
     DB_ACTIVITY,
     HISTORY_LIMIT,
@@ -65,6 +63,10 @@ from workflows.common import (
 from workflows.dispatch import poke, pushes
 
 RECTIFY_PATCH = "rectification-order-workflows"
+FACTS_PATCH = "rectification-facts-per-firing"
+"""Each follow-up firing of a batch sees the facts the earlier ones left (histories before: per batch)."""
+LAST_LOOK_PATCH = "rectification-last-look"
+"""An order whose workflow wakes after the campaign's end acts on what fell due before it."""
 """Parents start a RectificationWorkflow per order they issue (histories before it: none)."""
 
 
@@ -139,6 +141,10 @@ class RectificationWorkflow:
                 break
             now = plan_now(ctx)
             if now >= closes:  # the campaign is over: the row keeps the order's last state
+                # A wake-up that came after the end (a worker down, a fast drill clock) first does
+                # what fell due before it.
+                if self._p.state.awaiting_report and workflow.patched(LAST_LOOK_PATCH):
+                    await self._follow_up(ctx, closes)
                 break
             upcoming = await self._follow_up(ctx, now) if self._p.state.awaiting_report else None
             if workflow.info().get_current_history_length() > HISTORY_LIMIT:
@@ -172,48 +178,31 @@ class RectificationWorkflow:
     async def _follow_up(self, ctx: CampaignContext, now: datetime) -> datetime | None:
         """Act on what the rules say is due by now in the current round; return the next instant."""
         assert self._order is not None and self._p is not None
-        p, order, rules = self._p, self._order, self._rules(ctx)
-        ob = self._obligation()
-        due: list[tuple[Engine | None, Firing]] = []
-        upcoming: datetime | None = None
-        for f in rules.scheduled(ob, until=ctx.ends, since=ctx.rules_since):
-            if f.occurrence in p.fired:
-                continue
-            if f.at <= now:
-                due.append((None, f))
-            elif upcoming is None or f.at < upcoming:
-                upcoming = f.at
-        overdue_at = rules.overdue_at(ob)
-        pending_overdue = p.round not in p.overdue_rounds
-        newly_overdue = pending_overdue and overdue_at <= now
-        if newly_overdue:
-            due += [(e, f) for e, f in rules.overdue(overdue_at, p.round)]
-        elif pending_overdue and (upcoming is None or overdue_at < upcoming):
-            upcoming = overdue_at
-        actions: list[FiredAction] = []
-        for engine, f in sorted(due, key=lambda x: (x[1].at, x[1].rule.id)):
-            p.fired.append(f.occurrence)
-            a = rules.act(order, ob, f, engine=engine, clock=ctx.clock, office=ctx.office, convener=ctx.convener)
-            if a is None:
-                continue
-            actions.append(a)
-            if a.kind is ActionKind.remind:
-                p.reminders += 1
-            else:
-                p.escalation_level = max(p.escalation_level, a.level)
-        if newly_overdue:
-            p.overdue_rounds.append(p.round)
-            p.state = OrderState.escalated
+        order = self._order
+        r = follow_up(
+            self._rules(ctx),
+            order,
+            self._p,
+            now=now,
+            until=ctx.ends,
+            since=ctx.rules_since,
+            clock=ctx.clock,
+            office=ctx.office,
+            convener=ctx.convener,
+            facts_per_firing=workflow.patched(FACTS_PATCH),
+        )
+        p = self._p = r.progress
+        if r.newly_overdue:
             await self._step(
                 "overdue",
                 actor="rule:rectification_overdue",
                 event_key=f"{order.key}#overdue#r{p.round}",
-                actions=actions,
-                plan_time=overdue_at,
+                actions=r.actions,
+                plan_time=r.overdue_at,
             )
-        elif actions:
-            await self._step("follow_up", actor="rules", actions=actions, plan_time=actions[-1].plan_time)
-        return upcoming
+        elif r.actions:
+            await self._step("follow_up", actor="rules", actions=r.actions, plan_time=r.actions[-1].plan_time)
+        return r.upcoming
 
     async def _step(
         self,

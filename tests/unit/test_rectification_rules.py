@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 
 import pytest
+import unit_support
 
 from models.obligation import ObligationState
 from models.payloads import FiredAction
@@ -14,7 +15,7 @@ from models.time import Clock, at
 from rules.calendar import WorkCalendar
 from rules.engine import Engine
 from rules.loading import parse_ruleset
-from rules.rectification import OrderRules, order_from_action, order_label, order_obligation
+from rules.rectification import OrderRules, follow_up, order_from_action, order_label, order_obligation
 
 CLOCK = Clock.rehearse(plan_start=at(date(2021, 4, 30)), server_now=datetime(2030, 1, 1, tzinfo=UTC))
 CID = "suixian-2021"
@@ -182,3 +183,33 @@ def test_an_order_from_a_rule_escalates_to_its_task_s_lead(rules: OrderRules) ->
     assert rectification_workflow_id(CID, ORDER.key) == f"{CID}/rectify/2021-12-01#gaocheng"
     with pytest.raises(ValueError, match="not a rectification order"):
         order_from_action(fired.model_copy(update={"kind": ActionKind.remind}))
+
+
+def test_a_late_wake_up_judges_each_follow_up_on_the_facts_the_earlier_ones_left(work_calendar: WorkCalendar) -> None:
+    """A wake-up long after the due date (a worker down, a fast drill clock) catches up on the
+    lead's, the office's and the convener's escalations at once. The convener's rule asks
+    `escalation_level >= 2`: it must see the office's level-2 escalation of the same batch. Taken
+    once per batch (the old way), the facts said level 0: the convener's escalation was marked
+    fired and never sent."""
+    path = unit_support.ROOT / "rules" / "rulesets" / "suixian-default.yaml"
+    rules = OrderRules(Engine(parse_ruleset(path.read_text(encoding="utf-8"), path=str(path)), work_calendar))
+    late = at(date(2022, 6, 1))
+
+    def catch_up(per_firing: bool) -> list[tuple[str, int]]:
+        r = follow_up(
+            rules,
+            ORDER,
+            progress(),
+            now=late,
+            until=date(2022, 12, 31),
+            since=None,
+            clock=CLOCK,
+            office="office",
+            convener="convener",
+            facts_per_firing=per_firing,
+        )
+        assert r.newly_overdue and r.progress.state is OrderState.escalated
+        return [(a.recipient, a.level) for a in r.actions if a.kind is ActionKind.escalate]
+
+    assert catch_up(True) == [("office", 1), ("office", 2), ("convener", 3)]
+    assert ("convener", 3) not in catch_up(False)
