@@ -37,7 +37,10 @@ class Settings(BaseSettings):
     calendar_file: Path = ROOT / "plans" / "calendar" / "cn-extra.yaml"
     log_format: str = Field(default="auto", description="auto | console | json")
     log_level: str = "info"
-    webhook_secret: str = "dev-only-secret"
+    webhook_secret: str = Field(
+        default="dev-only-secret",
+        description="signs webhooks whose contact names no webhook_secret_env of its own",
+    )
     startup_wait_seconds: float = Field(
         default=120.0, ge=0, description="a starting worker waits this long for Temporal and PostgreSQL"
     )
@@ -79,6 +82,13 @@ class Settings(BaseSettings):
                 raise ValueError("DATABASE_URL must be set in production (no embedded PostgreSQL)")
             if not self.temporal_address:
                 raise ValueError("TEMPORAL_ADDRESS must be set in production (no embedded Temporal)")
+        return self
+
+    @model_validator(mode="after")
+    def _no_password_in_clear(self) -> Settings:
+        # smtplib would send AUTH PLAIN/LOGIN over the bare connection: the password in clear.
+        if self.smtp_username and not self.smtp_starttls:
+            raise ValueError("DUBAN_SMTP_USERNAME needs DUBAN_SMTP_STARTTLS=true: SMTP AUTH is never sent in clear")
         return self
 
     def quiet_hours(self) -> QuietHours:

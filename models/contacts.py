@@ -24,7 +24,8 @@ class Contact(Frozen):
     email: Email | None = None
     webhook: AnyHttpUrl | None = None
     webhook_secret_env: EnvName | None = None
-    """The environment variable holding the webhook's HMAC-SHA256 secret."""
+    """The environment variable holding this webhook's HMAC-SHA256 secret; when not named, requests
+    are signed with the service's own DUBAN_WEBHOOK_SECRET (every request is signed either way)."""
     channels: tuple[DeliveryChannel, ...] | None = None
     """The channels to push on, besides the inbox; every channel with an address when not given."""
 
@@ -40,8 +41,6 @@ class Contact(Frozen):
 
     @model_validator(mode="after")
     def _reachable(self) -> Contact:
-        if self.webhook is not None and self.webhook_secret_env is None:
-            raise ValueError("a webhook needs webhook_secret_env (every request is signed)")
         for ch in self.channels or ():
             if ch is DeliveryChannel.email and self.email is None:
                 raise ValueError("channel email is chosen but no email address is given")

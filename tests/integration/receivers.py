@@ -82,5 +82,6 @@ def settings_for(smtp_port: int, **kw: Any) -> Settings:
         "smtp_sender": "duban@county.test",
         "smtp_timeout_seconds": 5,
         "webhook_timeout_seconds": 5,
+        "webhook_secret": SECRET,
     }
     return Settings(**{**base, **kw})

@@ -62,13 +62,14 @@ def secret(monkeypatch: pytest.MonkeyPatch) -> str:
 
 @pytest.fixture
 def contacts(hooks: Hooks) -> ContactBook:
-    def hook(path: str, env: str = SECRET_ENV, **kw: Any) -> Contact:
+    def hook(path: str, env: str | None = SECRET_ENV, **kw: Any) -> Contact:
         return Contact(webhook=f"{hooks.url}{path}", webhook_secret_env=env, **kw)  # type: ignore[arg-type]
 
     return ContactBook(
         region="测试县",
         units={
-            "east": hook("/ok", email="east@county.test"),
+            # No secret of its own: signed with the service's DUBAN_WEBHOOK_SECRET (settings_for).
+            "east": hook("/ok", env=None, email="east@county.test"),
             "west": hook("/down", channels=("webhook",)),  # type: ignore[arg-type]
             "roads": hook("/bad", email="refuse@county.test"),
             "water": hook("/ok", env="DUBAN_TEST_NO_SUCH_SECRET", email="water@example.gov.invalid"),

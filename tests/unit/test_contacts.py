@@ -73,12 +73,6 @@ def test_yaml_1_2_booleans_a_unit_named_no_is_a_name(directory: UnitDirectory) -
         ),
         (
             "    webhook_secret_env: DUBAN_HOOK_OFFICE\n",
-            "",
-            "  office:",
-            "units.office: a webhook needs webhook_secret_env",
-        ),
-        (
-            "    webhook_secret_env: DUBAN_HOOK_OFFICE\n",
             "    webhook_secret: hunter2\n",
             "  office:",
             "units.office: secrets never go in the contacts file",
@@ -127,3 +121,8 @@ def test_channels_default_to_every_address_given() -> None:
 
 def test_directory_path_is_the_one_the_plan_uses() -> None:
     assert (CONTACTS_PATH.parent / "../units/suixian.yaml").resolve() == Path(DIRECTORY_PATH).resolve()
+
+
+def test_a_webhook_without_a_secret_of_its_own_is_signed_with_the_service_s() -> None:
+    c = Contact.model_validate({"webhook": "https://hooks.county.test/duban"})
+    assert c.webhook_secret_env is None
