@@ -150,6 +150,16 @@ class _Context:
         return next((r for r in self.ruleset.rules if r.id == row["rule_id"]), None)
 
 
+def _milestones(plan: Any) -> dict[str, date]:
+    """The plan's milestone dates, as the campaign's engine had them (milestone rules count from them)."""
+    out: dict[str, date] = {}
+    for phase in (plan or {}).get("phases", []) if isinstance(plan, dict) else []:
+        for m in phase.get("milestones", []) or []:
+            if isinstance(m, dict) and "id" in m and "due" in m:
+                out[str(m["id"])] = date.fromisoformat(str(m["due"]))
+    return out
+
+
 def _pinned(campaign: Any, ob: Any) -> _Context:
     warnings: list[str] = []
     ruleset: RuleSet | None = None
@@ -170,7 +180,7 @@ def _pinned(campaign: Any, ob: Any) -> _Context:
         warnings.append(f"the campaign's stored calendar does not load: {e}")
     if ruleset is not None and calendar is not None:
         try:
-            engine = Engine(ruleset, calendar)
+            engine = Engine(ruleset, calendar, _milestones(campaign.plan))
         except RuleError as e:
             warnings.append(f"the stored rule set does not compile: {e}")
     spec = None
@@ -364,14 +374,7 @@ def _deadline(ctx: _Context, r: Any, rule: Rule | None, payload: dict[str, Any],
 
     counted: list[str] = []
     skipped: list[str] = []
-    if on > due:
-        days = _dates(due + timedelta(days=1), on)
-        head = f"fired {_day(on)}"
-    else:
-        # A rule before the due date counts back from it: the due date is day 0, the firing
-        # date the last one counted (rules.calendar.WorkCalendar.shift).
-        days = list(reversed(_dates(on, due - timedelta(days=1))))
-        head = f"fired {_day(on)}, counting back from the due date"
+    days, head = _counted_days(ctx, rule, on, due)
     n = 0
     for d in days:
         k = cal.kind(d)
@@ -403,6 +406,32 @@ def _deadline(ctx: _Context, r: Any, rule: Rule | None, payload: dict[str, Any],
         if left != facts["days_left"]:
             out.append(f"⚠ the pinned calendar gives days_left={left}, the condition saw {facts['days_left']}")
     return out
+
+
+def _counted_days(ctx: _Context, rule: Rule | None, on: date, due: date) -> tuple[list[date], str]:
+    """The days a firing's working-day count ran over, from the date its trigger counts from
+    (the same anchors as rules.engine.Engine._dates), and how to say it."""
+    kind = rule.trigger.kind if rule is not None else None
+    cal = ctx.calendar
+    assert cal is not None
+    if kind is TriggerKind.event:
+        return [], f"fired {_day(on)}, when the event happened (no days counted)"
+    if kind is TriggerKind.not_acknowledged and ctx.spec is not None:
+        start = cal.on_or_after(ctx.spec.assigned)
+        return _dates(start + timedelta(days=1), on), f"fired {_day(on)}, counting from the assignment on {_day(start)}"
+    if kind is TriggerKind.milestone and rule is not None and ctx.engine is not None:
+        name = rule.trigger.milestone or ""
+        m = ctx.engine.milestones.get(name)
+        if m is not None:
+            return _dates(m + timedelta(days=1), on), f"fired {_day(on)}, counting from the {name} milestone {_day(m)}"
+    if kind is TriggerKind.monthly:
+        before = on.replace(day=1) - timedelta(days=1)
+        return _dates(before + timedelta(days=1), on), f"fired {_day(on)}, counting from the start of {on:%Y-%m}"
+    if kind is TriggerKind.before_due or (kind is None and on <= due):
+        # A rule before the due date counts back from it: the due date is day 0, the firing
+        # date the last one counted (rules.calendar.WorkCalendar.shift).
+        return list(reversed(_dates(on, due - timedelta(days=1)))), f"fired {_day(on)}, counting back from the due date"
+    return _dates(due + timedelta(days=1), on), f"fired {_day(on)}, counting from the due date {_day(due)}"
 
 
 def _not_acted(ctx: _Context, steps: list[Step], until: datetime) -> list[Step]:

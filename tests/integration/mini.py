@@ -205,11 +205,13 @@ def duban(*args: str, db_url: str, var_dir: Path) -> subprocess.CompletedProcess
     )
 
 
-async def registered(engine: AsyncEngine) -> tuple[CampaignInput, Provenance, CampaignActivities]:
+async def registered(
+    engine: AsyncEngine, rules: Path = BASIC_RULES
+) -> tuple[CampaignInput, Provenance, CampaignActivities]:
     """A mini campaign registered straight through its activity (no workflows): for tests that
     write chosen rows with the activities themselves."""
     now = datetime.now(UTC)
-    inp = new_campaign(now)
+    inp = new_campaign(now, rules)
     ctx = inp.context
     prov = Provenance(
         campaign_id=ctx.campaign_id, plan_hash=ctx.plan_hash, ruleset_hash=ctx.ruleset_hash,
