@@ -130,11 +130,10 @@ class AssessmentActivities:
             # Nobody was scored: the acceptance was not held in duban (scored on paper, or late).
             # Nothing is judged and nobody is ordered to rectify on no evidence.
             events.append(
-                audit.Event(
+                audit.event(
+                    inp,
                     key=f"{assess_key(cid, inp.kind, inp.milestone, '')}not-held",
                     kind="assessment.not_held",
-                    plan_time=inp.plan_time,
-                    server_time=inp.server_time,
                     actor="office",
                     payload={"kind": inp.kind, "milestone": inp.milestone, "sheet": sheet.id, "towns": len(towns)},
                 )
@@ -203,11 +202,10 @@ class AssessmentActivities:
                 )
                 if resolved.rowcount:
                     events.append(
-                        audit.Event(
+                        audit.event(
+                            inp,
                             key=f"{key}#resolved",
                             kind="rectification_resolved",
-                            plan_time=inp.plan_time,
-                            server_time=inp.server_time,
                             actor="office",
                             unit_id=u.id,
                             payload={"order": key, "by": "recheck", "score": result.total if result else None},
@@ -259,11 +257,10 @@ class AssessmentActivities:
         )
         if await write_inbox(conn, item) and self.outbox is not None:
             await self.outbox.push(conn, item)
-        return audit.Event(
+        return audit.event(
+            inp,
             key=key,
             kind="rectification_order",
-            plan_time=inp.plan_time,
-            server_time=inp.server_time,
             actor="office",
             unit_id=unit_id,
             payload={"milestone": inp.milestone, "overdue": overdue, "due": due.isoformat(), "recheck": True},
@@ -308,29 +305,23 @@ class AssessmentActivities:
                     server_time=inp.server_time,
                 )
             ev = record.evaluation
-            await audit.append(
+            await audit.record(
                 conn,
-                inp.provenance,
-                [
-                    audit.Event(
-                        key=f"{cid}#evaluation",
-                        kind="evaluation",
-                        plan_time=inp.plan_time,
-                        server_time=inp.server_time,
-                        actor="office",
-                        payload={
-                            "as_of": ref,
-                            "scorebook_hash": record.scorebook_hash,
-                            "towns": len(ev.towns),
-                            "scores": record.scores,
-                            "ranking": [[t.unit_id, t.total] for t in ev.towns],
-                            "standards": {m: list(u) for m, u in ev.standards.items()},
-                            "laggards": [x.unit_id for x in ev.laggards],
-                            "commended": list(ev.commended),
-                            "documents": hashes,
-                        },
-                    )
-                ],
+                inp,
+                key=f"{cid}#evaluation",
+                kind="evaluation",
+                actor="office",
+                payload={
+                    "as_of": ref,
+                    "scorebook_hash": record.scorebook_hash,
+                    "towns": len(ev.towns),
+                    "scores": record.scores,
+                    "ranking": [[t.unit_id, t.total] for t in ev.towns],
+                    "standards": {m: list(u) for m, u in ev.standards.items()},
+                    "laggards": [x.unit_id for x in ev.laggards],
+                    "commended": list(ev.commended),
+                    "documents": hashes,
+                },
             )
         log.info("evaluated", campaign_id=cid, towns=len(ev.towns), commended=list(ev.commended))
         return EvaluationSummary(
@@ -446,11 +437,10 @@ async def _judged(
     ).scalar()
     if new is None:
         return None
-    return audit.Event(
+    return audit.event(
+        inp,
         key=assess_key(cid, inp.kind, inp.milestone, unit, inp.attempt),
         kind="assessment",
-        plan_time=inp.plan_time,
-        server_time=inp.server_time,
         actor="office",
         unit_id=unit,
         payload={"kind": inp.kind, "milestone": inp.milestone, "score": score, "passed": passed, **detail},

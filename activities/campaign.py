@@ -147,7 +147,7 @@ class CampaignActivities:
 
     @activity.defn(name=Act.register_campaign)
     async def register_campaign(self, inp: RegisterCampaign) -> int:
-        ctx, prov = inp.context, inp.provenance
+        ctx = inp.context
         specs = expand(inp.plan, ctx.campaign_id)
         async with self.db.begin() as conn:
             await conn.execute(
@@ -175,26 +175,20 @@ class CampaignActivities:
             rows = [{**s.model_dump(exclude={"id"}), "id": s.id, "campaign_id": ctx.campaign_id} for s in specs]
             for i in range(0, len(rows), 2000):
                 await conn.execute(insert(obligations).on_conflict_do_nothing(), rows[i : i + 2000])
-            await audit.append(
+            await audit.record(
                 conn,
-                prov,
-                [
-                    audit.Event(
-                        key=f"{ctx.campaign_id}#launch",
-                        kind="campaign.launched",
-                        plan_time=inp.plan_time,
-                        server_time=inp.server_time,
-                        actor=ctx.office,
-                        payload={
-                            "plan_id": ctx.plan_id,
-                            "ruleset": f"{ctx.ruleset.id} v{ctx.ruleset.version}",
-                            "calendar_hash": ctx.calendar_hash,
-                            "offset_seconds": ctx.clock.offset_seconds,
-                            "obligations": len(specs),
-                            **({"scorebook_hash": inp.scorebook.digest()} if inp.scorebook else {}),
-                        },
-                    )
-                ],
+                inp,
+                key=f"{ctx.campaign_id}#launch",
+                kind="campaign.launched",
+                actor=ctx.office,
+                payload={
+                    "plan_id": ctx.plan_id,
+                    "ruleset": f"{ctx.ruleset.id} v{ctx.ruleset.version}",
+                    "calendar_hash": ctx.calendar_hash,
+                    "offset_seconds": ctx.clock.offset_seconds,
+                    "obligations": len(specs),
+                    **({"scorebook_hash": inp.scorebook.digest()} if inp.scorebook else {}),
+                },
             )
         log.info("campaign registered", campaign_id=ctx.campaign_id, obligations=len(specs))
         return len(specs)
@@ -290,11 +284,10 @@ class CampaignActivities:
                 if a.channels != [Channel.inbox]:
                     payload["channels"] = [c.value for c in a.channels]
                 events.append(
-                    audit.Event(
+                    audit.event(
+                        a,
                         key=a.key,
                         kind=AUDIT_KIND[a.kind],
-                        plan_time=a.plan_time,
-                        server_time=a.server_time,
                         actor=f"rule:{a.rule_id}",
                         obligation_id=a.obligation_id,
                         unit_id=a.unit_id,
@@ -369,11 +362,10 @@ class CampaignActivities:
 
     @staticmethod
     def _notice_event(a: FiredAction, notice: IssuedNotice, *, key: str) -> audit.Event:
-        return audit.Event(
+        return audit.event(
+            a,
             key=key,
             kind="notice",
-            plan_time=a.plan_time,
-            server_time=a.server_time,
             actor=f"rule:{a.rule_id}",
             obligation_id=a.obligation_id,
             unit_id=a.unit_id,
@@ -479,11 +471,10 @@ class CampaignActivities:
                 conn,
                 inp.provenance,
                 [
-                    audit.Event(
+                    audit.event(
+                        c,
                         key=c.key,
                         kind=c.event or f"obligation.{c.state.value}",
-                        plan_time=c.plan_time,
-                        server_time=c.server_time,
                         actor=c.actor,
                         obligation_id=c.obligation_id,
                         unit_id=c.unit_id,
@@ -498,26 +489,20 @@ class CampaignActivities:
     async def record_refusal(self, inp: Refusal) -> None:
         """A refused attempt goes on the record, with who tried what and why it was refused."""
         async with self.db.begin() as conn:
-            await audit.append(
+            await audit.record(
                 conn,
-                inp.provenance,
-                [
-                    audit.Event(
-                        key=inp.key,
-                        kind="refused",
-                        plan_time=inp.plan_time,
-                        server_time=inp.server_time,
-                        actor=inp.actor,
-                        obligation_id=inp.obligation_id if inp.known else None,
-                        unit_id=inp.actor,
-                        payload={
-                            "verb": inp.verb,
-                            "obligation_id": inp.obligation_id,
-                            "reason": inp.reason,
-                            "text": inp.text,
-                        },
-                    )
-                ],
+                inp,
+                key=inp.key,
+                kind="refused",
+                actor=inp.actor,
+                obligation_id=inp.obligation_id if inp.known else None,
+                unit_id=inp.actor,
+                payload={
+                    "verb": inp.verb,
+                    "obligation_id": inp.obligation_id,
+                    "reason": inp.reason,
+                    "text": inp.text,
+                },
             )
         log.info("refused", campaign_id=inp.provenance.campaign_id, obligation_id=inp.obligation_id, reason=inp.reason)
 
@@ -527,26 +512,20 @@ class CampaignActivities:
         record of which rules ran from when), with the hash it replaced and who installed it."""
         c = inp.change
         async with self.db.begin() as conn:
-            await audit.append(
+            await audit.record(
                 conn,
-                inp.provenance,
-                [
-                    audit.Event(
-                        key=rules_key(inp),
-                        kind="rules.installed",
-                        plan_time=inp.plan_time,
-                        server_time=inp.server_time,
-                        actor=inp.actor,
-                        payload={
-                            "ruleset_id": c.ruleset.id,
-                            "version": c.ruleset.version,
-                            "hash": c.ruleset_hash,
-                            "previous_hash": inp.previous_hash,
-                            "since": c.since.isoformat(),
-                            "ruleset": c.ruleset.model_dump(mode="json"),
-                        },
-                    )
-                ],
+                inp,
+                key=rules_key(inp),
+                kind="rules.installed",
+                actor=inp.actor,
+                payload={
+                    "ruleset_id": c.ruleset.id,
+                    "version": c.ruleset.version,
+                    "hash": c.ruleset_hash,
+                    "previous_hash": inp.previous_hash,
+                    "since": c.since.isoformat(),
+                    "ruleset": c.ruleset.model_dump(mode="json"),
+                },
             )
         log.info("rules installed", campaign_id=inp.provenance.campaign_id, ruleset_hash=c.ruleset_hash)
 
@@ -577,28 +556,22 @@ class CampaignActivities:
                 await conn.execute(update(obligations).where(obligations.c.id == oid).values(due=due))
             for oid, lead in relead.items():
                 await conn.execute(update(obligations).where(obligations.c.id == oid).values(lead=lead))
-            await audit.append(
+            await audit.record(
                 conn,
-                inp.provenance,
-                [
-                    audit.Event(
-                        key=amendment_key(inp),
-                        kind="plan.amended",
-                        plan_time=inp.plan_time,
-                        server_time=inp.server_time,
-                        actor=inp.actor,
-                        payload={
-                            "previous_hash": inp.previous_hash,
-                            "hash": inp.plan.digest(),
-                            "counts": inp.diff.counts(),
-                            "added": sorted(s.id for s in added),
-                            "withdrawn": sorted(withdrawn),
-                            "moved": {k: v.isoformat() for k, v in sorted(moved.items())},
-                            "relead": dict(sorted(relead.items())),
-                            "plan": inp.plan.model_dump(mode="json"),
-                        },
-                    )
-                ],
+                inp,
+                key=amendment_key(inp),
+                kind="plan.amended",
+                actor=inp.actor,
+                payload={
+                    "previous_hash": inp.previous_hash,
+                    "hash": inp.plan.digest(),
+                    "counts": inp.diff.counts(),
+                    "added": sorted(s.id for s in added),
+                    "withdrawn": sorted(withdrawn),
+                    "moved": {k: v.isoformat() for k, v in sorted(moved.items())},
+                    "relead": dict(sorted(relead.items())),
+                    "plan": inp.plan.model_dump(mode="json"),
+                },
             )
         log.info("plan amended", campaign_id=cid, **inp.diff.counts())
 
@@ -653,11 +626,10 @@ class CampaignActivities:
                 await write_inbox(conn, order)
                 await self._push(conn, order)
                 events.append(
-                    audit.Event(
+                    audit.event(
+                        inp,
                         key=key,
                         kind="rectification_order",
-                        plan_time=inp.plan_time,
-                        server_time=inp.server_time,
                         actor="office",
                         unit_id=u,
                         payload={"overdue": per[u].overdue, "due": inp.rectification_due.isoformat()},
@@ -690,11 +662,10 @@ class CampaignActivities:
             )
             events.insert(
                 0,
-                audit.Event(
+                audit.event(
+                    inp,
                     key=f"{cid}#bulletin#{month}",
                     kind="bulletin",
-                    plan_time=inp.plan_time,
-                    server_time=inp.server_time,
                     actor="office",
                     payload={
                         "month": month,
@@ -719,19 +690,13 @@ class CampaignActivities:
             # The campaign row first, then the audit head: the order score entries take them in
             # (activities.store.scores), so the two never wait on each other.
             await conn.execute(select(campaigns.c.id).where(campaigns.c.id == cid).with_for_update(key_share=True))
-            await audit.append(
+            await audit.record(
                 conn,
-                prov,
-                [
-                    audit.Event(
-                        key=f"{cid}#closed",
-                        kind="campaign.closed",
-                        plan_time=inp.plan_time,
-                        server_time=inp.server_time,
-                        actor="office",
-                        payload={"cost": inp.cost.model_dump()},
-                    )
-                ],
+                inp,
+                key=f"{cid}#closed",
+                kind="campaign.closed",
+                actor="office",
+                payload={"cost": inp.cost.model_dump()},
             )
             counts = await campaign_counts(conn, cid)
             await conn.execute(

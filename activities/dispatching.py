@@ -49,19 +49,13 @@ class DispatchAlerts:
                     plan_time=inp.plan_time, server_time=inp.server_time,
                 ),
             )  # fmt: skip
-            await audit.append(
+            await audit.record(
                 conn,
-                inp.provenance,
-                [
-                    audit.Event(
-                        key=inp.key,
-                        kind="delivery.alert",
-                        plan_time=inp.plan_time,
-                        server_time=inp.server_time,
-                        actor="dispatch",
-                        payload={"failed_by_channel": inp.failed_by_channel, "uncertain": inp.uncertain},
-                    )
-                ],
+                inp,
+                key=inp.key,
+                kind="delivery.alert",
+                actor="dispatch",
+                payload={"failed_by_channel": inp.failed_by_channel, "uncertain": inp.uncertain},
             )
         log.warning(
             "pushes failed or uncertain", campaign_id=cid, failed=inp.failed_by_channel, uncertain=inp.uncertain
