@@ -20,7 +20,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from temporalio import activity
 
-from activities.campaign import LOCAL_KINDS, _on_time
+from activities.campaign.common import LOCAL_KINDS, _on_time
 from activities.delivery import InboxItem, Outbox, write_inbox
 from activities.documents.final_report import render_final_report
 from activities.documents.layout import RenderedFile

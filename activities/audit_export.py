@@ -19,7 +19,7 @@ import structlog
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from activities.campaign import campaign_counts
+from activities.campaign.common import campaign_counts
 from activities.config import Settings
 from activities.spreadsheet import cells as _cells
 from activities.store.audit import GENESIS, payload_of, verify
