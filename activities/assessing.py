@@ -20,8 +20,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from temporalio import activity
 
 from activities.delivery import InboxItem, Outbox, write_inbox
+from activities.documents.files import RenderedFile
 from activities.documents.final_report import render_final_report
-from activities.documents.layout import RenderedFile
 from activities.evaluation import FINAL_REPORT, JSON, evaluation_of, report_stem
 from activities.judging import assess_key, judge_by_obligations, judged_event, order_key, overdue_by_unit, why_failed
 from activities.store import audit
