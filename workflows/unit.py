@@ -39,7 +39,7 @@ from workflows.common import (
     provenance,
 )
 from workflows.dispatch import POKE_PATCH, poke, pushes
-from workflows.rectification import start_orders
+from workflows.orders import start_orders
 from workflows.unit_updates import UnitUpdates
 
 MIRROR_DEBOUNCE = timedelta(seconds=2)
