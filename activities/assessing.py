@@ -217,8 +217,7 @@ class AssessmentActivities:
                 month=month,
                 overdue=overdue,
                 due=due,
-                plan_time=inp.plan_time,
-                server_time=inp.server_time,
+                **audit.times(inp),
             )
             .on_conflict_do_nothing()
         )
@@ -229,8 +228,7 @@ class AssessmentActivities:
             kind="rectification",
             title=title,
             body=body,
-            plan_time=inp.plan_time,
-            server_time=inp.server_time,
+            **audit.times(inp),
         )
         if await write_inbox(conn, item) and self.outbox is not None:
             await self.outbox.push(conn, item)
@@ -278,8 +276,7 @@ class AssessmentActivities:
                     kind=kind,
                     ref=ref,
                     files=fs,
-                    plan_time=inp.plan_time,
-                    server_time=inp.server_time,
+                    **audit.times(inp),
                 )
             ev = record.evaluation
             await audit.record(
@@ -333,8 +330,7 @@ class AssessmentActivities:
                 records,
                 entered_by="simulation",
                 provenance=inp.provenance,
-                plan_time=inp.plan_time,
-                server_time=inp.server_time,
+                **audit.times(inp),
             )
         stored = sum(s.new for s in out)
         return SimulateScoresResult(stored=stored, unchanged=len(out) - stored)

@@ -46,7 +46,7 @@ class DispatchAlerts:
                 conn,
                 InboxItem(
                     key=inp.key, campaign_id=cid, recipient=inp.office, kind="delivery", title=title, body=body,
-                    plan_time=inp.plan_time, server_time=inp.server_time,
+                    **audit.times(inp),
                 ),
             )  # fmt: skip
             await audit.record(

@@ -91,8 +91,7 @@ async def judged_event(
                 score=score if score is not None else 0.0,
                 passed=passed,
                 detail=detail,
-                plan_time=inp.plan_time,
-                server_time=inp.server_time,
+                **audit.times(inp),
             )
             .on_conflict_do_nothing()
             .returning(assessments.c.id)

@@ -179,7 +179,7 @@ class RectificationActivities:
                     conn,
                     InboxItem(
                         key=a.key, campaign_id=cid, recipient=a.recipient, kind=INBOX_KIND, title=a.title,
-                        body=a.body, plan_time=a.plan_time, server_time=a.server_time, rule_id=a.rule_id,
+                        body=a.body, **audit.times(a), rule_id=a.rule_id,
                         level=a.level, channels=tuple(a.channels), quiet=inp.quiet_hours,
                     ),
                 )  # fmt: skip
@@ -201,7 +201,7 @@ class RectificationActivities:
                     conn,
                     InboxItem(
                         key=n.key, campaign_id=cid, recipient=n.recipient, kind=INBOX_KIND, title=n.title,
-                        body=n.body, plan_time=inp.plan_time, server_time=inp.server_time, quiet=inp.quiet_hours,
+                        body=n.body, **audit.times(inp), quiet=inp.quiet_hours,
                     ),
                 )  # fmt: skip
             if inp.event_key is not None:

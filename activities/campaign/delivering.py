@@ -60,7 +60,7 @@ class Delivering(Base):
                 kind = INBOX_KIND[a.kind]
                 item = InboxItem(
                     key=a.key, campaign_id=prov.campaign_id, recipient=a.recipient, kind=kind, title=a.title,
-                    body=a.body, plan_time=a.plan_time, server_time=a.server_time,
+                    body=a.body, **audit.times(a),
                     obligation_id=a.obligation_id, rule_id=a.rule_id, level=a.level,
                     channels=tuple(a.channels), quiet=inp.quiet_hours,
                 )  # fmt: skip
@@ -84,8 +84,7 @@ class Delivering(Base):
                             month=a.plan_time.date().replace(day=1),
                             overdue=int(a.facts.get("days_overdue", 0)),
                             due=a.rectify_due,
-                            plan_time=a.plan_time,
-                            server_time=a.server_time,
+                            **audit.times(a),
                         )
                     )
                 if bump:
@@ -226,8 +225,7 @@ class Delivering(Base):
                 level=a.level,
                 title=title,
                 body=body,
-                plan_time=a.plan_time,
-                server_time=a.server_time,
+                **audit.times(a),
                 severity=draft.severity.value,
             )
         )
@@ -235,7 +233,7 @@ class Delivering(Base):
             conn,
             InboxItem(
                 key=key, campaign_id=cid, recipient=a.unit_id, kind="notice", title=title, body=body,
-                plan_time=a.plan_time, server_time=a.server_time, obligation_id=a.obligation_id, rule_id=a.rule_id,
+                **audit.times(a), obligation_id=a.obligation_id, rule_id=a.rule_id,
                 level=a.level,
             ),
         )  # fmt: skip

@@ -57,8 +57,7 @@ class Monthly(Base):
                         month=inp.month,
                         overdue=per[u].overdue,
                         due=inp.rectification_due,
-                        plan_time=inp.plan_time,
-                        server_time=inp.server_time,
+                        **audit.times(inp),
                     )
                 )
                 order = InboxItem(
@@ -71,8 +70,7 @@ class Monthly(Base):
                         f"{per[u].unit_name}截至{as_of:%Y年%m月%d日}有{per[u].overdue}项任务逾期未办结，"
                         f"现予通报，责令于{inp.rectification_due:%Y年%m月%d日}前整改到位并书面报告。"
                     ),
-                    plan_time=inp.plan_time,
-                    server_time=inp.server_time,
+                    **audit.times(inp),
                 )
                 await write_inbox(conn, order)
                 await self._push(conn, order)
@@ -107,9 +105,7 @@ class Monthly(Base):
             # The rectification workflows' own view of what is still open, by workflow id.
             body["unresolved_orders"] = await unresolved_orders(conn, cid, before=inp.plan_time)
             await conn.execute(
-                insert(bulletins).values(
-                    campaign_id=cid, month=inp.month, body=body, plan_time=inp.plan_time, server_time=inp.server_time
-                )
+                insert(bulletins).values(campaign_id=cid, month=inp.month, body=body, **audit.times(inp))
             )
             events.insert(
                 0,

@@ -78,6 +78,16 @@ class Stamped(Protocol):
     def server_time(self) -> datetime: ...
 
 
+class Times(TypedDict):
+    plan_time: datetime
+    server_time: datetime
+
+
+def times(at: Stamped) -> Times:
+    """`at`'s plan and server time, as the keyword arguments of an event, a row or an inbox item."""
+    return {"plan_time": at.plan_time, "server_time": at.server_time}
+
+
 class Fields(TypedDict):
     """An event's own fields: all but its times, which come from what it happens at."""
 
@@ -99,7 +109,7 @@ class Recorded(Stamped, Protocol):
 
 def event(at: Stamped, **fields: Unpack[Fields]) -> Event:
     """An event at `at`'s plan and server time."""
-    return Event(plan_time=at.plan_time, server_time=at.server_time, **fields)
+    return Event(**times(at), **fields)
 
 
 async def record(conn: AsyncConnection, inp: Recorded, **fields: Unpack[Fields]) -> int:
