@@ -39,7 +39,7 @@ class Settings(BaseSettings):
     log_level: str = "info"
     webhook_secret: str = "dev-only-secret"
 
-    # -- delivery channels (activities/delivery.py) ---------------------------------------------
+    # -- delivery channels (activities/delivery.py, activities/sending.py) ----------------------
     contacts_file: Path = Field(
         default=ROOT / "plans" / "contacts" / "suixian.yaml",
         description="unit id → e-mail / webhook; not part of the plan (nor its hash)",

@@ -85,7 +85,7 @@ def amendment_key(inp: RecordAmendment) -> str:
 
 @dataclass(frozen=True)
 class IssuedNotice:
-    """A 督办通知 written by `_notice`: its number and what its audit row records beyond the action."""
+    """A 督办通知 written by `Delivering._notice`: its number and what its audit row records beyond the action."""
 
     code: str
     record: dict[str, Any] = field(default_factory=dict)
