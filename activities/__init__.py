@@ -10,9 +10,10 @@ from temporalio.client import Client
 
 from activities.assessing import AssessmentActivities
 from activities.campaign import CampaignActivities
-from activities.delivery import DeliveryActivities, Outbox
+from activities.delivery import Outbox
 from activities.dispatching import DispatchAlerts
 from activities.rectification import RectificationActivities
+from activities.sending import DeliveryActivities
 from activities.simulate import AgencySimulator
 
 

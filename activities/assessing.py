@@ -10,8 +10,7 @@ read here from the database, never carried through workflow inputs: at province 
 from __future__ import annotations
 
 import asyncio
-from collections import defaultdict
-from datetime import date, datetime
+from datetime import date
 from typing import Any
 
 import structlog
@@ -20,25 +19,17 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from temporalio import activity
 
-from activities.campaign import LOCAL_KINDS, _on_time
 from activities.delivery import InboxItem, Outbox, write_inbox
+from activities.documents.files import RenderedFile
 from activities.documents.final_report import render_final_report
-from activities.documents.layout import RenderedFile
+from activities.evaluation import FINAL_REPORT, JSON, evaluation_of, report_stem
+from activities.judging import assess_key, judge_by_obligations, judged_event, order_key, overdue_by_unit, why_failed
 from activities.store import audit
 from activities.store import documents as stored_documents
 from activities.store import scores as stored_scores
-from activities.store.tables import assessments, campaigns, obligations, rectification_orders
-from models.assessment import (
-    EvaluationInput,
-    EvaluationRecord,
-    ScoreBook,
-    ScoreSheet,
-    SheetScore,
-    UnitFacts,
-)
+from activities.store.tables import assessments, campaigns, rectification_orders
+from models.assessment import ScoreBook, ScoreSheet
 from models.calendar import CalendarData
-from models.documents import CarriedItem, FinalReport, ScorePart, TownScore
-from models.obligation import ObligationState
 from models.payloads import (
     Act,
     AssessResult,
@@ -49,27 +40,11 @@ from models.payloads import (
     SimulateScoresResult,
 )
 from models.plan import AssessmentKind, Plan
-from models.time import at
 from rules.calendar import WorkCalendar
-from rules.scoring import evaluate, recheck_day, score
+from rules.scoring import recheck_day, score
 from rules.simulation import simulated_scores
 
 log = structlog.get_logger()
-
-FINAL_REPORT = "final_report"
-"""The `documents` kind of the rendered 总结评价 report (docx, pdf, xlsx)."""
-LONG_TERM_REVIEW_WORKING_DAYS = 60
-"""长效管理 items are reviewed about three months after the evaluation."""
-
-
-def order_key(campaign_id: str, milestone: str, unit_id: str) -> str:
-    """A failed acceptance's 责令整改 order: one per town and milestone."""
-    return f"{campaign_id}#rectify#{milestone}#{unit_id}"
-
-
-def assess_key(campaign_id: str, kind: str, milestone: str | None, unit_id: str, attempt: int = 1) -> str:
-    base = f"{campaign_id}#assess#{kind}#{milestone or ''}#{unit_id}"
-    return base if attempt == 1 else f"{base}#{attempt}"
 
 
 class AssessmentActivities:
@@ -95,7 +70,7 @@ class AssessmentActivities:
             if book is not None:
                 sheet = book.acceptance(inp.milestone) if inp.milestone else book.of_kind(AssessmentKind(inp.kind))
             if book is None or sheet is None:
-                return AssessResult(written=await _by_obligations(conn, inp))
+                return AssessResult(written=await judge_by_obligations(conn, inp))
             return await self._by_scores(conn, inp, row, sheet)
 
     async def _by_scores(self, conn: AsyncConnection, inp: AssessRun, row: Any, sheet: ScoreSheet) -> AssessResult:
@@ -130,11 +105,10 @@ class AssessmentActivities:
             # Nobody was scored: the acceptance was not held in duban (scored on paper, or late).
             # Nothing is judged and nobody is ordered to rectify on no evidence.
             events.append(
-                audit.Event(
+                audit.event(
+                    inp,
                     key=f"{assess_key(cid, inp.kind, inp.milestone, '')}not-held",
                     kind="assessment.not_held",
-                    plan_time=inp.plan_time,
-                    server_time=inp.server_time,
                     actor="office",
                     payload={"kind": inp.kind, "milestone": inp.milestone, "sheet": sheet.id, "towns": len(towns)},
                 )
@@ -144,7 +118,7 @@ class AssessmentActivities:
             return AssessResult()
         recheck = recheck_day(calendar, held_on, sheet) if acceptance and inp.attempt == 1 else None
         milestone_name = next((m.name for p in plan.phases for m in p.milestones if m.id == inp.milestone), milestone)
-        overdue = await _overdue(conn, cid, inp.milestone, inp.as_of) if acceptance else {}
+        overdue = await overdue_by_unit(conn, cid, inp.milestone, inp.as_of) if acceptance else {}
         written = failed = 0
         for u in towns:
             r = latest.get(u.id)
@@ -168,7 +142,9 @@ class AssessmentActivities:
             key = order_key(cid, milestone, u.id)
             if acceptance and not passed and recheck is not None:
                 detail |= {"order": key, "recheck_on": recheck.isoformat()}
-            event = await _judged(conn, inp, u.id, score=result.total if result else None, passed=passed, detail=detail)
+            event = await judged_event(
+                conn, inp, u.id, score=result.total if result else None, passed=passed, detail=detail
+            )
             if event is None:
                 continue  # judged by an earlier attempt of this activity
             written += 1
@@ -177,7 +153,7 @@ class AssessmentActivities:
             if not acceptance:
                 continue
             if recheck is not None and not passed:
-                reason = _why_failed(sheet, result)
+                reason = why_failed(sheet, result)
                 events.append(
                     await self._order(
                         conn,
@@ -203,11 +179,10 @@ class AssessmentActivities:
                 )
                 if resolved.rowcount:
                     events.append(
-                        audit.Event(
+                        audit.event(
+                            inp,
                             key=f"{key}#resolved",
                             kind="rectification_resolved",
-                            plan_time=inp.plan_time,
-                            server_time=inp.server_time,
                             actor="office",
                             unit_id=u.id,
                             payload={"order": key, "by": "recheck", "score": result.total if result else None},
@@ -242,8 +217,7 @@ class AssessmentActivities:
                 month=month,
                 overdue=overdue,
                 due=due,
-                plan_time=inp.plan_time,
-                server_time=inp.server_time,
+                **audit.times(inp),
             )
             .on_conflict_do_nothing()
         )
@@ -254,16 +228,14 @@ class AssessmentActivities:
             kind="rectification",
             title=title,
             body=body,
-            plan_time=inp.plan_time,
-            server_time=inp.server_time,
+            **audit.times(inp),
         )
         if await write_inbox(conn, item) and self.outbox is not None:
             await self.outbox.push(conn, item)
-        return audit.Event(
+        return audit.event(
+            inp,
             key=key,
             kind="rectification_order",
-            plan_time=inp.plan_time,
-            server_time=inp.server_time,
             actor="office",
             unit_id=unit_id,
             payload={"milestone": inp.milestone, "overdue": overdue, "due": due.isoformat(), "recheck": True},
@@ -304,33 +276,26 @@ class AssessmentActivities:
                     kind=kind,
                     ref=ref,
                     files=fs,
-                    plan_time=inp.plan_time,
-                    server_time=inp.server_time,
+                    **audit.times(inp),
                 )
             ev = record.evaluation
-            await audit.append(
+            await audit.record(
                 conn,
-                inp.provenance,
-                [
-                    audit.Event(
-                        key=f"{cid}#evaluation",
-                        kind="evaluation",
-                        plan_time=inp.plan_time,
-                        server_time=inp.server_time,
-                        actor="office",
-                        payload={
-                            "as_of": ref,
-                            "scorebook_hash": record.scorebook_hash,
-                            "towns": len(ev.towns),
-                            "scores": record.scores,
-                            "ranking": [[t.unit_id, t.total] for t in ev.towns],
-                            "standards": {m: list(u) for m, u in ev.standards.items()},
-                            "laggards": [x.unit_id for x in ev.laggards],
-                            "commended": list(ev.commended),
-                            "documents": hashes,
-                        },
-                    )
-                ],
+                inp,
+                key=f"{cid}#evaluation",
+                kind="evaluation",
+                actor="office",
+                payload={
+                    "as_of": ref,
+                    "scorebook_hash": record.scorebook_hash,
+                    "towns": len(ev.towns),
+                    "scores": record.scores,
+                    "ranking": [[t.unit_id, t.total] for t in ev.towns],
+                    "standards": {m: list(u) for m, u in ev.standards.items()},
+                    "laggards": [x.unit_id for x in ev.laggards],
+                    "commended": list(ev.commended),
+                    "documents": hashes,
+                },
             )
         log.info("evaluated", campaign_id=cid, towns=len(ev.towns), commended=list(ev.commended))
         return EvaluationSummary(
@@ -365,247 +330,7 @@ class AssessmentActivities:
                 records,
                 entered_by="simulation",
                 provenance=inp.provenance,
-                plan_time=inp.plan_time,
-                server_time=inp.server_time,
+                **audit.times(inp),
             )
         stored = sum(s.new for s in out)
         return SimulateScoresResult(stored=stored, unchanged=len(out) - stored)
-
-
-JSON = "application/json"
-
-
-def _why_failed(sheet: ScoreSheet, result: SheetScore | None) -> str:
-    if result is None:
-        return "无评分记录（未参加验收）"
-    failed = "、".join(sheet.criterion(c.criterion_id).name for c in result.criteria if c.failed)
-    return f"得分{result.total:g}分，未达到{sheet.pass_mark:g}分的达标要求" + (
-        f"（不达标项：{failed}）" if failed else ""
-    )
-
-
-def report_stem(campaign_id: str) -> str:
-    return f"{campaign_id}-final-report"
-
-
-async def _by_obligations(conn: AsyncConnection, inp: AssessRun) -> int:
-    """A campaign launched without score sheets: 达标验收 at a milestone = every obligation of the
-    milestone done on time; 年度总评 = the share done on time over the campaign (60 to pass)."""
-    prov = inp.provenance
-    cid = prov.campaign_id
-    q = select(obligations).where(
-        obligations.c.campaign_id == cid,
-        obligations.c.unit_kind.in_(LOCAL_KINDS),
-        obligations.c.state != ObligationState.withdrawn.value,
-    )
-    if inp.milestone:
-        q = q.where(obligations.c.milestone == inp.milestone)
-    per: dict[str, list[Any]] = defaultdict(list)
-    for r in (await conn.execute(q)).all():
-        per[r.unit_id].append(r)
-    events = []
-    written = 0
-    for unit, rows in sorted(per.items()):
-        on_time = sum(_on_time(r, inp.as_of) for r in rows)
-        result = round(100 * on_time / len(rows), 1)
-        passed = on_time == len(rows) if inp.milestone else result >= 60
-        detail = {"obligations": len(rows), "on_time": on_time, "as_of": inp.as_of.isoformat()}
-        event = await _judged(conn, inp, unit, score=result, passed=passed, detail=detail)
-        if event is None:
-            continue
-        written += 1
-        events.append(event)
-    await audit.append(conn, prov, events)
-    return written
-
-
-async def _judged(
-    conn: AsyncConnection, inp: AssessRun, unit: str, *, score: float | None, passed: bool, detail: dict[str, Any]
-) -> audit.Event | None:
-    """One unit's assessment row (once per campaign, kind, milestone, unit and attempt) and the
-    audit event to append with it; None when an earlier attempt of the activity wrote it."""
-    cid = inp.provenance.campaign_id
-    new = (
-        await conn.execute(
-            insert(assessments)
-            .values(
-                campaign_id=cid,
-                kind=inp.kind,
-                milestone=inp.milestone or "",
-                unit_id=unit,
-                attempt=inp.attempt,
-                score=score if score is not None else 0.0,
-                passed=passed,
-                detail=detail,
-                plan_time=inp.plan_time,
-                server_time=inp.server_time,
-            )
-            .on_conflict_do_nothing()
-            .returning(assessments.c.id)
-        )
-    ).scalar()
-    if new is None:
-        return None
-    return audit.Event(
-        key=assess_key(cid, inp.kind, inp.milestone, unit, inp.attempt),
-        kind="assessment",
-        plan_time=inp.plan_time,
-        server_time=inp.server_time,
-        actor="office",
-        unit_id=unit,
-        payload={"kind": inp.kind, "milestone": inp.milestone, "score": score, "passed": passed, **detail},
-    )
-
-
-async def _overdue(conn: AsyncConnection, cid: str, milestone: str | None, as_of: date) -> dict[str, int]:
-    """Per town, its obligations of the milestone not completed on time as of the date."""
-    q = select(obligations.c.unit_id, obligations.c.due, obligations.c.completed_at).where(
-        obligations.c.campaign_id == cid, obligations.c.milestone == milestone
-    )
-    out: dict[str, int] = defaultdict(int)
-    for r in (await conn.execute(q)).all():
-        if r.due <= as_of and not _on_time(r, as_of):
-            out[r.unit_id] += 1
-    return out
-
-
-# -- the evaluation from the record -----------------------------------------------------------------
-
-
-async def evaluation_of(
-    conn: AsyncConnection, campaign_id: str, *, as_of: date, provisional: bool = False
-) -> tuple[EvaluationRecord, FinalReport]:
-    """综合评价 of every town in scope from what the database holds as of a date: obligations due
-    and done on time, 责令整改 orders received and resolved, and the current scores (dated by
-    then) on the campaign's pinned score book; and the final report that presents it.
-
-    Raises:
-        stored_scores.Refused: no such campaign, or it has no score book.
-    """
-    p = await stored_scores.pinned(conn, campaign_id)
-    towns = p.scope()
-    ids = [u.id for u in towns]
-    due: dict[str, int] = defaultdict(int)
-    on_time: dict[str, int] = defaultdict(int)
-    q = select(obligations.c.unit_id, obligations.c.due, obligations.c.state, obligations.c.completed_at).where(
-        obligations.c.campaign_id == campaign_id,
-        obligations.c.unit_id.in_(ids),
-        obligations.c.due <= as_of,
-        obligations.c.state != ObligationState.withdrawn.value,
-    )
-    for r in (await conn.execute(q)).all():
-        due[r.unit_id] += 1
-        on_time[r.unit_id] += r.state == ObligationState.completed.value and _on_time(r, as_of)
-    received: dict[str, int] = defaultdict(int)
-    resolved: dict[str, int] = defaultdict(int)
-    orders = select(rectification_orders.c.unit_id, rectification_orders.c.state).where(
-        rectification_orders.c.campaign_id == campaign_id, rectification_orders.c.plan_time <= _end_of(as_of)
-    )
-    for o in (await conn.execute(orders)).all():
-        received[o.unit_id] += 1
-        resolved[o.unit_id] += o.state != "open"
-    facts = tuple(
-        UnitFacts(
-            unit_id=u,
-            obligations_due=due[u],
-            on_time=on_time[u],
-            orders_received=received[u],
-            orders_resolved=resolved[u],
-        )
-        for u in ids
-    )
-    rows = await stored_scores.current(
-        conn, campaign_id, sheets=[s.id for s in p.book.sheets], units=ids, on_or_before=as_of
-    )
-    result = evaluate(
-        EvaluationInput(
-            sheets=p.book.sheets,
-            weights=p.book.evaluation,
-            units=facts,
-            scores=tuple(stored_scores.as_record(r) for r in rows),
-        )
-    )
-    record = EvaluationRecord(
-        campaign_id=campaign_id,
-        as_of=as_of,
-        scorebook_hash=p.book_hash,
-        provisional=provisional,
-        names={u.id: u.name for u in towns},
-        facts=facts,
-        scores=len(rows),
-        evaluation=result,
-    )
-    return record, final_report(p.plan, p.book, record, WorkCalendar(p.calendar))
-
-
-def _end_of(d: date) -> datetime:
-    return at(d, "23:59")
-
-
-PART_NAMES = {"timeliness": "按期办结", "rectification": "整改情况", "assessment": "考核评分"}
-
-
-def final_report(plan: Plan, book: ScoreBook, record: EvaluationRecord, calendar: WorkCalendar) -> FinalReport:
-    """The 总结评价 report (models.documents.FinalReport) presenting an evaluation."""
-    w = book.evaluation
-    ev = record.evaluation
-    units = plan.directory.by_id()
-    weights = {k: getattr(w, k) for k in PART_NAMES}
-    towns = tuple(
-        TownScore(
-            unit_id=t.unit_id,
-            unit_name=units[t.unit_id].name,
-            kind=units[t.unit_id].kind,
-            parts=tuple(
-                ScorePart(name=PART_NAMES[k], weight=weights[k] / 100, score=getattr(t, k))
-                for k in PART_NAMES
-                if weights[k] > 0
-            ),
-            rank=t.rank,
-            basic_met="basic" in t.meets,
-            model_met="model" in t.meets,
-        )
-        for t in ev.towns
-    )
-    office = units[plan.joint_meeting.office].name
-    campaign = plan.title.removesuffix("实施方案")
-    held = "；".join(f"“{_milestone_name(plan, m)}”达标{len(ok)}个" for m, ok in ev.standards.items())
-    carried = []
-    for item in ev.long_term:
-        sheet = book.sheet(item.sheet_id)
-        tasks = sheet.criterion(item.criterion_id).tasks
-        owner = units[plan.task(tasks[0]).lead].name if tasks else office
-        failing = "、".join(units[u].name for u in item.units[:5]) + ("等" if len(item.units) > 5 else "")
-        carried.append(
-            CarriedItem(
-                title=item.name,
-                owner=owner,
-                mechanism=f"{sheet.name}中{item.failed}次不达标（{failing}）；纳入日常督导，按月巡查",
-                review=calendar.shift(record.as_of, LONG_TERM_REVIEW_WORKING_DAYS),
-            )
-        )
-    return FinalReport(
-        campaign_id=record.campaign_id,
-        campaign_title=campaign,
-        title=f"{campaign}总结评价报告" + ("（预评）" if record.provisional else ""),
-        issuer=office,
-        period_start=plan.start,
-        period_end=record.as_of,
-        issued=record.as_of,
-        towns=towns,
-        laggards=tuple(units[x.unit_id].name for x in ev.laggards),
-        commendation=tuple(units[u].name for u in ev.commended),
-        carried=tuple(carried),
-        summary=(
-            f"按照《{plan.title}》“日常督导、拉练检查、年度总评、达标验收”的要求，对各镇（场、景区）"
-            f"行动开展情况进行综合评价。综合得分由按期办结（{w.timeliness:g}%）、整改情况（{w.rectification:g}%）"
-            f"和考核评分（{w.assessment:g}%）三部分构成，共计入评分记录{record.scores}份"
-            + (f"；{held}" if held else "")
-            + "。",
-        ),
-        copy_to=(units[plan.joint_meeting.convener].name,),
-    )
-
-
-def _milestone_name(plan: Plan, milestone: str) -> str:
-    return next((m.name for p in plan.phases for m in p.milestones if m.id == milestone), milestone)

@@ -45,7 +45,7 @@ class Settings(BaseSettings):
         default=120.0, ge=0, description="a starting worker waits this long for Temporal and PostgreSQL"
     )
 
-    # -- delivery channels (activities/delivery.py) ---------------------------------------------
+    # -- delivery channels (activities/delivery.py, activities/sending.py) ----------------------
     contacts_file: Path = Field(
         default=ROOT / "plans" / "contacts" / "suixian.yaml",
         description="unit id → e-mail / webhook; not part of the plan (nor its hash)",

@@ -46,22 +46,16 @@ class DispatchAlerts:
                 conn,
                 InboxItem(
                     key=inp.key, campaign_id=cid, recipient=inp.office, kind="delivery", title=title, body=body,
-                    plan_time=inp.plan_time, server_time=inp.server_time,
+                    **audit.times(inp),
                 ),
             )  # fmt: skip
-            await audit.append(
+            await audit.record(
                 conn,
-                inp.provenance,
-                [
-                    audit.Event(
-                        key=inp.key,
-                        kind="delivery.alert",
-                        plan_time=inp.plan_time,
-                        server_time=inp.server_time,
-                        actor="dispatch",
-                        payload={"failed_by_channel": inp.failed_by_channel, "uncertain": inp.uncertain},
-                    )
-                ],
+                inp,
+                key=inp.key,
+                kind="delivery.alert",
+                actor="dispatch",
+                payload={"failed_by_channel": inp.failed_by_channel, "uncertain": inp.uncertain},
             )
         log.warning(
             "pushes failed or uncertain", campaign_id=cid, failed=inp.failed_by_channel, uncertain=inp.uncertain

@@ -19,7 +19,7 @@ from temporalio.client import Client, WorkflowHistory
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.service import RPCError, RPCStatusCode
 
-from activities.campaign import amendment_key, rules_key
+from activities.campaign.common import amendment_key, rules_key
 from activities.history_files import load_histories
 from activities.store.audit import ChainReport
 from activities.store.scores import CLI_WORKFLOW

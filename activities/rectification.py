@@ -134,27 +134,21 @@ class RectificationActivities:
                     .limit(1)
                 )
             ).first()
-            await audit.append(
+            await audit.record(
                 conn,
-                prov,
-                [
-                    audit.Event(
-                        key=f"{o.key}#opened",
-                        kind="rectification.opened",
-                        plan_time=inp.plan_time,
-                        server_time=inp.server_time,
-                        actor="office",
-                        obligation_id=o.obligation_id,
-                        unit_id=o.unit_id,
-                        payload={
-                            "order": o.key,
-                            "workflow_id": inp.workflow_id,
-                            "source": o.source,
-                            "due": o.due.isoformat(),
-                            "issued": o.issued.isoformat(),
-                        },
-                    )
-                ],
+                inp,
+                key=f"{o.key}#opened",
+                kind="rectification.opened",
+                actor="office",
+                obligation_id=o.obligation_id,
+                unit_id=o.unit_id,
+                payload={
+                    "order": o.key,
+                    "workflow_id": inp.workflow_id,
+                    "source": o.source,
+                    "due": o.due.isoformat(),
+                    "issued": o.issued.isoformat(),
+                },
             )
         return OpenedOrder(
             unit_name=unit.unit_name if unit else o.unit_id, unit_kind=unit.unit_kind if unit else "town"
@@ -185,18 +179,17 @@ class RectificationActivities:
                     conn,
                     InboxItem(
                         key=a.key, campaign_id=cid, recipient=a.recipient, kind=INBOX_KIND, title=a.title,
-                        body=a.body, plan_time=a.plan_time, server_time=a.server_time, rule_id=a.rule_id,
+                        body=a.body, **audit.times(a), rule_id=a.rule_id,
                         level=a.level, channels=tuple(a.channels), quiet=inp.quiet_hours,
                     ),
                 )  # fmt: skip
                 if new:
                     log.info("rectification " + kind, campaign_id=cid, order=inp.order_key, recipient=a.recipient)
                 events.append(
-                    audit.Event(
+                    audit.event(
+                        a,
                         key=a.key,
                         kind=f"rectification.{kind}",
-                        plan_time=a.plan_time,
-                        server_time=a.server_time,
                         actor=f"rule:{a.rule_id}",
                         unit_id=a.unit_id,
                         rule_id=a.rule_id,
@@ -208,7 +201,7 @@ class RectificationActivities:
                     conn,
                     InboxItem(
                         key=n.key, campaign_id=cid, recipient=n.recipient, kind=INBOX_KIND, title=n.title,
-                        body=n.body, plan_time=inp.plan_time, server_time=inp.server_time, quiet=inp.quiet_hours,
+                        body=n.body, **audit.times(inp), quiet=inp.quiet_hours,
                     ),
                 )  # fmt: skip
             if inp.event_key is not None:
@@ -227,11 +220,10 @@ class RectificationActivities:
                 if inp.actions:
                     payload["actions"] = [a.key for a in inp.actions]
                 events.append(
-                    audit.Event(
+                    audit.event(
+                        inp,
                         key=inp.event_key,
                         kind=f"rectification.{inp.step}",
-                        plan_time=inp.plan_time,
-                        server_time=inp.server_time,
                         actor=inp.actor,
                         unit_id=inp.unit_id,
                         payload=payload,

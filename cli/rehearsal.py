@@ -13,7 +13,7 @@ import typer
 from rich.table import Table
 
 from activities import history
-from activities.campaign import COUNTS
+from activities.campaign.common import COUNTS
 from activities.config import get_settings
 from cli.common import call, err, out, program, progress, warn_missing, warn_open
 from services.plans import DEFAULT_PLAN, default_rules, load_plan, scorebook_for

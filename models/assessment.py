@@ -15,7 +15,8 @@ from typing import Annotated
 
 from pydantic import Field, StringConstraints, field_validator, model_validator
 
-from models.plan import AssessmentKind, Frozen, Unit, UnitDirectory, UnitId, content_hash
+from models.frozen import Frozen
+from models.plan import AssessmentKind, Unit, UnitDirectory, UnitId, content_hash
 
 Key = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]*$", max_length=31)]
 """A sheet or criterion id. 31 characters at most: a sheet id is also its Excel worksheet's title."""

@@ -11,7 +11,8 @@ from datetime import date
 
 from pydantic import Field
 
-from models.plan import Frozen, content_hash
+from models.frozen import Frozen
+from models.plan import content_hash
 
 
 class YearCalendar(Frozen):

@@ -12,7 +12,8 @@ from typing import Annotated, Any
 from pydantic import AnyHttpUrl, Field, StringConstraints, model_validator
 
 from models.delivery import PUSH_CHANNELS, DeliveryChannel
-from models.plan import Frozen, UnitId
+from models.frozen import Frozen
+from models.plan import UnitId
 
 Email = Annotated[str, StringConstraints(pattern=r"^[^@\s<>,;\"]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+$", max_length=254)]
 EnvName = Annotated[str, StringConstraints(pattern=r"^[A-Z_][A-Z0-9_]*$", max_length=100)]

@@ -15,8 +15,10 @@ from typing import Annotated
 
 from pydantic import Field, StringConstraints, model_validator
 
+from models.frozen import Frozen
 from models.obligation import ObligationState
-from models.plan import TO_FILL_TEXT, Frozen, Plan, UnitKind
+from models.open_fields import TO_FILL_TEXT
+from models.plan import Plan, UnitKind
 
 Text = Annotated[str, StringConstraints(min_length=1, strip_whitespace=True)]
 Percent = Annotated[float, Field(ge=0, le=100)]

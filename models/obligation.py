@@ -8,7 +8,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from models.plan import Frozen, PhaseKind
+from models.frozen import Frozen
+from models.plan import PhaseKind
 
 
 class UnitRole(StrEnum):

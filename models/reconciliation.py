@@ -11,8 +11,9 @@ from datetime import date
 from pydantic import Field
 
 from models.documents import Colour
+from models.frozen import Frozen
 from models.obligation import ObligationState
-from models.plan import Frozen, UnitKind
+from models.plan import UnitKind
 
 
 class ObligationRecord(Frozen):

@@ -15,7 +15,8 @@ from typing import Annotated, Any
 from pydantic import Field, StringConstraints, model_validator
 
 from models.delivery import DeliveryChannel, QuietHours
-from models.plan import Frozen, content_hash
+from models.frozen import Frozen
+from models.plan import content_hash
 
 RuleId = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_.-]*$", max_length=80)]
 HourMinute = Annotated[str, StringConstraints(pattern=r"^([01]\d|2[0-3]):[0-5]\d$")]

@@ -13,7 +13,8 @@ from typing import Any, TypeVar
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from models.plan import OpenField, Plan, UnitDirectory
+from models.open_fields import OpenField
+from models.plan import Plan, UnitDirectory
 from models.ruleset import RuleSet
 
 M = TypeVar("M", bound=BaseModel)

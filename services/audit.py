@@ -14,17 +14,10 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Replayer
 
 from activities import history
-from activities.auditing import (
-    NO_CLIENT,
-    Explanation,
-    ExportSummary,
-    UnknownCampaign,
-    UnknownObligation,
-    export,
-    reachable_client,
-)
-from activities.auditing import Progress as ExportProgress
-from activities.auditing import explain as explain_obligation
+from activities.audit_explain import Explanation, UnknownObligation
+from activities.audit_explain import explain as explain_obligation
+from activities.audit_export import NO_CLIENT, ExportSummary, UnknownCampaign, export, reachable_client
+from activities.audit_export import Progress as ExportProgress
 from activities.history import ReplayReport, Verdict
 from activities.history_files import HistoryFileError, load_histories
 from activities.store import views

@@ -19,7 +19,7 @@ from temporalio.runtime import LoggingConfig, Runtime, TelemetryConfig, Telemetr
 from temporalio.testing import WorkflowEnvironment
 
 from activities import history, servers
-from activities.campaign import campaign_counts
+from activities.campaign.common import campaign_counts
 from activities.store import views
 from models.assessment import ScoreBook
 from models.payloads import CampaignResult, SimulationInput

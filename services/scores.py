@@ -13,8 +13,8 @@ from datetime import UTC, date, datetime
 from pydantic import BaseModel, ConfigDict
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from activities.assessing import FINAL_REPORT, evaluation_of
 from activities.documents.final_report import render_final_report
+from activities.evaluation import FINAL_REPORT, evaluation_of
 from activities.store import scores as stored_scores
 from activities.store import views
 from models.assessment import EvaluationRecord, EvaluationWeights, ScoreBook, ScoreRecord, ScoreSheet, SheetScore

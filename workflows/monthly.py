@@ -11,7 +11,7 @@ from models.rectification import RectificationOrder
 from models.time import at
 from workflows.common import REPORT_ACTIVITY, engine_for, own_cost, provenance, sleep_until
 from workflows.dispatch import POKE_PATCH, poke
-from workflows.rectification import RECTIFY_PATCH, start_orders
+from workflows.orders import RECTIFY_PATCH, start_orders
 
 MONTHS_PER_RUN = 12
 """Continue as new yearly: the loop is long-lived, its history need not be."""

@@ -8,23 +8,20 @@ unit answers with the `report` Update (its 整改报告, with references to evid
 due date. Every step is mirrored to `rectification_orders` and recorded on the audit chain; the
 monthly bulletin reads the row's state, so an unresolved order shows in the next bulletin.
 
-Who starts it: any parent that issued an order, through `start_orders` (the MonthlyWorkflow for
-the bulletin's laggards today). Orders are abandoned by their parent on purpose: an order outlives
-the month that issued it and the parent's continue-as-new; it ends when resolved, or when the
-campaign ends (at the end of its last day, as unit workflows do), its row left in its last state.
+Who starts it: any parent that issued an order, through `workflows.orders.start_orders` (the
+MonthlyWorkflow for the bulletin's laggards, a unit workflow for its rules' orders). Orders are
+abandoned by their parent on purpose: an order outlives the month that issued it and the parent's
+continue-as-new; it ends when resolved, or when the campaign ends (at the end of its last day, as
+unit workflows do), its row left in its last state.
 """
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 from temporalio import workflow
-from temporalio.common import WorkflowIDReusePolicy
-from temporalio.exceptions import WorkflowAlreadyStartedError
-from temporalio.workflow import ParentClosePolicy
 
 from models.obligation import Obligation
 from models.payloads import (
@@ -46,7 +43,6 @@ from models.rectification import (
     RectificationView,
     ReportRectification,
     ReviewRectification,
-    rectification_workflow_id,
 )
 from models.time import CST, at
 from rules.rectification import OrderRules, follow_up, order_label, order_obligation
@@ -62,35 +58,10 @@ from workflows.common import (
 )
 from workflows.dispatch import poke, pushes
 
-RECTIFY_PATCH = "rectification-order-workflows"
 FACTS_PATCH = "rectification-facts-per-firing"
 """Each follow-up firing of a batch sees the facts the earlier ones left (histories before: per batch)."""
 LAST_LOOK_PATCH = "rectification-last-look"
 """An order whose workflow wakes after the campaign's end acts on what fell due before it."""
-"""Parents start a RectificationWorkflow per order they issue (histories before it: none)."""
-
-
-async def start_orders(ctx: CampaignContext, orders: Sequence[RectificationOrder], *, budget: int) -> int:
-    """Start a RectificationWorkflow for each order, in the order given, at most `budget` of them
-    (a parent's child limit); returns how many were taken. An order whose workflow exists already
-    (started by another parent, or finished) is skipped: its id is the order's own."""
-    taken = list(orders[: max(0, budget)])
-    starts = [
-        workflow.start_child_workflow(
-            RectificationWorkflow.run,
-            RectificationInput(context=ctx, order=o),
-            id=rectification_workflow_id(ctx.campaign_id, o.key),
-            parent_close_policy=ParentClosePolicy.ABANDON,
-            id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
-        )
-        for o in taken
-    ]
-    for o, r in zip(taken, await asyncio.gather(*starts, return_exceptions=True), strict=True):
-        if isinstance(r, WorkflowAlreadyStartedError):
-            workflow.logger.info("rectification order already followed", extra={"order": o.key})
-        elif isinstance(r, BaseException):
-            raise r
-    return len(taken)
 
 
 @workflow.defn

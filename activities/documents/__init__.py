@@ -7,9 +7,9 @@ font on disk (`fonts.find`); DOCX and XLSX need none.
 """
 
 from activities.documents.bulletin import render_bulletin
+from activities.documents.files import RenderedFile, RenderedSet
 from activities.documents.final_report import render_final_report
 from activities.documents.fonts import CjkFont, FontNotFound
-from activities.documents.layout import RenderedFile, RenderedSet
 from activities.documents.ledger import render_ledger_xlsx
 from activities.documents.notice import render_notice
 

@@ -7,6 +7,7 @@ import itertools
 import unicodedata
 from typing import Any
 
+from activities.documents.files import reproducible_zip
 from activities.documents.layout import (
     BODY_FACE,
     FACES,
@@ -24,7 +25,6 @@ from activities.documents.layout import (
     Text,
     em_width,
     keeps_with_next,
-    reproducible_zip,
 )
 
 LATIN_FACE = "Times New Roman"

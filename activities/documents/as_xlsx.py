@@ -8,7 +8,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from activities.documents.layout import RGB, reproducible_zip
+from activities.documents.files import reproducible_zip
+from activities.documents.layout import RGB
 from activities.spreadsheet import cells
 
 

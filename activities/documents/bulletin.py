@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
+from activities.documents.files import RenderedSet, stem
 from activities.documents.fonts import CjkFont
 from activities.documents.layout import (
     KIND_LABELS,
     Align,
     Block,
     Document,
-    RenderedSet,
     Style,
     Table,
     Text,
@@ -19,7 +19,6 @@ from activities.documents.layout import (
     names,
     percent,
     section,
-    stem,
     version_head,
 )
 from activities.documents.render import document_set

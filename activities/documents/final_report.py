@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 from activities.documents import as_xlsx
+from activities.documents.files import RenderedFile, RenderedSet, rendered, stamp, stem
 from activities.documents.fonts import CjkFont
 from activities.documents.layout import (
     KIND_LABELS,
     Align,
     Block,
     Document,
-    RenderedFile,
-    RenderedSet,
     Style,
     Table,
     Text,
@@ -19,10 +18,7 @@ from activities.documents.layout import (
     closing,
     cn_date,
     names,
-    rendered,
     section,
-    stamp,
-    stem,
     version_head,
 )
 from activities.documents.render import document_set

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from activities.documents import as_xlsx
-from activities.documents.layout import COLOUR_RGB, STATE_LABELS, RenderedFile, rendered, stamp, stem
+from activities.documents.files import RenderedFile, rendered, stamp, stem
+from activities.documents.layout import COLOUR_RGB, STATE_LABELS
 from models.documents import Ledger
 
 COLUMNS = (

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from activities.documents.files import RenderedSet, stem
 from activities.documents.fonts import CjkFont
 from activities.documents.layout import (
     SEVERITY_RGB,
@@ -9,7 +10,6 @@ from activities.documents.layout import (
     Align,
     Block,
     Document,
-    RenderedSet,
     Style,
     Table,
     Text,
@@ -17,7 +17,6 @@ from activities.documents.layout import (
     body,
     closing,
     cn_date,
-    stem,
     version_head,
 )
 from activities.documents.render import document_set

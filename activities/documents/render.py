@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from activities.documents import as_docx, as_pdf
+from activities.documents.files import RenderedFile, RenderedSet, rendered
 from activities.documents.fonts import CjkFont
-from activities.documents.layout import Document, RenderedFile, RenderedSet, rendered
+from activities.documents.layout import Document
 
 
 def document_set(doc: Document, font: CjkFont | None = None, *extra: RenderedFile) -> RenderedSet:

@@ -21,7 +21,7 @@ import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
-from typing import Any
+from typing import Any, NotRequired, Protocol, TypedDict, Unpack
 
 from sqlalchemy import func, select
 from sqlalchemy.dialects.postgresql import insert
@@ -65,6 +65,56 @@ class Event:
     obligation_id: str | None = None
     unit_id: str | None = None
     rule_id: str | None = None
+
+
+class Stamped(Protocol):
+    """What an event happens at: every activity input (and fired action) carries the plan time
+    and server time its workflow stamped on it."""
+
+    @property
+    def plan_time(self) -> datetime: ...
+
+    @property
+    def server_time(self) -> datetime: ...
+
+
+class Times(TypedDict):
+    plan_time: datetime
+    server_time: datetime
+
+
+def times(at: Stamped) -> Times:
+    """`at`'s plan and server time, as the keyword arguments of an event, a row or an inbox item."""
+    return {"plan_time": at.plan_time, "server_time": at.server_time}
+
+
+class Fields(TypedDict):
+    """An event's own fields: all but its times, which come from what it happens at."""
+
+    key: str
+    kind: str
+    actor: str
+    payload: NotRequired[dict[str, Any]]
+    obligation_id: NotRequired[str | None]
+    unit_id: NotRequired[str | None]
+    rule_id: NotRequired[str | None]
+
+
+class Recorded(Stamped, Protocol):
+    """An activity input that names its campaign's chain."""
+
+    @property
+    def provenance(self) -> Provenance: ...
+
+
+def event(at: Stamped, **fields: Unpack[Fields]) -> Event:
+    """An event at `at`'s plan and server time."""
+    return Event(**times(at), **fields)
+
+
+async def record(conn: AsyncConnection, inp: Recorded, **fields: Unpack[Fields]) -> int:
+    """Append one event at `inp`'s times to its campaign's chain; returns 1 if it was new."""
+    return await append(conn, inp.provenance, [event(inp, **fields)])
 
 
 def _json_default(v: Any) -> str:

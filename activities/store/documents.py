@@ -14,7 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from activities.documents.layout import RenderedFile
+from activities.documents.files import RenderedFile
 from activities.store.tables import documents
 
 

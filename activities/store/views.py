@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from activities.campaign import campaign_counts
+from activities.campaign.common import campaign_counts
 from activities.paperwork import CampaignPapers, bulletin_of, notice_by_code, notice_record, notices_of, stored_files
 from activities.store import deliveries as ledger
 from activities.store.audit import payload_of

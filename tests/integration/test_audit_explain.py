@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from activities.auditing import Explanation, UnknownObligation, explain
+from activities.audit_explain import Explanation, UnknownObligation, explain
 from activities.store.tables import obligations
 from models.obligation import Obligation
 from models.payloads import DeliverBatch

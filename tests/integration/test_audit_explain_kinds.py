@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from activities.auditing import explain
+from activities.audit_explain import explain
 from models.obligation import Obligation
 from models.payloads import DeliverBatch
 from models.ruleset import TriggerKind

@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio.testing import WorkflowEnvironment
 
 from activities import history, servers
-from activities.auditing import NO_CLIENT, UnknownCampaign, export
+from activities.audit_export import NO_CLIENT, UnknownCampaign, export
 from activities.store.audit import GENESIS, canonical, content_digest, link, payload_of, sha256_hex
 from activities.store.tables import audit_events
 from models.obligation import ObligationState

@@ -32,8 +32,9 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import UnsandboxedWorkflowRunner, Worker
 
 from activities.campaign import CampaignActivities
-from activities.delivery import DeliveryActivities, InboxItem, Outbox
+from activities.delivery import InboxItem, Outbox
 from activities.keepalive import KeepAlive
+from activities.sending import DeliveryActivities
 from activities.store import deliveries as ledger
 from activities.store.tables import inbox
 from models.contacts import Contact, ContactBook
@@ -497,7 +498,7 @@ async def test_dispatch_runs_as_an_activity_with_its_options(
 DIE_AFTER_SEND = """
 import asyncio, os, sys
 from activities.config import Settings
-from activities.delivery import DeliveryActivities
+from activities.sending import DeliveryActivities
 from activities.store.db import make_engine
 from models.delivery import DispatchRequest
 from datetime import datetime

@@ -20,8 +20,9 @@ from temporalio.worker import Worker
 import activities
 from activities.campaign import CampaignActivities
 from activities.config import Settings
-from activities.delivery import DeliveryActivities, Outbox
+from activities.delivery import Outbox
 from activities.keepalive import KeepAlive
+from activities.sending import DeliveryActivities
 from activities.store import deliveries as ledger
 from activities.store.tables import audit_events, inbox
 from models.contacts import Contact, ContactBook

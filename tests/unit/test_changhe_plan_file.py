@@ -16,7 +16,8 @@ import pytest
 from unit_support import CHANGHE_DIRECTORY_PATH, CHANGHE_PLAN_PATH, CHANGHE_SEED_PATH, replace_once
 
 from models.obligation import UnitRole
-from models.plan import TO_FILL_TEXT, PhaseKind, Plan, UnitDirectory, UnitKind
+from models.open_fields import TO_FILL_TEXT
+from models.plan import PhaseKind, Plan, UnitDirectory, UnitKind
 from rules.loading import directory_reference, open_field_lines, parse_directory, parse_plan
 from rules.obligations import expand
 

@@ -24,7 +24,8 @@ from activities.documents import (
     render_ledger_xlsx,
     render_notice,
 )
-from activities.documents.layout import Table, stamp
+from activities.documents.files import stamp
+from activities.documents.layout import Table
 from activities.documents.typeset import wrap
 from models.documents import Bulletin, ScorePart, SupervisionNotice, TownScore, UnitRow
 from models.plan import UnitKind

@@ -9,7 +9,8 @@ from datetime import date
 import pytest
 from unit_support import ROOT, line_of, replace_once
 
-from models.plan import TO_FILL_TEXT, Plan, UnitDirectory
+from models.open_fields import TO_FILL_TEXT
+from models.plan import Plan, UnitDirectory
 from rules.loading import SourceError, open_field_lines, parse_directory, parse_plan
 from rules.obligations import expand
 

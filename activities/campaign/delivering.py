@@ -1,0 +1,256 @@
+"""Fired actions delivered: 催办 and 督办 to the inbox (and pushed), 督办通知 numbered, rendered
+and filed, the papers of a batch written after its transaction."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from typing import Any
+
+import structlog
+from sqlalchemy import func, select, update
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncConnection
+from temporalio import activity
+
+from activities import paperwork
+from activities.campaign.common import AUDIT_KIND, INBOX_KIND, Base, IssuedNotice, attachments
+from activities.delivery import InboxItem, write_inbox
+from activities.documents import render_notice
+from activities.store import audit, documents
+from activities.store.tables import (
+    audit_events,
+    inbox,
+    notice_counters,
+    obligations,
+    rectification_orders,
+    supervision_notices,
+)
+from models.documents import SupervisionNotice
+from models.payloads import Act, DeliverBatch, DeliverResult, FiredAction
+from models.ruleset import ActionKind, Channel
+
+log = structlog.get_logger()
+
+
+class Delivering(Base):
+    @activity.defn(name=Act.deliver)
+    async def deliver(self, inp: DeliverBatch) -> DeliverResult:
+        """Carry out the actions a unit workflow's rules fired at one instant, in one transaction:
+        each writes its inbox row and audit row (and its notice or rectification order) once,
+        guarded by its idempotency key, so a retried or replayed batch writes nothing twice."""
+        prov = inp.provenance
+        out = DeliverResult()
+        events: list[audit.Event] = []
+        async with self.db.begin() as conn:
+            for a in inp.actions:
+                bound = log.bind(campaign_id=prov.campaign_id, obligation_id=a.obligation_id, rule_id=a.rule_id)
+                if a.kind is ActionKind.notice:
+                    # The notice is the action: its number is taken once, under the action's own key.
+                    if await self._already(conn, a.key):
+                        out.already += 1
+                        continue
+                    notice = await self._notice(conn, inp, a, key=a.key)
+                    out.delivered += 1
+                    out.notices.append(notice.code)
+                    events.append(self._notice_event(a, notice, key=a.key))
+                    bound.info("notice", code=notice.code, plan_time=a.plan_time.isoformat())
+                    continue
+                kind = INBOX_KIND[a.kind]
+                item = InboxItem(
+                    key=a.key, campaign_id=prov.campaign_id, recipient=a.recipient, kind=kind, title=a.title,
+                    body=a.body, **audit.times(a),
+                    obligation_id=a.obligation_id, rule_id=a.rule_id, level=a.level,
+                    channels=tuple(a.channels), quiet=inp.quiet_hours,
+                )  # fmt: skip
+                if not await write_inbox(conn, item):
+                    out.already += 1
+                    bound.info("already delivered", key=a.key)
+                    continue
+                out.delivered += 1
+                bump: dict[str, Any] = {}
+                if a.kind is ActionKind.remind:
+                    bump = {"reminders": obligations.c.reminders + 1}
+                elif a.kind is ActionKind.escalate:
+                    bump = {"escalation_level": func.greatest(obligations.c.escalation_level, a.level)}
+                elif a.kind is ActionKind.rectify:
+                    assert a.rectify_due is not None
+                    await conn.execute(
+                        insert(rectification_orders).values(
+                            idempotency_key=a.key,
+                            campaign_id=prov.campaign_id,
+                            unit_id=a.unit_id,
+                            month=a.plan_time.date().replace(day=1),
+                            overdue=int(a.facts.get("days_overdue", 0)),
+                            due=a.rectify_due,
+                            **audit.times(a),
+                        )
+                    )
+                if bump:
+                    await conn.execute(update(obligations).where(obligations.c.id == a.obligation_id).values(**bump))
+                payload = a.audit_payload()
+                if a.channels != [Channel.inbox]:
+                    payload["channels"] = [c.value for c in a.channels]
+                events.append(
+                    audit.event(
+                        a,
+                        key=a.key,
+                        kind=AUDIT_KIND[a.kind],
+                        actor=f"rule:{a.rule_id}",
+                        obligation_id=a.obligation_id,
+                        unit_id=a.unit_id,
+                        rule_id=a.rule_id,
+                        payload=payload,
+                    )
+                )
+                bound.info(kind, recipient=a.recipient, plan_time=a.plan_time.isoformat())
+                await self._push(conn, item)
+                if a.notice:
+                    notice = await self._notice(conn, inp, a, key=f"{a.key}#notice")
+                    out.notices.append(notice.code)
+                    events.append(self._notice_event(a, notice, key=f"{a.key}#notice"))
+            await audit.append(conn, prov, events)
+        # Papers after the numbers: rendering holds no lock, so one unit's notices do not queue
+        # behind another's. Keys of notices already numbered (by this attempt or an earlier one
+        # that died before its papers) are done here, from the document input on the chain.
+        keys = [a.key for a in inp.actions if a.kind is ActionKind.notice]
+        keys += [f"{a.key}#notice" for a in inp.actions if a.notice and a.kind is ActionKind.escalate]
+        for key in keys:
+            await self._papers(inp, key)
+        return out
+
+    async def _papers(self, inp: DeliverBatch, key: str) -> None:
+        """Render a numbered notice (DOCX + PDF) from the document input its audit row holds,
+        store the files and push its e-mail with them attached: once, whatever the retries."""
+        cid = inp.provenance.campaign_id
+        async with self.db.connect() as conn:
+            row = (
+                await conn.execute(
+                    select(audit_events.c.payload).where(
+                        audit_events.c.campaign_id == cid, audit_events.c.event_key == key
+                    )
+                )
+            ).first()
+            notice = (
+                (await conn.execute(select(supervision_notices).where(supervision_notices.c.idempotency_key == key)))
+                .mappings()
+                .first()
+            )
+            if row is None or notice is None:
+                return
+            stored = await documents.exists(conn, cid, "notice", notice["code"])
+        record = json.loads(row.payload)
+        if stored or "document" not in record:
+            return
+        doc = SupervisionNotice.model_validate(record["document"])
+        began = time.perf_counter()
+        # CPU-bound (about 0.1 s): off the event loop, so the worker's heartbeats go on meanwhile.
+        files = await asyncio.to_thread(render_notice, doc)
+        async with self.db.begin() as conn:
+            await documents.store(
+                conn, campaign_id=cid, kind="notice", ref=notice["code"], files=dict(files),
+                plan_time=notice["plan_time"], server_time=notice["server_time"],
+            )  # fmt: skip
+            await self._push(
+                conn,
+                InboxItem(
+                    key=key, campaign_id=cid, recipient=notice["unit_id"], kind="notice", title=notice["title"],
+                    body=notice["body"], plan_time=notice["plan_time"], server_time=notice["server_time"],
+                    obligation_id=notice["obligation_id"], rule_id=notice["rule_id"], level=notice["level"],
+                    channels=tuple(record.get("channels", ["inbox"])), quiet=inp.quiet_hours,
+                ),
+                attachments(files, "pdf", "docx"),
+            )  # fmt: skip
+        ms = round(1000 * (time.perf_counter() - began))
+        log.info("notice rendered", campaign_id=cid, code=notice["code"], ms=ms)
+
+    @staticmethod
+    async def _already(conn: AsyncConnection, key: str) -> bool:
+        return (await conn.execute(select(inbox.c.id).where(inbox.c.idempotency_key == key))).first() is not None
+
+    @staticmethod
+    def _notice_event(a: FiredAction, notice: IssuedNotice, *, key: str) -> audit.Event:
+        return audit.event(
+            a,
+            key=key,
+            kind="notice",
+            actor=f"rule:{a.rule_id}",
+            obligation_id=a.obligation_id,
+            unit_id=a.unit_id,
+            rule_id=a.rule_id,
+            payload={"code": notice.code, "to": a.unit_id, "level": a.level, **notice.record},
+        )
+
+    async def _notice(self, conn: AsyncConnection, inp: DeliverBatch, a: FiredAction, *, key: str) -> IssuedNotice:
+        """A numbered 督办通知: its row, its inbox row, and the record of its audit row (with the
+        document's whole input); its DOCX + PDF come after the commit (`_papers`).
+
+        The counter moves in the same transaction as the notice, so a number is never skipped (a
+        rolled-back attempt takes its number back) nor reused. Its row stays locked until the
+        transaction commits, so everything but the number is read first (`draft_notice`) and
+        only the writes happen after it is taken."""
+        cid, year = inp.provenance.campaign_id, a.plan_time.year
+        facts = await self.papers.facts(conn, cid)
+        thresholds = await self.papers.severity(conn, cid, inp.provenance.ruleset_hash)
+        draft = await paperwork.draft_notice(conn, facts, a, thresholds=thresholds)
+        number = (
+            await conn.execute(
+                insert(notice_counters)
+                .values(campaign_id=cid, year=year, last=1)
+                .on_conflict_do_update(
+                    index_elements=["campaign_id", "year"], set_={"last": notice_counters.c.last + 1}
+                )
+                .returning(notice_counters.c.last)
+            )
+        ).scalar_one()
+        code = f"{inp.notice_prefix}〔{year}〕{number}号"
+        document = draft.document(cid, code)
+        body = (
+            f"{code}（{draft.severity.label}）\n{a.body}\n"
+            f"请于收到本通知后{paperwork.REPLY_WORKING_DAYS}个工作日内书面报告整改落实情况。"
+        )
+        title = f"督办通知 {code}：{a.title}"
+        await conn.execute(
+            insert(supervision_notices).values(
+                idempotency_key=key,
+                campaign_id=cid,
+                year=year,
+                number=number,
+                code=code,
+                unit_id=a.unit_id,
+                copy_to=draft.copy_ids[0] if draft.copy_ids else None,
+                obligation_id=a.obligation_id,
+                rule_id=a.rule_id,
+                level=a.level,
+                title=title,
+                body=body,
+                **audit.times(a),
+                severity=draft.severity.value,
+            )
+        )
+        await write_inbox(
+            conn,
+            InboxItem(
+                key=key, campaign_id=cid, recipient=a.unit_id, kind="notice", title=title, body=body,
+                **audit.times(a), obligation_id=a.obligation_id, rule_id=a.rule_id,
+                level=a.level,
+            ),
+        )  # fmt: skip
+        return IssuedNotice(
+            code=code,
+            record={
+                "copy_to": list(draft.copy_ids),
+                "escalated_to": a.recipient,
+                "severity": draft.severity.value,
+                "days_overdue": draft.days_overdue,
+                "prior_notices": draft.prior_notices,
+                "escalation_level": draft.escalation_level,
+                "overdue": [i.obligation_id for i in draft.items],
+                "reply_by": draft.reply_by.isoformat(),
+                # The document's whole input: the papers are rendered from it after the number's
+                # transaction, and anyone can render it again and compare the stored files' hashes.
+                "document": document.model_dump(mode="json"),
+                "channels": [c.value for c in a.channels],
+            },
+        )

@@ -1,0 +1,169 @@
+"""A campaign's life on the read side: registered with its obligations, obligations loaded by
+its units, their changes mirrored, closed with its counts."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+import structlog
+from sqlalchemy import func, select, update
+from sqlalchemy.dialects.postgresql import insert
+from temporalio import activity
+
+from activities.campaign.common import Base, campaign_counts
+from activities.store import audit
+from activities.store.tables import campaigns, obligations
+from models.obligation import Obligation, ObligationSpec, ObligationState
+from models.payloads import Act, CampaignResult, CloseCampaign, LoadObligations, MirrorBatch, RegisterCampaign
+from rules.obligations import expand
+
+log = structlog.get_logger()
+
+
+class Lifecycle(Base):
+    @activity.defn(name=Act.register_campaign)
+    async def register_campaign(self, inp: RegisterCampaign) -> int:
+        ctx = inp.context
+        specs = expand(inp.plan, ctx.campaign_id)
+        async with self.db.begin() as conn:
+            await conn.execute(
+                insert(campaigns)
+                .values(
+                    id=ctx.campaign_id,
+                    plan_id=ctx.plan_id,
+                    plan_title=inp.plan.title,
+                    plan_hash=ctx.plan_hash,
+                    ruleset_id=ctx.ruleset.id,
+                    ruleset_hash=ctx.ruleset_hash,
+                    calendar_hash=ctx.calendar_hash,
+                    offset_seconds=ctx.clock.offset_seconds,
+                    plan=inp.plan.model_dump(mode="json"),
+                    ruleset=ctx.ruleset.model_dump(mode="json"),
+                    calendar=ctx.calendar.model_dump(mode="json"),
+                    launched_plan_time=inp.plan_time,
+                    launched_server_time=inp.server_time,
+                    scorebook=inp.scorebook.model_dump(mode="json") if inp.scorebook else None,
+                    scorebook_hash=inp.scorebook.digest() if inp.scorebook else None,
+                    clock=ctx.clock.model_dump(mode="json"),
+                )
+                .on_conflict_do_nothing()
+            )
+            rows = [{**s.model_dump(exclude={"id"}), "id": s.id, "campaign_id": ctx.campaign_id} for s in specs]
+            for i in range(0, len(rows), 2000):
+                await conn.execute(insert(obligations).on_conflict_do_nothing(), rows[i : i + 2000])
+            await audit.record(
+                conn,
+                inp,
+                key=f"{ctx.campaign_id}#launch",
+                kind="campaign.launched",
+                actor=ctx.office,
+                payload={
+                    "plan_id": ctx.plan_id,
+                    "ruleset": f"{ctx.ruleset.id} v{ctx.ruleset.version}",
+                    "calendar_hash": ctx.calendar_hash,
+                    "offset_seconds": ctx.clock.offset_seconds,
+                    "obligations": len(specs),
+                    **({"scorebook_hash": inp.scorebook.digest()} if inp.scorebook else {}),
+                },
+            )
+        log.info("campaign registered", campaign_id=ctx.campaign_id, obligations=len(specs))
+        return len(specs)
+
+    @activity.defn(name=Act.load_obligations)
+    async def load_obligations(self, inp: LoadObligations) -> list[Obligation]:
+        q = (
+            select(obligations)
+            .where(
+                obligations.c.campaign_id == inp.campaign_id,
+                obligations.c.phase == inp.phase.value,
+                obligations.c.unit_id == inp.unit_id,
+                obligations.c.state != ObligationState.withdrawn.value,
+            )
+            .order_by(obligations.c.id)
+        )
+        async with self.db.connect() as conn:
+            rows = (await conn.execute(q)).mappings().all()
+        fields = set(ObligationSpec.model_fields)
+        return [
+            Obligation(
+                spec=ObligationSpec.model_validate({k: v for k, v in r.items() if k in fields}),
+                state=ObligationState(r["state"]),
+                progress=r["progress"],
+                acknowledged_at=r["acknowledged_at"],
+                completed_at=r["completed_at"],
+                reminders=r["reminders"],
+                escalation_level=r["escalation_level"],
+                extended_due=r["extended_due"],
+                extensions=r["extensions"],
+                evaluation=r["evaluation"],
+                evidence=[e["sha256"] for e in r["evidence"]],
+            )
+            for r in rows
+        ]
+
+    @activity.defn(name=Act.mirror)
+    async def mirror(self, inp: MirrorBatch) -> int:
+        """Mirror obligation state changes (签收/进展/办结) into the read side and the audit chain."""
+        async with self.db.begin() as conn:
+            for c in inp.changes:
+                values: dict[str, Any] = {"state": c.state.value, "progress": c.progress}
+                if c.state is ObligationState.completed:
+                    values["completed_at"] = c.plan_time
+                elif c.event == "obligation.returned":
+                    values["completed_at"] = None
+                if c.state is not ObligationState.assigned:
+                    values["acknowledged_at"] = func.coalesce(obligations.c.acknowledged_at, c.plan_time)
+                if c.event == "extension.approved":
+                    values["extended_due"] = date.fromisoformat(c.detail["due"])
+                    values["extensions"] = obligations.c.extensions + 1
+                if c.event in ("obligation.accepted", "obligation.returned"):
+                    values["evaluation"] = c.event.split(".", 1)[1]
+                if c.detail.get("evidence"):
+                    values["evidence"] = obligations.c.evidence + c.detail["evidence"]
+                await conn.execute(update(obligations).where(obligations.c.id == c.obligation_id).values(**values))
+            await audit.append(
+                conn,
+                inp.provenance,
+                [
+                    audit.event(
+                        c,
+                        key=c.key,
+                        kind=c.event or f"obligation.{c.state.value}",
+                        actor=c.actor,
+                        obligation_id=c.obligation_id,
+                        unit_id=c.unit_id,
+                        payload={"state": c.state.value, "progress": c.progress, "text": c.text, **c.detail},
+                    )
+                    for c in inp.changes
+                ],
+            )
+        return len(inp.changes)
+
+    @activity.defn(name=Act.close_campaign)
+    async def close_campaign(self, inp: CloseCampaign) -> CampaignResult:
+        prov = inp.provenance
+        cid = prov.campaign_id
+        async with self.db.begin() as conn:
+            # The campaign row first, then the audit head: the order score entries take them in
+            # (activities.store.scores), so the two never wait on each other.
+            await conn.execute(select(campaigns.c.id).where(campaigns.c.id == cid).with_for_update(key_share=True))
+            await audit.record(
+                conn,
+                inp,
+                key=f"{cid}#closed",
+                kind="campaign.closed",
+                actor="office",
+                payload={"cost": inp.cost.model_dump()},
+            )
+            counts = await campaign_counts(conn, cid)
+            await conn.execute(
+                update(campaigns)
+                .where(campaigns.c.id == cid)
+                .values(
+                    status="closed",
+                    closed_plan_time=inp.plan_time,
+                    summary={"counts": counts, "cost": inp.cost.model_dump()},
+                )
+            )
+        return CampaignResult(campaign_id=cid, cost=inp.cost, counts=counts)

@@ -1,0 +1,130 @@
+"""The monthly cycle: 月度对账 reconciled, the 通报 issued and filed, 责令整改 ordered on the
+3rd working day."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import structlog
+from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert
+from temporalio import activity
+
+from activities import paperwork
+from activities.campaign.common import Base
+from activities.delivery import InboxItem, write_inbox
+from activities.documents import render_bulletin, render_ledger_xlsx
+from activities.rectification import monthly_orders, unresolved_orders
+from activities.store import audit, documents
+from activities.store.tables import bulletins, rectification_orders
+from models.payloads import Act, MonthlyResult, MonthlyRun
+from models.time import CST
+from rules.reconcile import reconcile
+
+log = structlog.get_logger()
+
+
+class Monthly(Base):
+    @activity.defn(name=Act.monthly_cycle)
+    async def monthly_cycle(self, inp: MonthlyRun) -> MonthlyResult:
+        """月度对账 (reconcile every obligation as of today) → 通报 (the month's bulletin: its JSON
+        body, DOCX + PDF and the 台账 workbook, all stored) → 责令整改 (an order for each unit with
+        too many overdue obligations), in one transaction."""
+        prov = inp.provenance
+        cid = prov.campaign_id
+        as_of = inp.plan_time.astimezone(CST).date()
+        month = inp.month.isoformat()
+        async with self.db.begin() as conn:
+            done = await conn.scalar(
+                select(bulletins.c.id).where(bulletins.c.campaign_id == cid, bulletins.c.month == inp.month)
+            )
+            if done is not None:  # a retry after the commit: the same orders, read back
+                return MonthlyResult(bulletin=False, orders=await monthly_orders(conn, cid, inp.month))
+            facts = await self.papers.facts(conn, cid)
+            recs = await paperwork.records(conn, cid)
+            rec = reconcile(recs, as_of, facts.calendar, red_at=inp.rectify_if_overdue_at_least)
+            per = {u.unit_id: u for u in rec.units}
+            laggards = list(rec.laggards)
+            events = []
+            for u in laggards:
+                key = f"{cid}#rectify#{month}#{u}"
+                await conn.execute(
+                    insert(rectification_orders).values(
+                        idempotency_key=key,
+                        campaign_id=cid,
+                        unit_id=u,
+                        month=inp.month,
+                        overdue=per[u].overdue,
+                        due=inp.rectification_due,
+                        **audit.times(inp),
+                    )
+                )
+                order = InboxItem(
+                    key=key,
+                    campaign_id=cid,
+                    recipient=u,
+                    kind="rectification",
+                    title=f"责令整改：{per[u].unit_name}（{inp.month:%Y年%m月}通报）",
+                    body=(
+                        f"{per[u].unit_name}截至{as_of:%Y年%m月%d日}有{per[u].overdue}项任务逾期未办结，"
+                        f"现予通报，责令于{inp.rectification_due:%Y年%m月%d日}前整改到位并书面报告。"
+                    ),
+                    **audit.times(inp),
+                )
+                await write_inbox(conn, order)
+                await self._push(conn, order)
+                events.append(
+                    audit.event(
+                        inp,
+                        key=key,
+                        kind="rectification_order",
+                        actor="office",
+                        unit_id=u,
+                        payload={"overdue": per[u].overdue, "due": inp.rectification_due.isoformat()},
+                    )
+                )
+            orders = await paperwork.orders_for(conn, facts, inp.month)
+            doc = paperwork.bulletin_document(facts, rec, orders, month=inp.month, issued=as_of)
+            ledger = paperwork.ledger_document(facts, recs, rec)
+            began = time.perf_counter()
+            files = await asyncio.to_thread(render_bulletin, doc)
+            sheet = await asyncio.to_thread(render_ledger_xlsx, ledger)
+            rendered_ms = round(1000 * (time.perf_counter() - began))
+            stamp = {"plan_time": inp.plan_time, "server_time": inp.server_time}
+            hashes = {
+                "bulletin": await documents.store(
+                    conn, campaign_id=cid, kind="bulletin", ref=inp.month.strftime("%Y-%m"), files=dict(files), **stamp
+                ),
+                "ledger": await documents.store(
+                    conn, campaign_id=cid, kind="ledger", ref=inp.month.strftime("%Y-%m"), files={"xlsx": sheet},
+                    **stamp,
+                ),
+            }  # fmt: skip
+            body = paperwork.bulletin_body(rec, orders, month=inp.month, doc=doc, hashes=hashes)
+            # The rectification workflows' own view of what is still open, by workflow id.
+            body["unresolved_orders"] = await unresolved_orders(conn, cid, before=inp.plan_time)
+            await conn.execute(
+                insert(bulletins).values(campaign_id=cid, month=inp.month, body=body, **audit.times(inp))
+            )
+            events.insert(
+                0,
+                audit.event(
+                    inp,
+                    key=f"{cid}#bulletin#{month}",
+                    kind="bulletin",
+                    actor="office",
+                    payload={
+                        "month": month,
+                        "laggards": laggards,
+                        "units": len(per),
+                        "commended": list(rec.commended),
+                        "totals": rec.totals.model_dump(),
+                        "documents": hashes,
+                    },
+                ),
+            )
+            await audit.append(conn, prov, events)
+            issued = await monthly_orders(conn, cid, inp.month)
+        log.info("monthly bulletin", campaign_id=cid, month=month, laggards=len(laggards), rendered_ms=rendered_ms)
+        return MonthlyResult(bulletin=True, rectification_orders=len(laggards), orders=issued)

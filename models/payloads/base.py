@@ -1,0 +1,43 @@
+"""The base of every payload, the activities' names, and the provenance every audit row carries."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from pydantic import BaseModel, ConfigDict
+
+
+class Payload(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+# -- activity names: workflows call activities by name so that workflow code never imports the
+#    activity implementations (and with them the database driver) into the sandbox.
+class Act(StrEnum):
+    register_campaign = "register_campaign"
+    load_obligations = "load_obligations"
+    deliver = "deliver"
+    mirror = "mirror"
+    monthly_cycle = "monthly_cycle"
+    assess = "assess"
+    close_campaign = "close_campaign"
+    record_refusal = "record_refusal"
+    record_rules = "record_rules"
+    record_amendment = "record_amendment"
+    simulate_agency = "simulate_agency"
+    evaluate = "evaluate"  # 总结评价: the comprehensive evaluation, the final report (EvaluateRun)
+    simulate_scores = "simulate_scores"  # rehearsals: the simulated assessors' scores (SimulateScores)
+    dispatch = "dispatch"  # e-mail and webhook pushes: models.delivery.DispatchRequest / DispatchResult
+    dispatch_alert = "dispatch_alert"  # a channel down or a push uncertain: told to the office
+    rectification_open = "rectification_open"
+    rectification_step = "rectification_step"
+
+
+class Provenance(Payload):
+    """Why something happened: carried into every audit row."""
+
+    campaign_id: str
+    plan_hash: str
+    ruleset_hash: str
+    workflow_id: str
+    run_id: str

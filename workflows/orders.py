@@ -1,0 +1,49 @@
+"""Orders started: any parent that issues 责令整改 orders (the MonthlyWorkflow for the bulletin's
+laggards, a unit workflow for its rules' orders) starts one `RectificationWorkflow` per order here,
+abandoned on purpose: an order outlives the parent that issued it."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+
+from temporalio import workflow
+from temporalio.common import WorkflowIDReusePolicy
+from temporalio.exceptions import WorkflowAlreadyStartedError
+from temporalio.workflow import ParentClosePolicy
+
+from models.payloads import (
+    CampaignContext,
+    RectificationInput,
+)
+from models.rectification import (
+    RectificationOrder,
+    rectification_workflow_id,
+)
+from workflows.rectification import RectificationWorkflow
+
+RECTIFY_PATCH = "rectification-order-workflows"
+"""Parents start a RectificationWorkflow per order they issue (histories before it: none)."""
+
+
+async def start_orders(ctx: CampaignContext, orders: Sequence[RectificationOrder], *, budget: int) -> int:
+    """Start a RectificationWorkflow for each order, in the order given, at most `budget` of them
+    (a parent's child limit); returns how many were taken. An order whose workflow exists already
+    (started by another parent, or finished) is skipped: its id is the order's own."""
+    taken = list(orders[: max(0, budget)])
+    starts = [
+        workflow.start_child_workflow(
+            RectificationWorkflow.run,
+            RectificationInput(context=ctx, order=o),
+            id=rectification_workflow_id(ctx.campaign_id, o.key),
+            parent_close_policy=ParentClosePolicy.ABANDON,
+            id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+        )
+        for o in taken
+    ]
+    for o, r in zip(taken, await asyncio.gather(*starts, return_exceptions=True), strict=True):
+        if isinstance(r, WorkflowAlreadyStartedError):
+            workflow.logger.info("rectification order already followed", extra={"order": o.key})
+        elif isinstance(r, BaseException):
+            raise r
+    return len(taken)
