@@ -9,7 +9,7 @@ import pytest
 from unit_support import DIRECTORY_PATH, PLAN_PATH
 
 import models.plan
-from models.plan import LOCAL_UNITS, Plan, Unit, UnitDirectory
+from models.plan import LOCAL_UNITS, PhaseKind, Plan, Unit, UnitDirectory
 from rules.loading import parse_yaml
 from rules.obligations import expand, units_by_phase
 from rules.province import multiply
@@ -71,7 +71,7 @@ def test_the_province_owes_what_each_county_town_owes() -> None:
     phases = units_by_phase(obligations)
     assert all(len(units) == len(set(units)) for units in phases.values())
     towns = [u.id for u in plan.units_in_scope()]
-    assert [u for u in phases["rollout"] if u in set(towns)] == towns
+    assert [u for u in phases[PhaseKind.rollout] if u in set(towns)] == towns
 
 
 def test_a_copied_directory_is_looked_up_in_its_own_units(plan: Plan) -> None:
