@@ -30,7 +30,8 @@ def check(
     plan = load_plan(file)
     open_fields = to_fill(file, plan)
     obs = expand(plan, plan.id)
-    excluded = [u.name for u in plan.directory.units if u.kind.is_local and u not in plan.units_in_scope()]
+    scope = {u.id for u in plan.units_in_scope()}  # a set: a province has 1,000 towns
+    excluded = [u.name for u in plan.directory.units if u.kind.is_local and u.id not in scope]
     out.print(
         f"{file}: ok: {plan.title}: {len(plan.tasks)} tasks in {len(plan.categories)} categories, "
         f"{len(plan.phases)} phases, {len(plan.units_in_scope())} towns/farms/scenic areas in scope"
@@ -49,6 +50,7 @@ def check(
 def plan_json(plan: Plan, open_fields: list[FieldToFill] | None = None) -> dict[str, Any]:
     units = plan.directory.by_id()
     cats = {c.no: c.name for c in plan.categories}
+    scope = {u.id for u in plan.units_in_scope()}
 
     def unit(uid: str) -> dict[str, str]:
         return {"id": uid, "name": units[uid].name, "kind": units[uid].kind.value}
@@ -103,7 +105,7 @@ def plan_json(plan: Plan, open_fields: list[FieldToFill] | None = None) -> dict[
         "excluded": [
             {**unit(u.id), "reason": "seat town (城关镇): the plan covers 建制镇（不含城关镇）"}
             for u in plan.directory.units
-            if u.kind.is_local and u not in plan.units_in_scope()
+            if u.kind.is_local and u.id not in scope
         ],
         "obligations": len(expand(plan, plan.id)),
         "supervision": plan.supervision.model_dump() if plan.supervision else None,

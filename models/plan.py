@@ -10,6 +10,7 @@ import hashlib
 import json
 from datetime import date
 from enum import StrEnum
+from functools import cached_property
 from typing import Annotated, Any
 
 from pydantic import (
@@ -80,7 +81,29 @@ class UnitDirectory(Frozen):
         return self
 
     def by_id(self) -> dict[str, Unit]:
-        return {u.id: u for u in self.units}
+        return dict(self._by_id())
+
+    def unit(self, unit_id: str) -> Unit:
+        """One unit by id, without rebuilding the directory: a province's expansion asks this
+        twice per obligation (issue 16: 62,236 rebuilds, quadratic, at 1,000 towns)."""
+        return self._by_id()[unit_id]
+
+    def _by_id(self) -> dict[str, Unit]:
+        built, index = self._index
+        if built is not self.units:  # a model_copy(update=…) carried another directory's index over
+            del self.__dict__["_index"]
+            built, index = self._index
+        return index
+
+    @cached_property
+    def _index(self) -> tuple[tuple[Unit, ...], dict[str, Unit]]:
+        # Cached on the frozen model, not a field: dumps, hashes and equality never see it.
+        return index_units(self.units)
+
+
+def index_units(units: tuple[Unit, ...]) -> tuple[tuple[Unit, ...], dict[str, Unit]]:
+    """A directory's units by id, with the tuple they were built from."""
+    return units, {u.id: u for u in units}
 
 
 class Category(Frozen):
@@ -265,15 +288,25 @@ class Plan(Frozen):
 
     def units_in_scope(self) -> tuple[Unit, ...]:
         """The 各镇、场、景区 the plan covers: the seat town is out when exclude_seat."""
-        return tuple(u for u in self.directory.units if u.kind.is_local and not (self.exclude_seat and u.seat))
+        (units, seat), found = self._in_scope
+        if units is not self.directory.units or seat != self.exclude_seat:  # copied with an update
+            del self.__dict__["_in_scope"]
+            _, found = self._in_scope
+        return found
+
+    @cached_property
+    def _in_scope(self) -> tuple[tuple[tuple[Unit, ...], bool], tuple[Unit, ...]]:
+        units = self.directory.units
+        return (units, self.exclude_seat), tuple(
+            u for u in units if u.kind.is_local and not (self.exclude_seat and u.seat)
+        )
 
     def expand(self, ids: tuple[str, ...]) -> tuple[str, ...]:
         """Unit ids with LOCAL_UNITS replaced by every unit in scope, order kept, no repeats."""
-        out: list[str] = []
+        out: dict[str, None] = {}  # ordered and O(1) membership: a province has 1,000 towns
         for u in ids:
             for x in [v.id for v in self.units_in_scope()] if u == LOCAL_UNITS else [u]:
-                if x not in out:
-                    out.append(x)
+                out.setdefault(x)
         return tuple(out)
 
     def phase(self, name: PhaseKind | str) -> Phase:
@@ -283,7 +316,7 @@ class Plan(Frozen):
         raise KeyError(name)
 
     def unit(self, unit_id: str) -> Unit:
-        return self.directory.by_id()[unit_id]
+        return self.directory.unit(unit_id)
 
     def open_field(self, *at: str | int) -> OpenField | None:
         """The record of a field left to fill in, e.g. `open_field("tasks", 3, "lead")`."""

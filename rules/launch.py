@@ -14,6 +14,7 @@ from models.payloads import CampaignContext, CampaignInput
 from models.plan import Plan
 from models.ruleset import RuleSet
 from models.time import Clock, at
+from rules.obligations import expand, units_by_phase
 
 TEST_SERVER_LIFETIME = timedelta(days=3650)
 """The time-skipping test server ends every workflow after at most 10 years of its time (longer
@@ -73,4 +74,10 @@ def campaign_input(
         milestones={m.id: m.due for p in plan.phases for m in p.milestones},
         push=push,
     )
-    return CampaignInput(context=ctx, plan=plan, launched_plan_time=clock.plan_time(server_now), scorebook=scorebook)
+    return CampaignInput(
+        context=ctx,
+        plan=plan,
+        launched_plan_time=clock.plan_time(server_now),
+        scorebook=scorebook,
+        phase_units=units_by_phase(expand(plan, campaign_id)),
+    )

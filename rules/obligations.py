@@ -63,9 +63,7 @@ def expand(plan: Plan, campaign_id: str) -> list[ObligationSpec]:
 
 def units_by_phase(obligations: list[ObligationSpec]) -> dict[PhaseKind, list[str]]:
     """The units with obligations in each phase, in first-seen order."""
-    out: dict[PhaseKind, list[str]] = {}
+    seen: dict[PhaseKind, dict[str, None]] = {}  # ordered sets: a province has 1,000 towns a phase
     for o in obligations:
-        units = out.setdefault(o.phase, [])
-        if o.unit_id not in units:
-            units.append(o.unit_id)
-    return out
+        seen.setdefault(o.phase, {}).setdefault(o.unit_id)
+    return {phase: list(units) for phase, units in seen.items()}

@@ -70,7 +70,8 @@ class CampaignWorkflow:
         )
         # Pushes (e-mail, webhook) are sent by a loop of their own, for campaigns launched with them.
         dispatch = await start_dispatch(ctx) if ctx.push and workflow.patched(DISPATCH_PATCH) else None
-        units = units_by_phase(expand(plan, ctx.campaign_id))
+        # Worked out at launch: a province's expansion would overrun the workflow task's deadline.
+        units = inp.phase_units if inp.phase_units is not None else units_by_phase(expand(plan, ctx.campaign_id))
         children = [
             self._start(
                 PhaseWorkflow.run,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from datetime import date, timedelta
 from typing import Any
 
@@ -28,6 +29,7 @@ from models.payloads import (
 from models.plan import PhaseKind
 from models.time import at
 from workflows.common import REPORT_ACTIVITY, engine_for, own_cost, provenance, sleep_until
+from workflows.starts import start_all
 from workflows.unit import UnitWorkflow
 
 RECHECK = "acceptance-recheck"
@@ -49,6 +51,14 @@ class Relay:
         """Each child's units (one for a unit workflow, many for a batch), by workflow id."""
         self.late: list[ChildWorkflowHandle[Any, Any]] = []
         """Unit workflows started for a plan amendment, after the fan-out."""
+        self.fanning = False
+        """A batch of children is being started (`workflows.starts`): changes wait for it."""
+
+    async def settled(self) -> None:
+        # Only waits when a fan-out is under way: histories from before batched starts handled a
+        # change at once, and must replay without an extra yield.
+        if self.fanning:
+            await workflow.wait_condition(lambda: not self.fanning)
 
     def started(self, handle: ChildWorkflowHandle[Any, Any], units: list[str]) -> ChildWorkflowHandle[Any, Any]:
         self.children.append(handle)
@@ -58,6 +68,7 @@ class Relay:
     async def amend(self, change: PhaseAmendment, phase: PhaseKind) -> None:
         """A plan amendment: every running child hears of the new plan (and its own changes);
         a unit with new work and no running workflow gets one, which loads that work."""
+        await self.settled()
         self.ctx = self.ctx.model_copy(update={"plan_hash": change.plan_hash})
         running: set[str] = set()
         sends = []
@@ -81,6 +92,7 @@ class Relay:
                 self.late.append(handle)
 
     async def install(self, change: RulesChange) -> None:
+        await self.settled()
         self.ctx = self.ctx.model_copy(
             update={"ruleset": change.ruleset, "ruleset_hash": change.ruleset_hash, "rules_since": change.since}
         )
@@ -100,38 +112,43 @@ async def fan_out(inp: PhaseInput | UnitBatchInput, relay: Relay) -> EngineCost:
     1,000 towns). Batches nest again if one level is not enough."""
     ctx, units = relay.ctx, inp.units
     path = inp.path if isinstance(inp, UnitBatchInput) else ""
-    handles: list[Any]
-    if len(units) <= ctx.max_children:
-        handles = [
-            relay.started(
-                await workflow.start_child_workflow(
-                    UnitWorkflow.run,
-                    UnitInput(context=relay.ctx, phase=inp.phase, unit_id=u),
-                    id=unit_workflow_id(ctx.campaign_id, inp.phase, u),
-                    parent_close_policy=ParentClosePolicy.TERMINATE,
-                ),
-                [u],
+
+    def unit(u: str) -> Callable[[], Awaitable[ChildWorkflowHandle[Any, Any]]]:
+        async def start() -> ChildWorkflowHandle[Any, Any]:
+            handle = await workflow.start_child_workflow(
+                UnitWorkflow.run,
+                UnitInput(context=relay.ctx, phase=inp.phase, unit_id=u),
+                id=unit_workflow_id(ctx.campaign_id, inp.phase, u),
+                parent_close_policy=ParentClosePolicy.TERMINATE,
             )
-            for u in units
-        ]
+            return relay.started(handle, [u])
+
+        return start
+
+    def batch(i: int, size: int) -> Callable[[], Awaitable[ChildWorkflowHandle[Any, Any]]]:
+        async def start() -> ChildWorkflowHandle[Any, Any]:
+            handle = await workflow.start_child_workflow(
+                UnitBatchWorkflow.run,
+                UnitBatchInput(
+                    context=relay.ctx, phase=inp.phase, units=units[i : i + size], path=f"{path}-{i // size:03d}"
+                ),
+                id=f"{ctx.campaign_id}/{inp.phase.value}/batch{path}-{i // size:03d}",
+            )
+            return relay.started(handle, units[i : i + size])
+
+        return start
+
+    if len(units) <= ctx.max_children:
+        starts = [unit(u) for u in units]
     else:
         # As few batches as hold every unit, but never more than the limit either: a batch
         # still too large fans out again.
         batches = min(ctx.max_children, -(-len(units) // ctx.max_children))
         size = -(-len(units) // batches)
-        handles = [
-            relay.started(
-                await workflow.start_child_workflow(
-                    UnitBatchWorkflow.run,
-                    UnitBatchInput(
-                        context=relay.ctx, phase=inp.phase, units=units[i : i + size], path=f"{path}-{i // size:03d}"
-                    ),
-                    id=f"{ctx.campaign_id}/{inp.phase.value}/batch{path}-{i // size:03d}",
-                ),
-                units[i : i + size],
-            )
-            for i in range(0, len(units), size)
-        ]
+        starts = [batch(i, size) for i in range(0, len(units), size)]
+    # While a batch of starts is out, a relayed change would miss the children not yet started:
+    # signals wait for the fan-out (started children then hear it, later ones start with it).
+    handles = await start_all(starts, busy=lambda b: setattr(relay, "fanning", b))
     total = EngineCost()
     for cost in await asyncio.gather(*handles):
         total = total.add(cost)

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Any
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
+from temporalio.workflow import ChildWorkflowHandle
 
 from models.payloads import (
     Act,
+    AgencyDay,
     AgencyInput,
     EngineCost,
     SimulateAgency,
@@ -22,6 +25,7 @@ from models.payloads import (
 from rules.obligations import expand
 from rules.simulation import never_answering, schedule, score_occasions
 from workflows.common import DB_ACTIVITY, engine_for, own_cost, provenance, sleep_until
+from workflows.starts import start_all
 
 SIMULATED_SCORES = "simulated-scores"
 """Patch: with the campaign's score sheets, simulated assessors score the towns."""
@@ -68,14 +72,16 @@ class SimulationWorkflow:
             silent=silent,
             until=ctx.ends,
         )
-        handles = [
-            await workflow.start_child_workflow(
+
+        def agency(wf: str, d: list[AgencyDay]) -> Callable[[], Awaitable[ChildWorkflowHandle[Any, Any]]]:
+            return lambda: workflow.start_child_workflow(
                 AgencyWorkflow.run,
                 AgencyInput(context=ctx, workflow_id=wf, unit_id=wf.split("/")[2], days=d),
                 id=f"{wf}/agency",
             )
-            for wf, d in days.items()
-        ]
+
+        # An agency's input holds its whole schedule (up to ~26 KB in the 随县 rehearsal): smaller batches.
+        handles = await start_all([agency(wf, d) for wf, d in days.items()], batch=50)
         scoring = []
         if inp.scorebook is not None and workflow.patched(SIMULATED_SCORES):
             scoring.append(self._assessors(inp, silent))

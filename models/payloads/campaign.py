@@ -53,6 +53,10 @@ class CampaignInput(Payload):
     scorebook: ScoreBook | None = None
     """The score sheets (考核评分表) the campaign is assessed on, pinned at launch with their hash.
     None: milestones are judged on the obligations alone, as before score sheets existed."""
+    phase_units: dict[PhaseKind, list[str]] | None = None
+    """Each phase's units, worked out at launch (`rules.obligations.units_by_phase`): expanding a
+    province's plan is O(obligations), too heavy for a workflow task. None (launched before):
+    the workflow expands the plan itself, as it did."""
 
 
 class EngineCost(Payload):
