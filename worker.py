@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import signal
 from collections.abc import Awaitable, Callable
+from datetime import timedelta
 from typing import TypeVar
 
 import structlog
@@ -34,9 +35,11 @@ def build_worker(
     rehearsal: bool = False,
     campaign_activities: CampaignActivities | None = None,
     outbox: Outbox | None = None,
+    settings: Settings | None = None,
 ) -> Worker:
     """A worker for duban's workflows; with `rehearsal`, also the simulated agencies; with an
     `outbox`, actions are also queued for e-mail and webhook (never in a rehearsal)."""
+    settings = settings or get_settings()
     return Worker(
         client,
         task_queue=task_queue,
@@ -47,6 +50,9 @@ def build_worker(
         workflow_runner=sandbox(),
         interceptors=[KeepAlive()],
         max_concurrent_activities=50,
+        # Without it, shutdown() cancels activities at once: a send half done is then recorded
+        # as "uncertain" and never re-sent, though it usually arrived. Let them finish instead.
+        graceful_shutdown_timeout=timedelta(seconds=settings.graceful_shutdown_seconds),
     )
 
 
@@ -67,7 +73,8 @@ async def run(settings: Settings | None = None) -> None:
     client = await until_up("Temporal", lambda: connect(settings), wait)
     structlog.get_logger().info("worker starting", task_queue=settings.task_queue)
     outbox = Outbox.from_settings(settings)  # a bad contacts file stops the worker here, FILE:LINE
-    await run_until_stopped(build_worker(client, engine, task_queue=settings.task_queue, outbox=outbox))
+    worker = build_worker(client, engine, task_queue=settings.task_queue, outbox=outbox, settings=settings)
+    await run_until_stopped(worker, grace=stop_grace(settings))
     await engine.dispose()
 
 
@@ -92,7 +99,15 @@ async def until_up(what: str, attempt: Callable[[], Awaitable[T]], wait: float) 
 
 
 STOP_SECONDS = 10.0
-"""How long Ctrl-C (or SIGTERM) waits for the tasks in flight before the worker leaves anyway."""
+"""How long Ctrl-C (or SIGTERM) waits, beyond the activities' graceful period, before the worker
+leaves anyway (the SDK's own shutdown after cancelling activities needs a moment)."""
+
+
+def stop_grace(settings: Settings) -> float:
+    """The whole stop budget: activities' graceful period plus the SDK's own wind-down. A process
+    manager must wait longer than this before SIGKILL (deploy/: TimeoutStopSec,
+    terminationGracePeriodSeconds, stop_grace_period)."""
+    return settings.graceful_shutdown_seconds + STOP_SECONDS
 
 
 async def run_until_stopped(worker: Worker, *, grace: float = STOP_SECONDS) -> None:

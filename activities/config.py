@@ -41,6 +41,9 @@ class Settings(BaseSettings):
     startup_wait_seconds: float = Field(
         default=120.0, ge=0, description="a starting worker waits this long for Temporal and PostgreSQL"
     )
+    graceful_shutdown_seconds: float = Field(
+        default=90.0, ge=0, le=3600, description="on SIGINT/SIGTERM, how long activities in flight may finish"
+    )
 
     # -- delivery channels (activities/delivery.py) ---------------------------------------------
     contacts_file: Path = Field(
