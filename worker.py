@@ -22,6 +22,8 @@ from activities.campaign import CampaignActivities
 from activities.config import Settings, get_settings
 from activities.delivery import Outbox
 from activities.keepalive import KeepAlive
+from activities.logs import LogContext
+from activities.metrics import WorkerMetrics
 from workflows import REHEARSAL_WORKFLOWS, WORKFLOWS, sandbox
 
 T = TypeVar("T")
@@ -36,6 +38,7 @@ def build_worker(
     campaign_activities: CampaignActivities | None = None,
     outbox: Outbox | None = None,
     settings: Settings | None = None,
+    metrics: WorkerMetrics | None = None,
 ) -> Worker:
     """A worker for duban's workflows; with `rehearsal`, also the simulated agencies; with an
     `outbox`, actions are also queued for e-mail and webhook (never in a rehearsal)."""
@@ -48,7 +51,7 @@ def build_worker(
             engine, client if rehearsal else None, campaign=campaign_activities, outbox=None if rehearsal else outbox
         ),
         workflow_runner=sandbox(),
-        interceptors=[KeepAlive()],
+        interceptors=[KeepAlive(), LogContext(), *([metrics.interceptor()] if metrics else [])],
         max_concurrent_activities=50,
         # Without it, shutdown() cancels activities at once: a send half done is then recorded
         # as "uncertain" and never re-sent, though it usually arrived. Let them finish instead.
@@ -58,6 +61,7 @@ def build_worker(
 
 async def run(settings: Settings | None = None) -> None:
     from activities.logs import configure
+    from activities.metrics import install_sdk_runtime, serving
     from activities.servers import app_database, connect
     from activities.store.db import make_engine, upgrade
 
@@ -70,11 +74,14 @@ async def run(settings: Settings | None = None) -> None:
         # runs `duban db upgrade` as its own deployment step, before any worker starts.
         await until_up("PostgreSQL", lambda: upgrade(url), wait)
     engine = make_engine(url)
+    install_sdk_runtime(settings)  # before the client: it takes the runtime that exports telemetry
     client = await until_up("Temporal", lambda: connect(settings), wait)
     structlog.get_logger().info("worker starting", task_queue=settings.task_queue)
     outbox = Outbox.from_settings(settings)  # a bad contacts file stops the worker here, FILE:LINE
-    worker = build_worker(client, engine, task_queue=settings.task_queue, outbox=outbox, settings=settings)
-    await run_until_stopped(worker, grace=stop_grace(settings))
+    async with serving(settings, engine) as metrics:
+        queue = settings.task_queue
+        worker = build_worker(client, engine, task_queue=queue, outbox=outbox, settings=settings, metrics=metrics)
+        await run_until_stopped(worker, grace=stop_grace(settings))
     await engine.dispose()
 
 

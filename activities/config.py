@@ -45,6 +45,10 @@ class Settings(BaseSettings):
         default=None,
         description="`id:base64key,…`: payloads encrypted in Temporal (first key encrypts; all decrypt); unset: clear",
     )
+    metrics_host: str = Field(default="127.0.0.1", description="where the metrics endpoints listen")
+    metrics_port: int = Field(default=9464, ge=0, le=65535, description="duban's Prometheus metrics; 0: off")
+    sdk_metrics_port: int = Field(default=9465, ge=0, le=65535, description="the Temporal SDK's metrics; 0: off")
+    metrics_refresh_seconds: float = Field(default=30.0, gt=0, le=3600, description="how often figures are read")
     graceful_shutdown_seconds: float = Field(
         default=90.0, ge=0, le=3600, description="on SIGINT/SIGTERM, how long activities in flight may finish"
     )
