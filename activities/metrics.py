@@ -191,7 +191,11 @@ def install_sdk_runtime(settings: Settings) -> Runtime | None:
     if not settings.sdk_metrics_port:
         return None
     address = f"{settings.metrics_host}:{settings.sdk_metrics_port}"
-    runtime = Runtime(telemetry=TelemetryConfig(metrics=PrometheusConfig(bind_address=address)))
+    try:
+        runtime = Runtime(telemetry=TelemetryConfig(metrics=PrometheusConfig(bind_address=address)))
+    except Exception as e:  # the port taken (a second worker on one host): run, but say so loudly
+        log.error("sdk metrics not served", address=address, error=str(e))
+        return None
     Runtime.set_default(runtime, error_if_already_set=False)
     return runtime
 
@@ -204,13 +208,17 @@ async def serving(settings: Settings, engine: AsyncEngine) -> Any:
         yield None
         return
     metrics = WorkerMetrics(engine)
-    server, thread = start_http_server(settings.metrics_port, addr=settings.metrics_host, registry=metrics.registry)
+    address = f"{settings.metrics_host}:{settings.metrics_port}"
+    try:
+        server, thread = start_http_server(settings.metrics_port, addr=settings.metrics_host, registry=metrics.registry)
+    except OSError as e:
+        # A second worker on one host (a laptop, a test) must still run: metrics are not worth an
+        # outage. The error is logged, and the health check on this port fails, as it should.
+        log.error("metrics not served", address=address, error=str(e))
+        yield None
+        return
     refresh = asyncio.create_task(metrics.refresh_forever(settings.metrics_refresh_seconds))
-    log.info(
-        "metrics served",
-        address=f"{settings.metrics_host}:{settings.metrics_port}",
-        sdk_port=settings.sdk_metrics_port or None,
-    )
+    log.info("metrics served", address=address, sdk_port=settings.sdk_metrics_port or None)
     try:
         yield metrics
     finally:
