@@ -30,7 +30,7 @@ from google.protobuf.message import Message
 from temporalio.api.common.v1 import Payload
 from temporalio.client import WorkflowHistory
 from temporalio.contrib.pydantic import pydantic_data_converter
-from temporalio.converter import DataConverter, PayloadCodec
+from temporalio.converter import DataConverter, DefaultFailureConverterWithEncodedAttributes, PayloadCodec
 
 if TYPE_CHECKING:
     from activities.config import Settings
@@ -112,9 +112,19 @@ def codec_from(keys: str | None) -> EncryptionCodec | None:
 
 
 def data_converter(keys: str | None) -> DataConverter:
-    """duban's data converter (pydantic payloads), encrypted when `keys` names any."""
+    """duban's data converter (pydantic payloads), encrypted when `keys` names any.
+
+    With a codec, failures' messages and stack traces move into an encoded (so encrypted)
+    attribute too: a refusal's message names units and what they sent. Readers decode it either
+    way, so histories from before the codec still read."""
     codec = codec_from(keys)
-    return dataclasses.replace(pydantic_data_converter, payload_codec=codec) if codec else pydantic_data_converter
+    if codec is None:
+        return pydantic_data_converter
+    return dataclasses.replace(
+        pydantic_data_converter,
+        payload_codec=codec,
+        failure_converter_class=DefaultFailureConverterWithEncodedAttributes,
+    )
 
 
 def for_settings(settings: Settings) -> DataConverter:

@@ -7,17 +7,19 @@ import base64
 import json
 import os
 import uuid
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
-from temporalio.client import Client
+from temporalio.client import Client, WorkflowUpdateFailedError
 from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
 
 from activities import codec, history, servers
 from activities.config import Settings
-from models.payloads import CampaignResult
+from models.payloads import CampaignResult, ReportProgress
 from services import audit, secrets
 from services.context import Services
 from services.errors import Invalid
@@ -65,6 +67,16 @@ async def test_a_campaign_with_the_codec_stores_nothing_in_clear(
         cid = inp.context.campaign_id
         async with build_worker(env.client, engine, task_queue=queue, rehearsal=True):
             handle = await mini.start(env.client, inp, queue)
+            await env.sleep(timedelta(days=2))  # past the rollout phase's start, 2021-05-01
+            # A refusal's message travels encrypted and reads in clear on a client with the key.
+            west = env.client.get_workflow_handle(f"{cid}/rollout/west")
+            with pytest.raises(WorkflowUpdateFailedError) as refused:
+                await west.execute_update(
+                    "report_progress",
+                    ReportProgress(obligation_id=f"{cid}/rollout/west/T01-basic", unit_id="东镇", percent=10),
+                )
+            cause = refused.value.cause
+            assert isinstance(cause, ApplicationError) and "may not act" in cause.message
             result: CampaignResult = await handle.result()
         # The service did its work through the codec.
         assert result.counts["obligations"] == 9 and result.counts["escalations"] == 6
@@ -79,6 +91,10 @@ async def test_a_campaign_with_the_codec_stores_nothing_in_clear(
     stored = [h.to_json() for h in raw]
     assert len(stored) > 5
     assert in_payloads(stored) == set()
+    # Nor anywhere else in the stored histories: failure messages are encrypted with the payloads.
+    for word in CLEAR:
+        forms = {word, word.encode("unicode_escape").decode(), word.encode("unicode_escape").decode().upper()}
+        assert not [h for h in stored for f in forms if f in h], word
     assert '"encryption-key-id"' in stored[0] or "ZW5jcnlwdGlvbi1rZXktaWQ" in stored[0] or "k2026" in stored[0]
 
     # With the key, the same histories decode (all the names are there) and the campaign verifies.

@@ -130,3 +130,20 @@ def _in_payloads(histories: list[str], word: str) -> bool:
     for h in histories:
         walk(json.loads(h))
     return found
+
+
+async def test_a_failure_message_is_encrypted_too() -> None:
+    from temporalio.api.failure.v1 import Failure
+    from temporalio.exceptions import ApplicationError
+
+    conv = codec.data_converter(key("k"))
+    failure = Failure()
+    await conv.encode_failure(ApplicationError("西镇人民政府 may not complete roads", type="InvalidInput"), failure)
+    assert "西镇".encode() not in failure.SerializeToString()
+    assert failure.encoded_attributes.metadata["encoding"] == codec.ENCODING
+    back = await conv.decode_failure(failure)
+    assert isinstance(back, ApplicationError) and back.message == "西镇人民政府 may not complete roads"
+    assert back.type == "InvalidInput"
+    # In an exported history, the failure's attribute is a payload like the others: decoded too.
+    [p] = codec._payloads(failure)
+    assert p is failure.encoded_attributes
