@@ -76,7 +76,10 @@ async def run(settings: Settings | None = None) -> None:
     engine = make_engine(url)
     install_sdk_runtime(settings)  # before the client: it takes the runtime that exports telemetry
     client = await until_up("Temporal", lambda: connect(settings), wait)
-    structlog.get_logger().info("worker starting", task_queue=settings.task_queue)
+    structlog.get_logger().info("worker starting", task_queue=settings.task_queue, encrypted=bool(settings.codec_keys))
+    if settings.env == "production" and not settings.codec_keys:
+        # Not refused: a release that refused would stop every existing installation at upgrade.
+        structlog.get_logger().warning("payloads are stored in clear in Temporal: set DUBAN_CODEC_KEYS")
     outbox = Outbox.from_settings(settings)  # a bad contacts file stops the worker here, FILE:LINE
     async with serving(settings, engine) as metrics:
         queue = settings.task_queue
