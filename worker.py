@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import signal
 from collections.abc import Awaitable, Callable
+from datetime import timedelta
 from typing import TypeVar
 
 import structlog
@@ -21,6 +22,8 @@ from activities.campaign import CampaignActivities
 from activities.config import Settings, get_settings
 from activities.delivery import Outbox
 from activities.keepalive import KeepAlive
+from activities.logs import LogContext
+from activities.metrics import WorkerMetrics
 from workflows import REHEARSAL_WORKFLOWS, WORKFLOWS, sandbox
 
 T = TypeVar("T")
@@ -34,9 +37,12 @@ def build_worker(
     rehearsal: bool = False,
     campaign_activities: CampaignActivities | None = None,
     outbox: Outbox | None = None,
+    settings: Settings | None = None,
+    metrics: WorkerMetrics | None = None,
 ) -> Worker:
     """A worker for duban's workflows; with `rehearsal`, also the simulated agencies; with an
     `outbox`, actions are also queued for e-mail and webhook (never in a rehearsal)."""
+    settings = settings or get_settings()
     return Worker(
         client,
         task_queue=task_queue,
@@ -45,13 +51,17 @@ def build_worker(
             engine, client if rehearsal else None, campaign=campaign_activities, outbox=None if rehearsal else outbox
         ),
         workflow_runner=sandbox(),
-        interceptors=[KeepAlive()],
+        interceptors=[KeepAlive(), LogContext(), *([metrics.interceptor()] if metrics else [])],
         max_concurrent_activities=50,
+        # Without it, shutdown() cancels activities at once: a send half done is then recorded
+        # as "uncertain" and never re-sent, though it usually arrived. Let them finish instead.
+        graceful_shutdown_timeout=timedelta(seconds=settings.graceful_shutdown_seconds),
     )
 
 
 async def run(settings: Settings | None = None) -> None:
     from activities.logs import configure
+    from activities.metrics import install_sdk_runtime, serving
     from activities.servers import app_database, connect
     from activities.store.db import make_engine, upgrade
 
@@ -64,10 +74,17 @@ async def run(settings: Settings | None = None) -> None:
         # runs `duban db upgrade` as its own deployment step, before any worker starts.
         await until_up("PostgreSQL", lambda: upgrade(url), wait)
     engine = make_engine(url)
+    install_sdk_runtime(settings)  # before the client: it takes the runtime that exports telemetry
     client = await until_up("Temporal", lambda: connect(settings), wait)
-    structlog.get_logger().info("worker starting", task_queue=settings.task_queue)
+    structlog.get_logger().info("worker starting", task_queue=settings.task_queue, encrypted=bool(settings.codec_keys))
+    if settings.env == "production" and not settings.codec_keys:
+        # Not refused: a release that refused would stop every existing installation at upgrade.
+        structlog.get_logger().warning("payloads are stored in clear in Temporal: set DUBAN_CODEC_KEYS")
     outbox = Outbox.from_settings(settings)  # a bad contacts file stops the worker here, FILE:LINE
-    await run_until_stopped(build_worker(client, engine, task_queue=settings.task_queue, outbox=outbox))
+    async with serving(settings, engine) as metrics:
+        queue = settings.task_queue
+        worker = build_worker(client, engine, task_queue=queue, outbox=outbox, settings=settings, metrics=metrics)
+        await run_until_stopped(worker, grace=stop_grace(settings))
     await engine.dispose()
 
 
@@ -92,7 +109,15 @@ async def until_up(what: str, attempt: Callable[[], Awaitable[T]], wait: float) 
 
 
 STOP_SECONDS = 10.0
-"""How long Ctrl-C (or SIGTERM) waits for the tasks in flight before the worker leaves anyway."""
+"""How long Ctrl-C (or SIGTERM) waits, beyond the activities' graceful period, before the worker
+leaves anyway (the SDK's own shutdown after cancelling activities needs a moment)."""
+
+
+def stop_grace(settings: Settings) -> float:
+    """The whole stop budget: activities' graceful period plus the SDK's own wind-down. A process
+    manager must wait longer than this before SIGKILL (deploy/: TimeoutStopSec,
+    terminationGracePeriodSeconds, stop_grace_period)."""
+    return settings.graceful_shutdown_seconds + STOP_SECONDS
 
 
 async def run_until_stopped(worker: Worker, *, grace: float = STOP_SECONDS) -> None:

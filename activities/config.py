@@ -44,6 +44,17 @@ class Settings(BaseSettings):
     startup_wait_seconds: float = Field(
         default=120.0, ge=0, description="a starting worker waits this long for Temporal and PostgreSQL"
     )
+    codec_keys: SecretStr | None = Field(
+        default=None,
+        description="`id:base64key,…`: payloads encrypted in Temporal (first key encrypts; all decrypt); unset: clear",
+    )
+    metrics_host: str = Field(default="127.0.0.1", description="where the metrics endpoints listen")
+    metrics_port: int = Field(default=9464, ge=0, le=65535, description="duban's Prometheus metrics; 0: off")
+    sdk_metrics_port: int = Field(default=9465, ge=0, le=65535, description="the Temporal SDK's metrics; 0: off")
+    metrics_refresh_seconds: float = Field(default=30.0, gt=0, le=3600, description="how often figures are read")
+    graceful_shutdown_seconds: float = Field(
+        default=90.0, ge=0, le=3600, description="on SIGINT/SIGTERM, how long activities in flight may finish"
+    )
 
     # -- delivery channels (activities/delivery.py, activities/sending.py) ----------------------
     contacts_file: Path = Field(
@@ -71,6 +82,13 @@ class Settings(BaseSettings):
     @model_validator(mode="after")
     def _window(self) -> Settings:
         self.quiet_hours()  # a sending window that ends before it starts is refused at start-up
+        return self
+
+    @model_validator(mode="after")
+    def _codec_keys_read(self) -> Settings:
+        from activities.codec import codec_from  # cryptography is loaded only by who needs it
+
+        codec_from(self.codec_keys.get_secret_value() if self.codec_keys else None)  # bad keys refused at start-up
         return self
 
     @model_validator(mode="after")

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import logging
 import sys
+from typing import Any
 
 import structlog
+from temporalio import activity
+from temporalio.worker import ActivityInboundInterceptor, ExecuteActivityInput, Interceptor
 
 
 def configure(*, fmt: str = "auto", level: str = "info") -> None:
@@ -26,3 +29,23 @@ def configure(*, fmt: str = "auto", level: str = "info") -> None:
         logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
         cache_logger_on_first_use=True,
     )
+
+
+class LogContext(Interceptor):
+    """Worker interceptor: every log line an activity writes names its campaign, workflow and
+    activity (structlog contextvars), so the JSON journal of a county's worker can be filtered by
+    campaign; lines about one obligation or rule bind those ids where they are known."""
+
+    def intercept_activity(self, next: ActivityInboundInterceptor) -> ActivityInboundInterceptor:
+        return _Bound(next)
+
+
+class _Bound(ActivityInboundInterceptor):
+    async def execute_activity(self, input: ExecuteActivityInput) -> Any:
+        info = activity.info()
+        # Every workflow id starts with its campaign's id (`CID`, `CID/rollout/unit`, …).
+        campaign = info.workflow_id.split("/", 1)[0] if info.workflow_id else None
+        with structlog.contextvars.bound_contextvars(
+            campaign_id=campaign, workflow_id=info.workflow_id, activity=info.activity_type, attempt=info.attempt
+        ):
+            return await self.next.execute_activity(input)

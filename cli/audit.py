@@ -1,4 +1,4 @@
-"""`duban audit verify|explain|export`: for auditors, the record proved, explained, exported."""
+"""`duban audit verify|explain|export|decode`: for auditors, the record proved, explained, exported."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import typer
 from rich.progress import TaskID
 
 from cli.common import call, err, out, progress
-from services import audit
+from services import audit, secrets
 
 app = typer.Typer(no_args_is_help=True, help="For auditors: verify and explain the record.")
 
@@ -103,3 +103,17 @@ def export(
         f"(head {summary.head[:16]}…), {summary.histories} workflow histories → {folder}",
         markup=False,
     )
+
+
+@app.command("decode")
+def decode(
+    histories: Path = typer.Argument(..., help="A history file or a folder of them, as exported."),
+    out_dir: Path = typer.Option(..., "--out", help="Folder to write the decrypted histories to."),
+    campaign: str | None = typer.Option(
+        None, "--campaign", help="The campaign's id, for histories that do not name their workflow."
+    ),
+) -> None:
+    """Decrypt exported histories (payloads encrypted by DUBAN_CODEC_KEYS) for an auditor who
+    holds the key; `audit verify --histories` decrypts by itself with the same keys."""
+    done = call(lambda ctx: secrets.decode_histories(ctx, source=histories, folder=out_dir, campaign=campaign))
+    out.print(f"{done.histories} histories decoded → {done.folder}", markup=False)

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import TypeVar
 
 import typer
+from pydantic import ValidationError
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
@@ -66,7 +67,14 @@ def exit_code(e: SourceError | Refused | UserError) -> int:
 
 def run_app(app: typer.Typer) -> None:
     """Run the CLI, map errors to exit codes, and exit hard (flushed first)."""
-    settings = get_settings()
+    try:
+        settings = get_settings()
+    except ValidationError as e:  # a DUBAN_* variable the user set does not read: say which
+        for problem in e.errors():
+            where = "_".join(str(p) for p in problem["loc"]).upper()
+            message = str(problem["msg"]).removeprefix("Value error, ")
+            err.print(f"DUBAN_{where}: {message}" if where else message, markup=False)
+        hard_exit(2)
     configure(fmt=settings.log_format, level="warning" if settings.log_level == "info" else settings.log_level)
     code = 0
     try:

@@ -13,7 +13,7 @@ from temporalio.client import WorkflowHistory
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Replayer
 
-from activities import history
+from activities import codec, history
 from activities.audit_explain import Explanation, UnknownObligation
 from activities.audit_explain import explain as explain_obligation
 from activities.audit_export import NO_CLIENT, ExportSummary, UnknownCampaign, export, reachable_client
@@ -115,6 +115,11 @@ async def verify(
             saved = await history.collect(client, [campaign], optional=[f"{campaign}/simulation"])
         except Exception as e:
             missing = f"could not fetch the campaign's histories from Temporal ({e}); pass --histories DIR"
+    if saved is not None:
+        try:  # histories as Temporal stores them: encrypted when the codec is on
+            saved = codec.decode_histories(saved, codec.settings_codec(ctx.settings))
+        except codec.CodecKeyError as e:
+            raise Invalid(f"the histories do not decrypt: {e}") from None
     async with ctx.reading() as conn:
         return await verify_campaign(
             conn, campaign, histories=saved, missing=missing, not_given=not_given, engine=engine, progress=progress

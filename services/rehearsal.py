@@ -14,11 +14,10 @@ from typing import Any, Protocol
 
 from pydantic import BaseModel, ConfigDict
 from temporalio.client import WorkflowHistory
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.runtime import LoggingConfig, Runtime, TelemetryConfig, TelemetryFilter
 from temporalio.testing import WorkflowEnvironment
 
-from activities import history, servers
+from activities import codec, history, servers
 from activities.campaign.common import campaign_counts
 from activities.store import views
 from models.assessment import ScoreBook
@@ -76,7 +75,7 @@ async def rehearse(
         engine = await ctx.engine()
         env = await WorkflowEnvironment.start_time_skipping(
             test_server_existing_path=servers.test_server_path(),
-            data_converter=pydantic_data_converter,
+            data_converter=codec.for_settings(ctx.settings),  # a rehearsal's histories as a campaign's
             runtime=quiet_runtime(),
         )
     try:

@@ -26,6 +26,7 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.envconfig import ClientConfig, ClientConnectConfig
 from temporalio.service import RPCError
 
+from activities import codec
 from activities.config import Settings
 from activities.servers.process import file_lock, installed_binary, send_signal, tail
 
@@ -133,7 +134,7 @@ async def start_dev_server(
 
 
 async def connect(settings: Settings, *, start: bool = True) -> Client:
-    """Return a Temporal client, with the pydantic data converter.
+    """Return a Temporal client, with the pydantic data converter (and the payload codec).
 
     When Temporal's client configuration names a server (`TEMPORAL_ADDRESS`, or an address in the
     temporal.toml profile chosen by `TEMPORAL_PROFILE`), connect there. Otherwise use the embedded
@@ -143,7 +144,7 @@ async def connect(settings: Settings, *, start: bool = True) -> Client:
     """
     config = client_connect_config(settings)
     if "target_host" in config:
-        return await Client.connect(**config, data_converter=pydantic_data_converter)
+        return await Client.connect(**config, data_converter=codec.for_settings(settings))
     if settings.env == "production":
         raise RuntimeError("TEMPORAL_ADDRESS must be set in production (no embedded Temporal)")
     namespace = config.get("namespace", settings.temporal_namespace)
@@ -158,7 +159,8 @@ async def connect(settings: Settings, *, start: bool = True) -> Client:
                 server = await start_dev_server(settings, port=port, detached=True)
                 _BACKGROUND.append(server)
                 log.info("temporal dev server started in the background", address=server.address)
-    return await Client.connect(f"{LOOPBACK}:{port}", namespace=namespace, data_converter=pydantic_data_converter)
+    converter = codec.for_settings(settings)  # payloads encrypted when DUBAN_CODEC_KEYS is set
+    return await Client.connect(f"{LOOPBACK}:{port}", namespace=namespace, data_converter=converter)
 
 
 def client_connect_config(settings: Settings) -> ClientConnectConfig:

@@ -103,6 +103,9 @@ def stack() -> Iterator[Stack]:
         DUBAN_TEMPORAL_PORT=str(port),
         TEMPORAL_CONFIG_FILE=str(var_dir / "absent-temporal.toml"),
         PYTHONUNBUFFERED="1",
+        # Fixed ports would be shared by every stack on the machine: metrics have their own test.
+        DUBAN_METRICS_PORT="0",
+        DUBAN_SDK_METRICS_PORT="0",
     )
     try:
         yield Stack(var_dir=var_dir, port=port, env=env)
