@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import typer
 
-from cli import audit, calendar, campaign, db, obligations, papers, plan, rectify, rehearsal, rules, scores
+from cli import audit, calendar, campaign, db, obligations, papers, plan, rectify, rehearsal, rules, scores, users
 from cli.common import run_app
 
 
@@ -26,7 +26,7 @@ def build() -> typer.Typer:
         *(papers.bulletin, papers.evaluation),
     ):
         app.command()(command)
-    for sub, name in ((scores.app, "scores"), (rules.app, "rules"), (rectify.app, "rectify")):
+    for sub, name in ((scores.app, "scores"), (rules.app, "rules"), (rectify.app, "rectify"), (users.app, "users")):
         app.add_typer(sub, name=name)
     return app
 

@@ -487,7 +487,13 @@ class CampaignActivities:
                         actor=c.actor,
                         obligation_id=c.obligation_id,
                         unit_id=c.unit_id,
-                        payload={"state": c.state.value, "progress": c.progress, "text": c.text, **c.detail},
+                        payload={
+                            "state": c.state.value,
+                            "progress": c.progress,
+                            "text": c.text,
+                            **c.detail,
+                            **audit.who(c.account, c.role),
+                        },
                     )
                     for c in inp.changes
                 ],
@@ -515,6 +521,7 @@ class CampaignActivities:
                             "obligation_id": inp.obligation_id,
                             "reason": inp.reason,
                             "text": inp.text,
+                            **audit.who(inp.account, inp.role),
                         },
                     )
                 ],

@@ -163,6 +163,8 @@ class InstallRules(Payload):
     text: str
     path: str = "rules.yaml"
     actor: str = "office"
+    account: str | None = None
+    """The account that installs it, as the door proved it (None in histories from before)."""
 
 
 class RulesChange(Payload):
@@ -181,6 +183,7 @@ class RecordRules(Payload):
     actor: str
     plan_time: datetime
     server_time: datetime
+    account: str | None = None
 
 
 class RulesInstalled(Payload):
@@ -200,6 +203,8 @@ class AmendPlan(Payload):
     plan: Plan
     path: str = "plan.yaml"
     actor: str = "office"
+    account: str | None = None
+    """The account that amends it, as the door proved it (None in histories from before)."""
 
 
 class UnitAmendment(Payload):
@@ -251,6 +256,7 @@ class RecordAmendment(Payload):
     actor: str
     plan_time: datetime
     server_time: datetime
+    account: str | None = None
 
 
 class PhaseAmendment(Payload):
@@ -277,6 +283,11 @@ class ObligationAction(Payload):
     unit_id: str
     """The acting unit: the obligation's own unit, or the office."""
     text: str = Field(default="", max_length=4000)
+    account: str | None = Field(default=None, max_length=100)
+    """Who acts for the unit, as the door proved it (`cli:<operator>`, a web account): put on the
+    audit chain beside the unit. None in histories recorded before accounts were carried."""
+    role: str | None = Field(default=None, max_length=20)
+    """The account's role for this campaign (office, agency, …), as the service decided it."""
 
 
 class Evidence(Payload):
@@ -432,6 +443,9 @@ class StateChange(Payload):
     refused, obligation.accepted/returned. None: `obligation.<state>`."""
     detail: dict[str, Any] = Field(default_factory=dict)
     """What the event adds: the due date asked or granted, the evidence files, …"""
+    account: str | None = None
+    """The account that acted for `actor` (the unit), when the Update carried one."""
+    role: str | None = None
 
 
 class Refusal(Payload):
@@ -449,6 +463,9 @@ class Refusal(Payload):
     text: str = ""
     plan_time: datetime
     server_time: datetime
+    account: str | None = None
+    """The account that tried, for the unit in `actor` (when the Update carried one)."""
+    role: str | None = None
 
 
 class MirrorBatch(Payload):
@@ -641,6 +658,9 @@ class RectificationStep(Payload):
     quiet_hours: QuietHours | None = None
     plan_time: datetime
     server_time: datetime
+    account: str | None = None
+    """The account that acted for `actor` (a report's unit, the reviewing office), if an Update did."""
+    role: str | None = None
 
 
 class DispatchTally(Payload):

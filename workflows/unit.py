@@ -359,6 +359,8 @@ class UnitWorkflow:
             actor=a.unit_id,
             reason=reason,
             text=a.text,
+            account=a.account,
+            role=a.role,
         )
         self._activities += 1
         raise error
@@ -391,6 +393,8 @@ class UnitWorkflow:
                 server_time=now,
                 event=kind,
                 detail=detail or {},
+                account=a.account,
+                role=a.role,
             )
         )
         return self._view(ob)
