@@ -11,8 +11,9 @@ Each function is one question a page asks, answered from the read side.
 from __future__ import annotations
 
 from activities.store import board as board_views
-from models.board import Board, ObligationLine
-from models.views import CampaignHead
+from activities.store import views
+from models.board import AccountView, Board, ObligationLine
+from models.views import AuditLine, CampaignHead
 from services.actors import Actor
 from services.context import Services
 from services.errors import Forbidden, NotFound
@@ -71,3 +72,28 @@ async def writable_obligation(ctx: Services, *, actor: Actor, obligation: str) -
     """`obligation`, for an actor about to act on it (office or its own agency)."""
     may_write(actor)
     return await one_obligation(ctx, actor=actor, obligation=obligation)
+
+
+async def feed_lines(ctx: Services, *, account: AccountView) -> list[ObligationLine]:
+    """A calendar feed's obligations: the open ones the account may see, in every campaign (an
+    agency's own unit's; everyone's for the office and the readers)."""
+    unit = account.unit
+    found: list[ObligationLine] = []
+    for c in await campaigns(ctx):
+        lines = await ctx.read(board_views.obligation_lines, c.id, unit=unit)
+        found += lines or []
+    return [ob for ob in found if ob.state != "completed"]
+
+
+def reader(actor: Actor) -> None:
+    """The audit views: the auditor, the office and the convener."""
+    if actor.role not in READERS:
+        raise Forbidden("审计视图仅供审计、联席会议办公室和召集人查看")
+
+
+async def timeline(ctx: Services, *, actor: Actor, campaign: str) -> list[AuditLine]:
+    """The campaign's audit chain in plan time, row by row."""
+    reader(actor)
+    if await ctx.read(views.campaign_head, campaign) is None:
+        raise NotFound(f"no campaign {campaign!r}")
+    return await ctx.read(views.audit_trail, campaign)
