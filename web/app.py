@@ -3,14 +3,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import HTTPException, RequestValidationError
 from fastapi.responses import RedirectResponse, Response
+from fastapi.routing import APIRoute
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
+from starlette.routing import BaseRoute
 
 from rules.loading import SourceError
 from services.context import Services
@@ -28,6 +31,18 @@ def render(request: Request, name: str, status_code: int = 200, **context: Any) 
 
 def _error(request: Request, status: int, message: str) -> Response:
     return render(request, "error.html", status, message=message, status=status)
+
+
+def api_routes(routes: Iterable[BaseRoute]) -> list[APIRoute]:
+    """Every endpoint of an app, flat: FastAPI 0.115 copies included routes into `app.routes`;
+    newer versions keep each included router whole (with its `original_router`)."""
+    found: list[APIRoute] = []
+    for r in routes:
+        if isinstance(r, APIRoute):
+            found.append(r)
+        elif (inner := getattr(r, "original_router", None)) is not None:
+            found += api_routes(inner.routes)
+    return found
 
 
 def create_app(ctx: Services, *, secure_cookies: bool = True) -> FastAPI:

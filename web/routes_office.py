@@ -31,8 +31,8 @@ async def decide(
     reason: Annotated[str, Form(max_length=2000)] = "",
 ) -> Response:
     actor = await who.actor(campaign_of(obligation))
+    await pages.writable_obligation(who.ctx, actor=actor, obligation=obligation)  # another unit's: 404
     pages.office_only(actor)
-    await pages.writable_obligation(who.ctx, actor=actor, obligation=obligation)
     await obligations.decide_extension(
         who.ctx, actor=actor, obligation=obligation, approve=approve == "approve", reason=reason
     )
