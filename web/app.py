@@ -21,6 +21,8 @@ from services.errors import Conflict, Forbidden, Invalid, NotFound, Refused
 
 HERE = Path(__file__).resolve().parent
 templates = Jinja2Templates(directory=HERE / "templates")
+STATES = {"assigned": "待签收", "acknowledged": "已签收", "in_progress": "办理中", "completed": "已办结"}
+templates.env.filters["state"] = lambda s: STATES.get(s, s)
 
 STATUS = {NotFound: 404, Forbidden: 403, Invalid: 400, Conflict: 409}
 

@@ -109,7 +109,8 @@ async def test_office_agency_and_auditor_in_chromium(
                 await agency.wait_for_url(f"{base}/o/{ob}")
                 await env.sleep(timedelta(minutes=10))
                 await agency.reload()
-                assert await agency.inner_text("#state") == "completed"
+                assert await agency.get_attribute("#state", "data-state") == "completed"
+                assert await agency.inner_text("#state") == "已办结"
                 assert "验收单.pdf" in await agency.inner_text("main")
                 await agency.screenshot(path=ARTIFACTS / "3-agency-completed.png", full_page=True)
 

@@ -106,7 +106,7 @@ async def test_office_agency_and_auditor_through_the_web(
             r = await east.post(f"/act/complete/{ob}", data={"csrf": csrf, "text": "已完成"}, files=files)
             assert r.status_code == 303, r.text
             await env.sleep(timedelta(minutes=10))
-            assert 'id="state">completed' in (await east.get(f"/o/{ob}")).text
+            assert 'data-state="completed">已办结' in (await east.get(f"/o/{ob}")).text
             feed = await east.post("/feed/new", data={"csrf": csrf})
             url = feed.text.split('id="feed-url">')[1].split("<")[0]
             ics = await east.get(url.replace("https://testserver", ""))
