@@ -551,6 +551,7 @@ class CampaignActivities:
                             "previous_hash": inp.previous_hash,
                             "since": c.since.isoformat(),
                             "ruleset": c.ruleset.model_dump(mode="json"),
+                            **audit.who(inp.account, None),
                         },
                     )
                 ],
@@ -603,6 +604,7 @@ class CampaignActivities:
                             "moved": {k: v.isoformat() for k, v in sorted(moved.items())},
                             "relead": dict(sorted(relead.items())),
                             "plan": inp.plan.model_dump(mode="json"),
+                            **audit.who(inp.account, None),
                         },
                     )
                 ],

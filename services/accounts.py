@@ -222,3 +222,14 @@ async def actor_of(ctx: Services, *, account: AccountView, campaign: str | None)
         head = await ctx.read(views.campaign_head, campaign)
         unit = head.office if head is not None else None
     return Actor(account=f"web:{account.name}", unit=unit, role=kind)
+
+
+async def first_office(ctx: Services, *, actor: Actor) -> tuple[str, str] | None:
+    """On a system with no accounts yet, an office account `office` with a random password:
+    (name, password), shown once by `duban up`; None when any account exists."""
+    _office(actor)
+    if await ctx.read(store.all_accounts):
+        return None
+    password = secrets.token_urlsafe(12)
+    await add(ctx, actor=actor, name="office", role="office", password=password, display_name="联席会议办公室")
+    return "office", password

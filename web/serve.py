@@ -8,7 +8,10 @@ send a Secure cookie over); everywhere else they are Secure, behind the TLS prox
 
 from __future__ import annotations
 
+import asyncio
 import ipaddress
+import socket
+import threading
 
 import uvicorn
 
@@ -48,3 +51,22 @@ async def serve(settings: Settings, *, host: str, port: int) -> None:
         app = create_app(ctx, secure_cookies=not is_loopback(host))
         config = uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="off")
         await uvicorn.Server(config).serve()
+
+
+def port_free(host: str, port: int) -> bool:
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as s:
+        try:
+            s.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
+def serve_in_background(settings: Settings, *, host: str, port: int) -> threading.Thread:
+    """`duban up`'s web server: a daemon thread with its own event loop and its own `Services`
+    (an engine is bound to the loop it was made on), ending with the process."""
+    thread = threading.Thread(
+        target=lambda: asyncio.run(serve(settings, host=host, port=port)), name="duban-web", daemon=True
+    )
+    thread.start()
+    return thread

@@ -3,7 +3,11 @@
 
 from __future__ import annotations
 
-from tests.e2e.conftest import Duban, Stack, clean_env
+import re
+
+import httpx
+
+from tests.e2e.conftest import Duban, Live, Stack, clean_env
 
 
 def test_users_add_list_disable_reset(stack: Stack) -> None:
@@ -34,3 +38,20 @@ def test_web_refuses_a_public_address_without_a_secret(duban: Duban) -> None:
     assert r.returncode == 1 and "DUBAN_WEB_SECRET" in r.stderr and "Traceback" not in r.stderr
     weak = duban("web", "--host", "0.0.0.0", "--port", "1", env=clean_env(DUBAN_WEB_SECRET="changeme"))
     assert weak.returncode == 1 and "non-loopback" in weak.stderr
+
+
+def test_up_serves_the_web_door_with_a_first_office_login(live: Live) -> None:
+    live.wait_ready()
+    out = live.up_output()
+    found = re.search(r"web: (http://127\.0\.0\.1:\d+/)", out)
+    login = re.search(r"first office login: (\S+) / (\S+)", out)
+    assert found and login, out
+    with httpx.Client(base_url=found.group(1)) as web:
+        assert web.get("/", follow_redirects=False).headers["location"] == "/signin"
+        form = web.get("/signin")
+        token = re.search(r'name="csrf" value="([^"]+)"', form.text)
+        assert token
+        r = web.post("/signin", data={"name": login.group(1), "password": login.group(2), "csrf": token.group(1)})
+        assert r.status_code == 303
+        assert "督办事项" in web.get("/").text
+    assert "office" in live.run("users", "list").stdout
