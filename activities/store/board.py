@@ -7,14 +7,14 @@ from its pinned calendar, so the page counts as the workflows do.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from activities.store.audit import payload_of
-from activities.store.tables import audit_events, campaigns, obligations
+from activities.store.tables import audit_events, bulletins, campaigns, obligations
 from models.board import Board, ExtensionRequest, Light, ObligationLine, light, schedule_progress
 from models.calendar import CalendarData
 from models.time import CST, Clock
@@ -133,3 +133,9 @@ async def board(conn: AsyncConnection, campaign_id: str, *, now: datetime | None
         overdue=sorted((ob for ob in lines if ob.light is Light.red), key=lambda ob: ob.working_days_left),
         extensions=await pending_extensions(conn, campaign_id),
     )
+
+
+async def bulletin_months(conn: AsyncConnection, campaign_id: str) -> list[date]:
+    """The months a campaign has published a 通报 for, oldest first."""
+    q = select(bulletins.c.month).where(bulletins.c.campaign_id == campaign_id).order_by(bulletins.c.month)
+    return list((await conn.execute(q)).scalars())
