@@ -59,6 +59,10 @@ ROUTES = {
     ("GET", "/c/{campaign}/bulletin/{month}/{fmt}"): "download",
     ("POST", "/act/rectify-report/{order:path}"): "write",
     ("POST", "/act/rectify-review/{order:path}"): "office-write",
+    ("GET", "/launch"): "office-page",
+    ("POST", "/launch"): "office-write",
+    ("GET", "/c/{campaign}/scores"): "office-page",
+    ("POST", "/c/{campaign}/scores"): "office-write",
 }
 FORMS = {
     "/act/decide/": {"approve": "approve", "reason": "x"},
@@ -67,7 +71,9 @@ FORMS = {
     "/act/extend/": {"due": "2021-12-31", "reason": "x"},
     "/act/rectify-report/": {"text": "x"},
     "/act/rectify-review/": {"accept": "accept"},
+    "/launch": {"ruleset": ""},
 }
+FILES = {"/launch": {"plan": ("p.yaml", b"id: x")}, "/scores": {"workbook": ("s.xlsx", b"PK")}}
 
 
 def routes(app: FastAPI) -> list[tuple[str, str]]:
@@ -88,7 +94,13 @@ def fill(path: str, *, campaign: str, unit: str, obligation: str) -> str:
 
 
 def form_for(url: str) -> dict[str, str]:
+    if url.endswith("/scores"):
+        return {"sheet": "acceptance"}
     return next((f for prefix, f in FORMS.items() if url.startswith(prefix)), {})
+
+
+def files_for(url: str) -> dict[str, tuple[str, bytes]] | None:
+    return next((f for suffix, f in FILES.items() if url.endswith(suffix)), None)
 
 
 @pytest.fixture
@@ -113,7 +125,9 @@ async def test_no_session_goes_to_sign_in_and_no_csrf_is_403(site) -> None:  # t
     async with browser(app) as client:
         for method, path in routes(app):
             url = fill(path, campaign=cid, unit="west", obligation=ob)
-            r = await client.request(method, url, data=form_for(url) or None, follow_redirects=False)
+            r = await client.request(
+                method, url, data=form_for(url) or None, files=files_for(url), follow_redirects=False
+            )
             kind = ROUTES[(method, path)]
             if kind == "public":
                 assert r.status_code in (200, 403), (method, url)  # the sign-in form's own CSRF: 403 without
@@ -125,9 +139,9 @@ async def test_no_session_goes_to_sign_in_and_no_csrf_is_403(site) -> None:  # t
         for method, path in routes(app):
             if method == "POST" and ROUTES[(method, path)] != "public":
                 url = fill(path, campaign=cid, unit="west", obligation=ob)
-                r = await client.post(url, data=form_for(url))
+                r = await client.post(url, data=form_for(url), files=files_for(url))
                 assert r.status_code == 403 and "CSRF" in r.text, (url, r.status_code)
-                r = await client.post(url, data={**form_for(url), "csrf": "forged"})
+                r = await client.post(url, data={**form_for(url), "csrf": "forged"}, files=files_for(url))
                 assert r.status_code == 403, url
 
 
@@ -144,10 +158,13 @@ async def test_the_matrix(site, who: str) -> None:  # type: ignore[no-untyped-de
             for unit, ob in (("west", west_ob), ("east", east_ob)):
                 url = fill(path, campaign=cid, unit=unit, obligation=ob)
                 data = {**form_for(url), "csrf": csrf} if method == "POST" else None
-                r = await client.request(method, url, data=data, follow_redirects=False)
+                files = files_for(url) if method == "POST" else None
+                r = await client.request(method, url, data=data, files=files, follow_redirects=False)
                 mine = "{obligation" in path or "{unit}" in path or "{order" in path
                 if kind == "download":
                     want = {404}  # nothing issued yet in this campaign: no file, for anyone
+                elif kind == "office-page" or (kind == "office-write" and not mine):
+                    want = {403}
                 elif who == "east":
                     own = unit == "east"
                     if kind == "readers":
