@@ -20,7 +20,8 @@ from web.auth import Caller, CallerDep, PostDep
 router = APIRouter()
 
 Text = Annotated[str, Form(max_length=4000)]
-Files = Annotated[list[UploadFile] | None, Form()]
+# A file part without a file name arrives as text (an empty file input): taken, then skipped.
+Files = Annotated[list[UploadFile | str] | None, Form()]
 
 
 @router.get("/c/{campaign}/unit/{unit}")
@@ -49,14 +50,14 @@ def _back(obligation: str) -> Response:
     return RedirectResponse(f"/o/{obligation}", status_code=303)
 
 
-async def _evidence(who: Caller, files: list[UploadFile] | None) -> list[EvidenceFile]:
+async def _evidence(who: Caller, files: list[UploadFile | str] | None) -> list[EvidenceFile]:
     """The uploaded files, read up to the web's limit (the rule set's own size and type limits
     are the workflow's, so a refused file is on the record). Only the file's base name is kept:
     files are stored and served by SHA-256, never by a path the user chose."""
     limit = who.ctx.settings.web_upload_limit_bytes
     out = []
     for f in files or []:
-        if not f.filename:
+        if isinstance(f, str) or not f.filename:
             continue
         content = await f.read(limit + 1)
         if len(content) > limit:
