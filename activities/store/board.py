@@ -30,11 +30,25 @@ async def campaign_list(conn: AsyncConnection) -> list[CampaignHead]:
     return [CampaignHead.model_validate(dict(r)) for r in (await conn.execute(q)).mappings()]
 
 
+_CALENDARS: dict[str, WorkCalendar] = {}
+"""Working-day calendars by their hash: a campaign's is pinned at launch and never changes, and
+parsing it is most of an agency page's time (scripts/bench_web.py)."""
+
+
+def _calendar(digest: str, data: Any) -> WorkCalendar:
+    found = _CALENDARS.get(digest)
+    if found is None:
+        if len(_CALENDARS) > 64:
+            _CALENDARS.clear()
+        found = _CALENDARS[digest] = WorkCalendar(CalendarData.model_validate(data))
+    return found
+
+
 class _Pinned:
-    def __init__(self, row: Any, now: datetime) -> None:
+    def __init__(self, row: Any, now: datetime, calendar: WorkCalendar) -> None:
         clock = Clock.model_validate(row["clock"]) if row["clock"] else Clock(offset_seconds=row["offset_seconds"])
         self.today = clock.plan_time(now).astimezone(CST).date()
-        self.calendar = WorkCalendar(CalendarData.model_validate(row["calendar"]))
+        self.calendar = calendar
         self.title: str = row["plan_title"]
 
     def line(self, r: Any) -> ObligationLine:
@@ -60,11 +74,16 @@ class _Pinned:
 
 
 async def _pinned(conn: AsyncConnection, campaign_id: str, now: datetime | None) -> _Pinned | None:
-    q = select(campaigns.c.clock, campaigns.c.offset_seconds, campaigns.c.calendar, campaigns.c.plan_title).where(
-        campaigns.c.id == campaign_id
-    )
+    c = campaigns.c
+    q = select(c.clock, c.offset_seconds, c.calendar_hash, c.plan_title).where(c.id == campaign_id)
     row = (await conn.execute(q)).mappings().first()
-    return _Pinned(row, now or datetime.now(UTC)) if row is not None else None
+    if row is None:
+        return None
+    calendar = _CALENDARS.get(row["calendar_hash"])
+    if calendar is None:
+        data = (await conn.execute(select(c.calendar).where(c.id == campaign_id))).scalar_one()
+        calendar = _calendar(row["calendar_hash"], data)
+    return _Pinned(row, now or datetime.now(UTC), calendar)
 
 
 async def obligation_lines(
