@@ -10,10 +10,16 @@ Each function is one question a page asks, answered from the read side.
 
 from __future__ import annotations
 
+import io
+import tempfile
+import zipfile
+from pathlib import Path
+
 from activities.store import board as board_views
 from activities.store import views
 from models.board import AccountView, Board, ObligationLine
 from models.views import AuditLine, CampaignHead
+from services import audit
 from services.actors import Actor
 from services.context import Services
 from services.errors import Forbidden, NotFound
@@ -97,3 +103,18 @@ async def timeline(ctx: Services, *, actor: Actor, campaign: str) -> list[AuditL
     if await ctx.read(views.campaign_head, campaign) is None:
         raise NotFound(f"no campaign {campaign!r}")
     return await ctx.read(views.audit_trail, campaign)
+
+
+async def audit_archive(ctx: Services, *, actor: Actor, campaign: str) -> tuple[str, bytes]:
+    """`duban audit export` as one ZIP (audit.jsonl, audit.xlsx, the histories the server has):
+    its file name and bytes. Built in a folder of our own, removed after."""
+    reader(actor)
+    with tempfile.TemporaryDirectory(prefix="duban-export-") as tmp:
+        folder = Path(tmp) / "export"
+        await audit.export_campaign(ctx, campaign=campaign, folder=folder)
+        buffer = io.BytesIO()
+        with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as z:
+            for f in sorted(folder.rglob("*")):
+                if f.is_file():
+                    z.write(f, f.relative_to(folder).as_posix())
+    return f"{campaign}-audit.zip", buffer.getvalue()

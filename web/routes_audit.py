@@ -35,3 +35,12 @@ async def verify(request: Request, campaign: str, who: CallerDep) -> Response:
     pages.reader(actor)
     verdict = await audit.verify(who.ctx, campaign=campaign)
     return render(request, "verify.html", who=who, campaign=campaign, verdict=verdict)
+
+
+@router.get("/c/{campaign}/export")
+async def export(campaign: str, who: CallerDep) -> Response:
+    actor = await who.actor(campaign)
+    name, data = await pages.audit_archive(who.ctx, actor=actor, campaign=campaign)
+    return Response(
+        data, media_type="application/zip", headers={"Content-Disposition": f'attachment; filename="{name}"'}
+    )

@@ -46,6 +46,7 @@ ROUTES = {
     ("GET", "/c/{campaign}/board"): "readers",
     ("GET", "/c/{campaign}/audit"): "readers",
     ("GET", "/c/{campaign}/verify"): "readers",
+    ("GET", "/c/{campaign}/export"): "readers",
     ("GET", "/c/{campaign}/unit/{unit}"): "page",
     ("GET", "/o/{obligation:path}"): "page",
     ("GET", "/explain/{obligation:path}"): "page",

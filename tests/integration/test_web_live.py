@@ -6,7 +6,9 @@ read back by a second parser, holds the deadlines in the database."""
 
 from __future__ import annotations
 
+import io
 import uuid
+import zipfile
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -151,6 +153,11 @@ async def test_office_agency_and_auditor_through_the_web(
             explained = await auditor.get(f"/explain/{ob}")
             assert explained.status_code == 200 and f"[web:{names['east']}, agency]" in explained.text
             assert f"web:{names['office']}" in explained.text
+            archive = await auditor.get(f"/c/{cid}/export")
+            assert archive.status_code == 200 and archive.headers["content-type"] == "application/zip"
+            with zipfile.ZipFile(io.BytesIO(archive.content)) as z:
+                exported = z.read("audit.jsonl").decode()
+            assert f"web:{names['east']}" in exported
             verified = await auditor.get(f"/c/{cid}/verify")
             assert verified.status_code == 200 and "哈希链" in verified.text
             r = await auditor.post(f"/act/ack/{cid}/rollout/west/T01-basic", data={"csrf": csrf_of(timeline.text)})
