@@ -13,11 +13,12 @@ with the services the CLI uses; nothing here reaches a workflow, since every ref
 from __future__ import annotations
 
 import uuid
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from fastapi import FastAPI
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from activities.config import Settings
@@ -203,6 +204,15 @@ async def test_lockout_disable_and_reset(site) -> None:  # type: ignore[no-untyp
             await conn.execute(select(accounts_table.c.password_hash).where(accounts_table.c.name == name))
         ).scalar()
     assert done.token not in stored and hashed is not None and hashed.startswith("$argon2")
+    # A session expires: past its time it signs no one in.
+    later = await accounts.sign_in(ctx, name=name, password="a new password")
+    async with ctx.writing() as conn:
+        await conn.execute(
+            update(web_sessions)
+            .where(web_sessions.c.expires_at == later.expires_at)
+            .values(expires_at=later.expires_at - timedelta(days=1))
+        )
+    assert await accounts.session(ctx, token=later.token) is None
     await accounts.disable(ctx, actor=OFFICE, name=name)
     assert await accounts.session(ctx, token=done.token) is None
     with pytest.raises(Forbidden, match="停用"):
