@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import typer
 
-from cli import audit, calendar, campaign, db, obligations, papers, plan, rectify, rehearsal, rules, scores
+from cli import audit, calendar, campaign, db, obligations, papers, plan, rectify, rehearsal, rules, scores, users, web
 from cli.common import run_app
 
 
@@ -23,10 +23,10 @@ def build() -> typer.Typer:
         *(rehearsal.demo, campaign.worker, campaign.up, campaign.launch, campaign.status),
         *(obligations.ack, obligations.report, obligations.complete, obligations.extend, obligations.extension),
         *(obligations.evaluate, obligations.inbox, papers.deliveries, papers.notices, papers.notice),
-        *(papers.bulletin, papers.evaluation),
+        *(papers.bulletin, papers.evaluation, web.web),
     ):
         app.command()(command)
-    for sub, name in ((scores.app, "scores"), (rules.app, "rules"), (rectify.app, "rectify")):
+    for sub, name in ((scores.app, "scores"), (rules.app, "rules"), (rectify.app, "rectify"), (users.app, "users")):
         app.add_typer(sub, name=name)
     return app
 

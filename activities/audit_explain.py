@@ -165,6 +165,8 @@ def _step(ctx: Context, r: Any, ob: Any) -> Step:
         return Step(**base, text=text, details=tuple(details))
     if kind in _UPDATES:
         by = actor if actor == r["unit_id"] else f"{actor} (for {r['unit_id']})"
+        if payload.get("account"):  # who acted for the unit, as the door proved it
+            by += f" [{payload['account']}, {payload.get('role', '?')}]"
         text = f"{_UPDATES[kind]} by {by}: {payload.get('state')} {payload.get('progress', 0)}%"
         if payload.get("text"):
             text += f"「{payload['text']}」"

@@ -79,6 +79,20 @@ class Settings(BaseSettings):
         default=60.0, gt=0, le=240, description="a dispatch call claims no new rows after this long"
     )
 
+    # -- the web door (web/, services/accounts.py) ---------------------------------------------
+    web_host: str = "127.0.0.1"
+    web_port: int = 8640
+    web_secret: SecretStr | None = Field(
+        default=None, description="signs nothing by itself; its presence is what a non-loopback bind requires"
+    )
+    web_session_minutes: int = Field(default=480, ge=1, le=10080, description="a session expires after this")
+    web_lockout_attempts: int = Field(default=5, ge=1, le=100, description="failed sign-ins before a lockout")
+    web_lockout_minutes: int = Field(default=15, ge=1, le=1440, description="how long a lockout lasts")
+    web_upload_limit_bytes: int = Field(default=25 * 1024 * 1024, ge=1, description="a request body above is cut")
+    plans_dir: Path = Field(
+        default=ROOT / "plans", description="where a plan uploaded to the web finds the unit directory it names"
+    )
+
     @model_validator(mode="after")
     def _window(self) -> Settings:
         self.quiet_hours()  # a sending window that ends before it starts is refused at start-up

@@ -219,6 +219,7 @@ class RectificationActivities:
                     payload["reason"] = inp.reason
                 if inp.actions:
                     payload["actions"] = [a.key for a in inp.actions]
+                payload.update(audit.who(inp.account, inp.role))
                 events.append(
                     audit.event(
                         inp,

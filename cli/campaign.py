@@ -9,12 +9,13 @@ from pathlib import Path
 import typer
 
 import worker as worker_module
-from activities.config import get_settings
+from activities.config import Settings, get_settings
 from cli import plan as plan_commands
 from cli.common import as_office, call, err, out, parse_date, warn_missing, warn_open
-from services import campaigns
+from services import accounts, campaigns
 from services.context import migrate
 from services.plans import default_rules, load_plan, load_ruleset, scorebook_for
+from web.serve import bind_refusal, port_free, serve_in_background
 
 
 def worker() -> None:
@@ -29,8 +30,28 @@ def up() -> None:
     out.print(f"PostgreSQL: {url}")
     address = settings.temporal_address or f"localhost:{settings.temporal_port}"
     out.print(f"Temporal: {address} (task queue {settings.task_queue})")
+    _web(settings)
     out.print("worker running; Ctrl-C to stop")
     worker()
+
+
+def _web(settings: Settings) -> None:
+    """`duban up` serves the web door too, on loopback unless configured (and allowed) otherwise;
+    on a fresh system it makes the first office account and prints its password, once."""
+    host, port = settings.web_host, settings.web_port
+    why = bind_refusal(host, settings)
+    if why is None and not port_free(host, port):
+        why = f"port {port} is in use (DUBAN_WEB_PORT)"
+    if why is not None:
+        err.print(f"warning: no web door: {why}", markup=False)
+        return
+    first = call(lambda ctx: accounts.first_office(ctx, actor=as_office()))
+    serve_in_background(settings, host=host, port=port)
+    out.print(f"web: http://{host}:{port}/", markup=False)
+    if first is not None:
+        out.print(
+            f"first office login: {first[0]} / {first[1]} (change it: duban users reset {first[0]})", markup=False
+        )
 
 
 def launch(

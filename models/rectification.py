@@ -115,6 +115,9 @@ class ReportRectification(_Model):
     text: str = Field(min_length=1, max_length=4000)
     evidence: list[str] = Field(default_factory=list, max_length=20)
     """File references (names, document ids or URLs of photos and papers), never file contents."""
+    account: str | None = Field(default=None, max_length=100)
+    """Who reports for the unit, as the door proved it (None in histories from before)."""
+    role: str | None = Field(default=None, max_length=20)
 
     @model_validator(mode="after")
     def _refs(self) -> ReportRectification:
@@ -130,6 +133,9 @@ class ReviewRectification(_Model):
 
     reviewer: str
     accept: bool
+    account: str | None = Field(default=None, max_length=100)
+    """Who reviews for the office, as the door proved it (None in histories from before)."""
+    role: str | None = Field(default=None, max_length=20)
     reason: str = Field(default="", max_length=2000)
     new_due: date | None = None
     """Rejections: the new due date (default: the rule set's rectification working days from today)."""

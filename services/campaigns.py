@@ -103,6 +103,6 @@ async def amend_plan(ctx: Services, *, actor: Actor, campaign: str, plan: Plan, 
         ctx,
         campaign=campaign,
         update=CampaignWorkflow.amend_plan,
-        arg=AmendPlan(plan=plan, path=path, actor=by),
+        arg=AmendPlan(plan=plan, path=path, actor=by, account=actor.account),
         what="nothing amended",
     )

@@ -64,6 +64,11 @@ def _unit(actor: Actor) -> str:
     return actor.unit
 
 
+def _who(actor: Actor) -> dict[str, str]:
+    """Who acts for the unit, carried in the Update to the audit chain (`ObligationAction.account`)."""
+    return {"account": actor.account, "role": actor.role}
+
+
 async def _act(
     ctx: Services, update: UpdateMethodMultiParam[[UnitWorkflow, A], ObligationView], arg: A
 ) -> ObligationView:
@@ -83,7 +88,9 @@ async def _act(
 
 async def acknowledge(ctx: Services, *, actor: Actor, obligation: str) -> ObligationView:
     """签收."""
-    return await _act(ctx, UnitWorkflow.acknowledge, Acknowledge(obligation_id=obligation, unit_id=_unit(actor)))
+    return await _act(
+        ctx, UnitWorkflow.acknowledge, Acknowledge(obligation_id=obligation, unit_id=_unit(actor), **_who(actor))
+    )
 
 
 async def report_progress(
@@ -91,7 +98,12 @@ async def report_progress(
 ) -> ObligationView:
     """进展上报, citing evidence already stored (`store_evidence`)."""
     arg = ReportProgress(
-        obligation_id=obligation, unit_id=_unit(actor), percent=percent, text=text, evidence=list(evidence)
+        obligation_id=obligation,
+        unit_id=_unit(actor),
+        percent=percent,
+        text=text,
+        evidence=list(evidence),
+        **_who(actor),
     )
     return await _act(ctx, UnitWorkflow.report_progress, arg)
 
@@ -100,13 +112,13 @@ async def complete(
     ctx: Services, *, actor: Actor, obligation: str, text: str = "", evidence: Sequence[Evidence] = ()
 ) -> ObligationView:
     """办结, citing evidence already stored (`store_evidence`)."""
-    arg = Complete(obligation_id=obligation, unit_id=_unit(actor), text=text, evidence=list(evidence))
+    arg = Complete(obligation_id=obligation, unit_id=_unit(actor), text=text, evidence=list(evidence), **_who(actor))
     return await _act(ctx, UnitWorkflow.complete, arg)
 
 
 async def request_extension(ctx: Services, *, actor: Actor, obligation: str, due: date, reason: str) -> ObligationView:
     """延期申请: a later due date, for the office to answer."""
-    arg = RequestExtension(obligation_id=obligation, unit_id=_unit(actor), due=due, text=reason)
+    arg = RequestExtension(obligation_id=obligation, unit_id=_unit(actor), due=due, text=reason, **_who(actor))
     return await _act(ctx, UnitWorkflow.request_extension, arg)
 
 
@@ -115,7 +127,7 @@ async def decide_extension(
 ) -> ObligationView:
     """The office's answer to a pending 延期申请: approved, the deadline and every later reminder
     and escalation move; refused, nothing moves."""
-    arg = DecideExtension(obligation_id=obligation, unit_id=_unit(actor), approve=approve, text=reason)
+    arg = DecideExtension(obligation_id=obligation, unit_id=_unit(actor), approve=approve, text=reason, **_who(actor))
     return await _act(ctx, UnitWorkflow.decide_extension, arg)
 
 
@@ -123,7 +135,7 @@ async def evaluate(ctx: Services, *, actor: Actor, obligation: str, accept: bool
     """评价: the office accepts completed work, or returns it (reopened) saying why."""
     if not accept and not reason.strip():
         raise Invalid("returning work needs a reason (--reason): the unit is told why")
-    arg = Evaluate(obligation_id=obligation, unit_id=_unit(actor), accept=accept, text=reason)
+    arg = Evaluate(obligation_id=obligation, unit_id=_unit(actor), accept=accept, text=reason, **_who(actor))
     return await _act(ctx, UnitWorkflow.evaluate, arg)
 
 

@@ -48,7 +48,11 @@ async def rectification_report(
 ) -> RectificationView:
     """整改报告: the ordered unit (the actor's) reports what it rectified, citing evidence by reference."""
     campaign = order_campaign(order)
-    arg = _valid(lambda: ReportRectification(unit_id=actor.unit or "", text=text, evidence=evidence or []))
+    arg = _valid(
+        lambda: ReportRectification(
+            unit_id=actor.unit or "", text=text, evidence=evidence or [], account=actor.account, role=actor.role
+        )
+    )
     # Acting on an existing order never starts a Temporal server: a fresh one has no orders.
     return await send(
         ctx,
@@ -70,7 +74,16 @@ async def rectification_review(
     campaign = order_campaign(order)
 
     def review(reviewer: str) -> ReviewRectification:
-        return _valid(lambda: ReviewRectification(reviewer=reviewer, accept=accept, reason=reason, new_due=new_due))
+        return _valid(
+            lambda: ReviewRectification(
+                reviewer=reviewer,
+                accept=accept,
+                reason=reason,
+                new_due=new_due,
+                account=actor.account,
+                role=actor.role,
+            )
+        )
 
     review("office")  # refuse bad input before reaching any server
     reviewer = actor.unit

@@ -77,6 +77,6 @@ async def install_rules(
         ctx,
         campaign=campaign,
         update=CampaignWorkflow.install_rules,
-        arg=InstallRules(text=ruleset_text, path=ruleset_path, actor=by),
+        arg=InstallRules(text=ruleset_text, path=ruleset_path, actor=by, account=actor.account),
         what="nothing installed",
     )

@@ -114,7 +114,16 @@ def refuse(message: str) -> ApplicationError:
 
 
 async def record_refusal(
-    ctx: CampaignContext, *, verb: str, subject: str, known: bool, actor: str, reason: str, text: str = ""
+    ctx: CampaignContext,
+    *,
+    verb: str,
+    subject: str,
+    known: bool,
+    actor: str,
+    reason: str,
+    text: str = "",
+    account: str | None = None,
+    role: str | None = None,
 ) -> ApplicationError:
     """Put a refused Update on the record (an activity, keyed by the Update's id, so a retried
     Update records it once) and return the error to fail it with: every refused attempt is in
@@ -134,6 +143,8 @@ async def record_refusal(
             text=text,
             plan_time=ctx.clock.plan_time(now),
             server_time=now,
+            account=account,
+            role=role,
         ),
         **DB_ACTIVITY,
     )

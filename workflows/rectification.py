@@ -187,8 +187,10 @@ class RectificationWorkflow:
         actions: Sequence[FiredAction] = (),
         notices: Sequence[OrderNotice] = (),
         plan_time: datetime | None = None,
+        who: tuple[str | None, str | None] = (None, None),
     ) -> None:
-        """Mirror the order's state and record the step (and its follow-ups) in one activity."""
+        """Mirror the order's state and record the step (and its follow-ups) in one activity;
+        `who`: the account and role an Update carried."""
         assert self._ctx is not None and self._order is not None and self._p is not None
         ctx, p = self._ctx, self._p
         p.seq += 1
@@ -215,6 +217,8 @@ class RectificationWorkflow:
                 quiet_hours=ctx.ruleset.quiet_hours,
                 plan_time=when,
                 server_time=ctx.clock.server_time(when),
+                account=who[0],
+                role=who[1],
             ),
             **DB_ACTIVITY,
         )
@@ -237,7 +241,14 @@ class RectificationWorkflow:
         if self._p is None:
             raise refuse("this rectification order is still opening: try again in a moment")
 
-    async def _admit(self, verb: str, actor: str, reason: str | None, text: str = "") -> None:
+    async def _admit(
+        self,
+        verb: str,
+        actor: str,
+        reason: str | None,
+        text: str = "",
+        who: tuple[str | None, str | None] = (None, None),
+    ) -> None:
         """Nothing, or record the refused attempt and fail the Update (see UnitWorkflow._admit)."""
         if reason is None:
             return
@@ -250,6 +261,8 @@ class RectificationWorkflow:
             actor=actor,
             reason=reason,
             text=text,
+            account=who[0],
+            role=who[1],
         )
         self._activities += 1
         raise error
@@ -270,7 +283,7 @@ class RectificationWorkflow:
             reason = f"{order.key} is already reported and awaits the office's review"
         elif p.state is OrderState.resolved:
             reason = f"{order.key} is already resolved"
-        await self._admit("rectify.report", r.unit_id, reason, r.text)
+        await self._admit("rectify.report", r.unit_id, reason, r.text, (r.account, r.role))
         p.state = OrderState.reported
         p.report_text = r.text
         p.evidence = list(r.evidence)
@@ -281,6 +294,7 @@ class RectificationWorkflow:
             event_key=self._update_key("report"),
             text=r.text,
             evidence=r.evidence,
+            who=(r.account, r.role),
             notices=[
                 OrderNotice(
                     key=self._update_key("report") + "#office",
@@ -310,7 +324,7 @@ class RectificationWorkflow:
             reason = f"{order.key} has not been reported ({p.state.value}): there is no report to review"
         elif r.new_due is not None and r.new_due <= today:
             reason = f"the new due date {r.new_due} must be after today ({today})"
-        await self._admit("rectify.review", r.reviewer, reason, r.reason)
+        await self._admit("rectify.review", r.reviewer, reason, r.reason, (r.account, r.role))
         label = order_label(order, p.round)
         key = self._update_key("review")
         if r.accept:
@@ -335,6 +349,7 @@ class RectificationWorkflow:
             actor=r.reviewer,
             event_key=key,
             reason=r.reason,
+            who=(r.account, r.role),
             notices=[OrderNotice(key=f"{key}#unit", recipient=order.unit_id, title=title, body=body)],
         )
         return self._view()

@@ -148,6 +148,8 @@ class UnitUpdates:
             actor=a.unit_id,
             reason=reason,
             text=a.text,
+            account=a.account,
+            role=a.role,
         )
         self._activities += 1
         raise error
@@ -180,6 +182,8 @@ class UnitUpdates:
                 server_time=now,
                 event=kind,
                 detail=detail or {},
+                account=a.account,
+                role=a.role,
             )
         )
         return self._view(ob)

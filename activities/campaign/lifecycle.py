@@ -133,7 +133,13 @@ class Lifecycle(Base):
                         actor=c.actor,
                         obligation_id=c.obligation_id,
                         unit_id=c.unit_id,
-                        payload={"state": c.state.value, "progress": c.progress, "text": c.text, **c.detail},
+                        payload={
+                            "state": c.state.value,
+                            "progress": c.progress,
+                            "text": c.text,
+                            **c.detail,
+                            **audit.who(c.account, c.role),
+                        },
                     )
                     for c in inp.changes
                 ],

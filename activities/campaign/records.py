@@ -37,6 +37,7 @@ class Records(Base):
                     "obligation_id": inp.obligation_id,
                     "reason": inp.reason,
                     "text": inp.text,
+                    **audit.who(inp.account, inp.role),
                 },
             )
         log.info("refused", campaign_id=inp.provenance.campaign_id, obligation_id=inp.obligation_id, reason=inp.reason)
@@ -60,6 +61,7 @@ class Records(Base):
                     "previous_hash": inp.previous_hash,
                     "since": c.since.isoformat(),
                     "ruleset": c.ruleset.model_dump(mode="json"),
+                    **audit.who(inp.account, None),
                 },
             )
         log.info("rules installed", campaign_id=inp.provenance.campaign_id, ruleset_hash=c.ruleset_hash)
@@ -106,6 +108,7 @@ class Records(Base):
                     "moved": {k: v.isoformat() for k, v in sorted(moved.items())},
                     "relead": dict(sorted(relead.items())),
                     "plan": inp.plan.model_dump(mode="json"),
+                    **audit.who(inp.account, None),
                 },
             )
         log.info("plan amended", campaign_id=cid, **inp.diff.counts())

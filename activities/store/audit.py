@@ -321,3 +321,13 @@ def payload_of(row: Any) -> dict[str, Any]:
     """A row's payload (canonical JSON text) as a dict."""
     data: dict[str, Any] = json.loads(row["payload"])
     return data
+
+
+def who(account: str | None, role: str | None) -> dict[str, str]:
+    """What an audit payload adds about who acted for the unit: the account and its role, as the
+    door proved them. Nothing when the Update carried none (histories from before accounts), so
+    those rows, and their hashes, stay exactly as they were."""
+    out = {"account": account} if account else {}
+    if account and role:
+        out["role"] = role
+    return out

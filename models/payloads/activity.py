@@ -101,6 +101,9 @@ class StateChange(Payload):
     refused, obligation.accepted/returned. None: `obligation.<state>`."""
     detail: dict[str, Any] = Field(default_factory=dict)
     """What the event adds: the due date asked or granted, the evidence files, …"""
+    account: str | None = None
+    """The account that acted for `actor` (the unit), when the Update carried one."""
+    role: str | None = None
 
 
 class Refusal(Payload):
@@ -118,6 +121,9 @@ class Refusal(Payload):
     text: str = ""
     plan_time: datetime
     server_time: datetime
+    account: str | None = None
+    """The account that tried, for the unit in `actor` (when the Update carried one)."""
+    role: str | None = None
 
 
 class MirrorBatch(Payload):

@@ -133,6 +133,8 @@ class InstallRules(Payload):
     text: str
     path: str = "rules.yaml"
     actor: str = "office"
+    account: str | None = None
+    """The account that installs it, as the door proved it (None in histories from before)."""
 
 
 class RulesChange(Payload):
@@ -151,6 +153,7 @@ class RecordRules(Payload):
     actor: str
     plan_time: datetime
     server_time: datetime
+    account: str | None = None
 
 
 class RulesInstalled(Payload):
@@ -170,6 +173,8 @@ class AmendPlan(Payload):
     plan: Plan
     path: str = "plan.yaml"
     actor: str = "office"
+    account: str | None = None
+    """The account that amends it, as the door proved it (None in histories from before)."""
 
 
 class UnitAmendment(Payload):
@@ -221,6 +226,7 @@ class RecordAmendment(Payload):
     actor: str
     plan_time: datetime
     server_time: datetime
+    account: str | None = None
 
 
 class PhaseAmendment(Payload):

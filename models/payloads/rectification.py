@@ -55,6 +55,9 @@ class RectificationStep(Payload):
     quiet_hours: QuietHours | None = None
     plan_time: datetime
     server_time: datetime
+    account: str | None = None
+    """The account that acted for `actor` (a report's unit, the reviewing office), if an Update did."""
+    role: str | None = None
 
 
 class DispatchTally(Payload):

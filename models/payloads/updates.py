@@ -17,6 +17,11 @@ class ObligationAction(Payload):
     unit_id: str
     """The acting unit: the obligation's own unit, or the office."""
     text: str = Field(default="", max_length=4000)
+    account: str | None = Field(default=None, max_length=100)
+    """Who acts for the unit, as the door proved it (`cli:<operator>`, a web account): put on the
+    audit chain beside the unit. None in histories recorded before accounts were carried."""
+    role: str | None = Field(default=None, max_length=20)
+    """The account's role for this campaign (office, agency, …), as the service decided it."""
 
 
 class Evidence(Payload):

@@ -101,6 +101,7 @@ def stack() -> Iterator[Stack]:
     env = clean_env(
         DUBAN_VAR_DIR=str(var_dir),
         DUBAN_TEMPORAL_PORT=str(port),
+        DUBAN_WEB_PORT=str(free_port()),  # `duban up` serves the web door too
         TEMPORAL_CONFIG_FILE=str(var_dir / "absent-temporal.toml"),
         PYTHONUNBUFFERED="1",
         # Fixed ports would be shared by every stack on the machine: metrics have their own test.

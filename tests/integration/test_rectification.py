@@ -244,6 +244,18 @@ async def test_a_report_is_reviewed_rejected_then_accepted_and_refusals_are_reco
         ("rectification.reported", "west", "reported"),
         ("rectification.accepted", "office", "resolved"),
     ]
+    # Who acted, beside the unit: the CLI's operator account where the CLI acted, nothing where a
+    # bare Update (no door) did.
+    who = [(json.loads(p).get("account", "")[:4], json.loads(p).get("role")) for _, _, p in trail]
+    assert who == [
+        ("cli:", "agency"),
+        ("", None),
+        ("cli:", "agency"),
+        ("cli:", "office"),
+        ("", None),
+        ("", None),
+        ("", None),
+    ]
     rejected = json.loads(trail[3].payload)
     assert (rejected["reason"], rejected["due"], rejected["round"]) == ("照片不能反映整改效果", new_due.isoformat(), 1)
     assert any("未通过审核：照片不能反映整改效果" in body for _, body in to_west)

@@ -9,6 +9,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from activities.store import accounts as _accounts  # noqa: F401  (its tables join the metadata)
 from activities.store.tables import metadata
 
 config = context.config
