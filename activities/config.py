@@ -16,6 +16,7 @@ from pydantic import AliasChoices, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from models.delivery import QuietHours
+from rules.plan_size import DEFAULT_MAX_OBLIGATIONS
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -38,6 +39,9 @@ class Settings(BaseSettings):
     log_format: str = Field(default="auto", description="auto | console | json")
     log_level: str = "info"
     webhook_secret: str = "dev-only-secret"
+    max_obligations: int = Field(
+        default=DEFAULT_MAX_OBLIGATIONS, ge=1, description="a plan making more is refused at check and launch"
+    )
 
     # -- delivery channels (activities/delivery.py) ---------------------------------------------
     contacts_file: Path = Field(

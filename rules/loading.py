@@ -15,6 +15,7 @@ from pydantic import BaseModel, ValidationError
 
 from models.plan import OpenField, Plan, UnitDirectory
 from models.ruleset import RuleSet
+from rules.bounded_yaml import Bound, BoundedComposer, Budget, precheck
 
 M = TypeVar("M", bound=BaseModel)
 Path = tuple[str | int, ...]
@@ -30,8 +31,8 @@ class SourceError(Exception):
         self.message = message
 
 
-class _Loader(yaml.SafeLoader):
-    """Safe YAML with YAML 1.2 booleans: `no:` is a key named "no", not False."""
+class _Loader(BoundedComposer, yaml.SafeLoader):
+    """Safe YAML with YAML 1.2 booleans (`no:` is a key named "no", not False), within bounds."""
 
 
 _Loader.yaml_implicit_resolvers = {
@@ -44,26 +45,42 @@ _Loader.add_implicit_resolver(
 
 
 def parse_yaml(text: str, *, path: str) -> tuple[Any, dict[Path, int]]:
-    """Parse YAML, returning the data and the line (1-based) of every mapping value and item."""
+    """Parse YAML, returning the data and the line (1-based) of every mapping value and item.
+
+    Within `rules.bounded_yaml`'s bounds (size, unreadable characters, aliases, nesting, what
+    aliases expand to): anything else is a SourceError at its line, never a hang or a crash.
+    """
+    try:
+        precheck(text)
+    except Bound as e:
+        raise SourceError(path, e.line, e.message) from None
     loader = _Loader(text)
     try:
         node = loader.get_single_node()
+    except Bound as e:
+        raise SourceError(path, e.line, e.message) from None
     except yaml.MarkedYAMLError as e:
         mark = e.problem_mark or e.context_mark
         line = mark.line + 1 if mark else 1
         raise SourceError(path, line, f"YAML syntax error: {e.problem or e}") from None
+    except yaml.YAMLError as e:  # a ReaderError: a character the pre-check let through
+        raise SourceError(path, 1, f"YAML error: {e}") from None
     finally:
         loader.dispose()
     if node is None:
         raise SourceError(path, 1, "the file is empty")
     lines: dict[Path, int] = {}
+    budget = Budget(loader.nodes)
 
     def build(n: yaml.Node, at: Path) -> Any:
+        budget.spend(n)
         lines[at] = n.start_mark.line + 1
         if isinstance(n, yaml.MappingNode):
             out: dict[Any, Any] = {}
             for k, v in n.value:
-                key = loader.construct_object(k, deep=True)
+                if not isinstance(k, yaml.ScalarNode):  # a list or mapping as a key: nothing we read
+                    raise SourceError(path, k.start_mark.line + 1, "a key must be a plain value")
+                key = scalar(k)
                 if key in out:
                     raise SourceError(path, k.start_mark.line + 1, f"duplicate key {key!r}")
                 out[key] = build(v, (*at, key))
@@ -71,12 +88,18 @@ def parse_yaml(text: str, *, path: str) -> tuple[Any, dict[Path, int]]:
             return out
         if isinstance(n, yaml.SequenceNode):
             return [build(v, (*at, i)) for i, v in enumerate(n.value)]
+        return scalar(n)
+
+    def scalar(n: yaml.Node) -> Any:
         try:
             return loader.construct_object(n, deep=True)
-        except (yaml.constructor.ConstructorError, ValueError) as e:
+        except (yaml.constructor.ConstructorError, ValueError, OverflowError, TypeError) as e:
             raise SourceError(path, n.start_mark.line + 1, f"bad value {n.value!r}: {e}") from None
 
-    return build(node, ()), lines
+    try:
+        return build(node, ()), lines
+    except Bound as e:
+        raise SourceError(path, e.line, e.message) from None
 
 
 def _line_of(lines: dict[Path, int], loc: Path) -> int:
