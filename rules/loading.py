@@ -228,7 +228,7 @@ def directory_reference(text: str, *, path: str) -> tuple[str, int]:
 def parse_ruleset(text: str, *, path: str, plan: Plan | None = None) -> RuleSet:
     """Parse a rule set and prove it can run: every condition compiles and type-checks against
     the facts, and (given the plan) every role and milestone it names exists in the plan."""
-    from rules.engine import RuleError, check_against_plan, compile_condition  # engine imports us not
+    from rules.engine import RuleError  # engine imports us not
 
     data, lines = parse_yaml(text, path=path)
     if not isinstance(data, dict):
@@ -253,10 +253,7 @@ def parse_ruleset(text: str, *, path: str, plan: Plan | None = None) -> RuleSet:
 
     ruleset = validate(RuleSet, data, path=path, lines=lines, locate=locate)
     try:
-        for r in ruleset.rules:
-            compile_condition(r)
-        if plan is not None:
-            check_against_plan(ruleset, plan)
+        proven(ruleset, plan)
     except RuleError as e:
         i = index_of(e.rule_id)
         at: Path = ("rules", i, e.part) if i is not None else ("rules",)
@@ -266,3 +263,18 @@ def parse_ruleset(text: str, *, path: str, plan: Plan | None = None) -> RuleSet:
             at = ("rules", i, "action", "to")
         raise SourceError(path, _line_of(lines, at), str(e)) from None
     return ruleset
+
+
+def proven(ruleset: RuleSet, plan: Plan | None) -> None:
+    """Prove a rule set (already read) can run: every condition compiles and type-checks against
+    the facts and, given the plan, every role and milestone it names exists there.
+
+    Raises:
+        rules.engine.RuleError: naming the rule and the part that is wrong.
+    """
+    from rules.engine import check_against_plan, compile_condition
+
+    for r in ruleset.rules:
+        compile_condition(r)
+    if plan is not None:
+        check_against_plan(ruleset, plan)
