@@ -60,3 +60,32 @@ def referenced(owner: Path, ref: str, *, line: int, root: Path | None = None, wh
     if not target.is_file():
         raise SourceError(str(owner), line, f"{what} {ref!r} is not a regular file: refused")
     return target
+
+
+class EvidenceUnreadable(Exception):
+    """An evidence file that is not read: missing, a link, not a regular file, too large."""
+
+
+def read_evidence(path: Path, *, max_bytes: int) -> bytes:
+    """An evidence file's bytes. A symbolic link is refused, not followed (a link to a system
+    file must not be sent as a town's photo); so is anything but a regular file, or one larger
+    than `max_bytes` (read no further than that)."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | getattr(os, "O_NONBLOCK", 0))
+    except FileNotFoundError:
+        raise EvidenceUnreadable(f"{path}: no such file") from None
+    except OSError as e:
+        if os.path.islink(path):
+            raise EvidenceUnreadable(f"{path}: a symbolic link: refused (attach the file itself)") from None
+        raise EvidenceUnreadable(f"{path}: cannot be read ({e.strerror or e})") from None
+    st = os.fstat(fd)
+    if not stat.S_ISREG(st.st_mode):
+        os.close(fd)
+        raise EvidenceUnreadable(f"{path}: not a regular file: refused")
+    with os.fdopen(fd, "rb") as f:
+        if st.st_size > max_bytes:
+            raise EvidenceUnreadable(f"{path}: {st.st_size:,} bytes, larger than any rule set accepts")
+        data = f.read(max_bytes + 1)
+    if len(data) > max_bytes:
+        raise EvidenceUnreadable(f"{path}: larger than any rule set accepts")
+    return data

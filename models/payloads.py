@@ -46,6 +46,7 @@ class Act(StrEnum):
     dispatch_alert = "dispatch_alert"  # a channel down or a push uncertain: told to the office
     rectification_open = "rectification_open"
     rectification_step = "rectification_step"
+    check_evidence = "check_evidence"  # the stored files an Update cites: CheckEvidence → EvidenceChecked
 
 
 # -- the campaign ---------------------------------------------------------------------------------
@@ -291,6 +292,17 @@ class Evidence(Payload):
     sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
     size: int = Field(ge=0)
     media_type: str = "application/octet-stream"
+
+
+class CheckEvidence(Payload):
+    """The evidence an Update cites, to be checked against the files stored under its hashes."""
+
+    evidence: list[Evidence]
+
+
+class EvidenceChecked(Payload):
+    problem: str | None = None
+    """Why the citation does not hold (not stored, another size, content not its hash), or None."""
 
 
 class Acknowledge(ObligationAction):

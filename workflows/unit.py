@@ -40,6 +40,7 @@ from models.payloads import (
 from models.ruleset import ActionKind, Event
 from models.time import at
 from rules.engine import Firing, took
+from rules.evidence import policy_problem
 from rules.rectification import order_from_action
 from workflows.common import (
     DB_ACTIVITY,
@@ -52,6 +53,7 @@ from workflows.common import (
     refuse,
 )
 from workflows.dispatch import POKE_PATCH, poke, pushes
+from workflows.evidence import EVIDENCE_PATCH, check_evidence
 from workflows.rectification import start_orders
 
 MIRROR_DEBOUNCE = timedelta(seconds=2)
@@ -82,13 +84,9 @@ def _files(evidence: list[Evidence]) -> dict[str, Any]:
 
 
 def _evidence_problem(evidence: list[Evidence], ctx: CampaignContext) -> str | None:
-    policy = ctx.ruleset.evidence
     for e in evidence:
-        ext = e.name.rsplit(".", 1)[-1].lower() if "." in e.name else ""
-        if ext not in policy.types:
-            return f"evidence {e.name!r}: type {ext or '(none)'!r} is not accepted (only {'/'.join(policy.types)})"
-        if e.size > policy.max_bytes:
-            return f"evidence {e.name!r} is {e.size:,} bytes: the limit is {policy.max_bytes:,}"
+        if why := policy_problem(e.name, e.size, ctx.ruleset.evidence):
+            return why
     return None
 
 
@@ -349,6 +347,16 @@ class UnitWorkflow:
         """The obligation to act on; or record the refused attempt and fail the Update."""
         assert self._ctx is not None
         reason = self._reason(a, verb)
+        # The client's size and SHA-256 are claims: the stored file is checked (patched in, so
+        # Updates handled before it replay as they ran).
+        if (
+            reason is None
+            and isinstance(a, ReportProgress | Complete)
+            and a.evidence
+            and workflow.patched(EVIDENCE_PATCH)
+        ):
+            reason = await check_evidence(a.evidence)
+            self._activities += 1
         if reason is None:
             return self._obs[a.obligation_id]
         error = await record_refusal(
