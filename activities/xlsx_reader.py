@@ -13,6 +13,7 @@ from __future__ import annotations
 import posixpath
 import re
 import zipfile
+import zlib
 from collections.abc import Iterator
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -171,12 +172,16 @@ def read_sheet(path: Path, *, prefer: str | None = None) -> Sheet:
     except (zipfile.BadZipFile, zipfile.LargeZipFile, ValueError) as e:
         raise XlsxError(f"not an Excel workbook (.xlsx): {e}") from None
     with z:
-        book = _Book(z)
-        sheets = _sheets(book)
-        title, part = next(((t, p) for t, p in sheets if t == prefer), sheets[0])
-        strings = _strings(book)
-        dates, epoch1904 = _date_styles(book)
-        return Sheet(title, _cells(book, part, strings, dates, epoch1904))
+        try:
+            book = _Book(z)
+            sheets = _sheets(book)
+            title, part = next(((t, p) for t, p in sheets if t == prefer), sheets[0])
+            strings = _strings(book)
+            dates, epoch1904 = _date_styles(book)
+            return Sheet(title, _cells(book, part, strings, dates, epoch1904))
+        except (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError, RuntimeError) as e:
+            # A damaged archive (a bad CRC, a cut stream, an encrypted or unknown compression).
+            raise XlsxError(f"a damaged workbook: {e}") from None
 
 
 def _cells(book: _Book, part: str, strings: list[str], dates: set[int], epoch1904: bool) -> list[list[Cell]]:

@@ -22,10 +22,11 @@ MAX_DEPTH = 40
 MAX_EXPANSION = 100_000
 """Nodes that aliases may add when the file is read as data (each reuse counts its whole block)."""
 
-# What no text file holds: C0 controls but tab/newline/return, DEL, the non-characters, and lone
+# What no text file holds: C0 controls but tab/newline/return, DEL, C1 controls but NEL, the
+# non-characters, and lone
 # surrogates (Python lets them through `surrogateescape`). YAML refuses them too, but with a
 # traceback-shaped ReaderError at a byte offset; here they get a line.
-_UNREADABLE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ufffe\uffff\ud800-\udfff]")
+_UNREADABLE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x84\x86-\x9f\ufffe\uffff\ud800-\udfff]")
 
 
 class Bound(Exception):

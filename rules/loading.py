@@ -54,7 +54,10 @@ def parse_yaml(text: str, *, path: str) -> tuple[Any, dict[Path, int]]:
         precheck(text)
     except Bound as e:
         raise SourceError(path, e.line, e.message) from None
-    loader = _Loader(text)
+    try:
+        loader = _Loader(text)  # the reader checks the first characters already
+    except yaml.YAMLError as e:
+        raise SourceError(path, 1, f"YAML error: {e}") from None
     try:
         node = loader.get_single_node()
     except Bound as e:

@@ -54,7 +54,7 @@ def test_deep_nesting_is_refused_not_a_recursion_error(text: str) -> None:
     assert f"more than {MAX_DEPTH} deep" in refused(text).message
 
 
-@pytest.mark.parametrize("char", ["\x00", "\x07", "\x1b", "\ufffe", "\ud800"])
+@pytest.mark.parametrize("char", ["\x00", "\x07", "\x1b", "\x80", "\x9f", "\ufffe", "\ud800"])
 def test_unreadable_characters_are_refused_at_their_line(char: str) -> None:
     e = refused(f"id: p\ntitle: a{char}b\n")
     assert e.line == 2 and "unreadable character" in e.message
