@@ -169,7 +169,7 @@ def read_sheet(path: Path, *, prefer: str | None = None) -> Sheet:
     """
     try:
         z = zipfile.ZipFile(path)
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, ValueError) as e:
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, ValueError, NotImplementedError, EOFError) as e:
         raise XlsxError(f"not an Excel workbook (.xlsx): {e}") from None
     with z:
         try:

@@ -102,6 +102,15 @@ def test_one_cell_at_the_far_corner_does_not_hang(tmp_path: Path) -> None:
     assert "XFD1048576: beyond the bounds" in refused(path)
 
 
+def test_a_zip_of_an_unknown_version(tmp_path: Path) -> None:
+    data = bytearray(good(tmp_path).read_bytes())
+    at = data.index(b"PK\x01\x02")  # the first central directory entry: "version needed" at +6
+    data[at + 6] = 0xBB
+    bad = tmp_path / "b.xlsx"
+    bad.write_bytes(bytes(data))
+    assert "not an Excel workbook" in refused(bad)
+
+
 def test_an_entity_bomb_is_refused(tmp_path: Path) -> None:
     doctype = (
         '<?xml version="1.0"?><!DOCTYPE worksheet [<!ENTITY a "aaaaaaaaaa">'
