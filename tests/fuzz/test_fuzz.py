@@ -21,8 +21,8 @@ FAST = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCh
 
 
 def test_every_door_under_the_blind_mutator() -> None:
-    tally = run(seconds=25, seed=15)
-    assert sum(tally.cases.values()) > 500
+    tally = run(seconds=18, seed=15)
+    assert sum(tally.cases.values()) > 300
     assert not tally.findings, "\n".join(f"{f.door}: {f.kind}: {f.detail}" for f in tally.findings[:5])
     # The mutants are not all refused: some still read (the mutator does not just break files).
     assert any(tally.refused[d] < n for d, n in tally.cases.items())
@@ -67,7 +67,7 @@ _values = st.recursive(
 )
 
 
-@FAST
+@settings(FAST, max_examples=60)
 @given(st.data())
 def test_shipped_files_with_a_value_replaced(data: st.DataObject) -> None:
     """Structure-aware: a shipped plan or rule set with one mapping value swapped for any value."""
