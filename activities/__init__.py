@@ -12,6 +12,7 @@ from activities.assessing import AssessmentActivities
 from activities.campaign import CampaignActivities
 from activities.delivery import Outbox
 from activities.dispatching import DispatchAlerts
+from activities.evidence_check import EvidenceActivities
 from activities.rectification import RectificationActivities
 from activities.sending import DeliveryActivities
 from activities.simulate import AgencySimulator
@@ -48,6 +49,7 @@ def build(
         DispatchAlerts(engine).dispatch_alert,
         r.rectification_open,
         r.rectification_step,
+        EvidenceActivities(engine).check_evidence,
     ]
     if client is not None:
         out += [AgencySimulator(client).simulate_agency, a.simulate_scores]

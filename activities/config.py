@@ -16,6 +16,7 @@ from pydantic import AliasChoices, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from models.delivery import QuietHours
+from rules.plan_size import DEFAULT_MAX_OBLIGATIONS
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -40,6 +41,9 @@ class Settings(BaseSettings):
     webhook_secret: str = Field(
         default="dev-only-secret",
         description="signs webhooks whose contact names no webhook_secret_env of its own",
+    )
+    max_obligations: int = Field(
+        default=DEFAULT_MAX_OBLIGATIONS, ge=1, description="a plan making more is refused at check and launch"
     )
     startup_wait_seconds: float = Field(
         default=120.0, ge=0, description="a starting worker waits this long for Temporal and PostgreSQL"

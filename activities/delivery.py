@@ -20,6 +20,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from activities.config import Settings
+from activities.source_files import read_source, referenced
 from activities.store import deliveries as ledger
 from activities.store.tables import campaigns, inbox
 from models.calendar import CalendarData
@@ -46,14 +47,13 @@ def load_contacts(path: Path) -> ContactBook:
     Raises:
         SourceError: `FILE:LINE: message` for anything wrong in either file.
     """
-    text = path.read_text(encoding="utf-8")
+    text = read_source(path)
     ref = directory_reference(text, path=str(path))
     if ref is None:
         raise SourceError(str(path), 1, "directory: must name the unit directory file (e.g. ../units/suixian.yaml)")
-    dpath = path.parent / ref[0]
-    if not dpath.is_file():
-        raise SourceError(str(path), ref[1], f"unit directory {ref[0]!r} not found (looked for {dpath})")
-    directory = parse_directory(dpath.read_text(encoding="utf-8"), path=str(dpath))
+    # Contacts sit in plans/contacts/ and name ../units/…: confined to the folder above theirs.
+    dpath = referenced(path, ref[0], line=ref[1], root=path.parent.parent)
+    directory = parse_directory(read_source(dpath), path=str(dpath))
     return parse_contacts(text, path=str(path), directory=directory)
 
 

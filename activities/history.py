@@ -222,6 +222,10 @@ class Verdict:
     subset: bool = False
     unchecked_rows: int = 0
     not_given: int = 0
+    # A campaign still running writes rows while its histories are fetched: rows no history yet
+    # shows (an activity in flight, a run begun since) are counted here, not called broken.
+    running: bool = False
+    in_flight: int = 0
 
     @property
     def ok(self) -> bool:

@@ -6,11 +6,10 @@ between openpyxl and that module's `Cell`s.
 
 from __future__ import annotations
 
-import zipfile
-from datetime import date, datetime
+from datetime import date
 from pathlib import Path
-from typing import Any
 
+from activities.xlsx_reader import XlsxError, read_sheet
 from models.assessment import ScoreSheet
 from models.plan import Unit
 from rules.score_import import Cell, column_letter, template
@@ -70,35 +69,20 @@ def read_cells(path: Path, *, prefer: str | None = None) -> tuple[str, list[list
     """The worksheet titled `prefer` (else the first) as rows of cells, and its title.
 
     Formulas are read as formulas (never their cached values), so `rules.score_import` can
-    refuse them.
+    refuse them. Streamed and bounded by `activities.xlsx_reader` (not openpyxl, which pads rows
+    to the sheet's stated size and fails on damaged parts without naming a cell).
 
     Raises:
-        WorkbookError: no such file, or not an .xlsx workbook.
+        WorkbookError: no such file, not an .xlsx workbook, or cells that cannot be read (named).
     """
-    from openpyxl import load_workbook
-    from openpyxl.utils.exceptions import InvalidFileException
-
     try:
-        book = load_workbook(path, read_only=True, data_only=False)
+        sheet = read_sheet(path, prefer=prefer)
     except FileNotFoundError:
         raise WorkbookError(f"{path}: no such file") from None
-    except (InvalidFileException, zipfile.BadZipFile, KeyError, OSError, ValueError) as e:
-        raise WorkbookError(f"{path}: not an Excel workbook (.xlsx): {e}") from None
-    try:
-        ws = book[prefer] if prefer and prefer in book.sheetnames else book.worksheets[0]
-        rows = [[_cell(c) for c in row] for row in ws.iter_rows()]
-        return ws.title, rows
-    finally:
-        book.close()
-
-
-def _cell(c: Any) -> Cell:
-    from openpyxl.worksheet.formula import ArrayFormula, DataTableFormula
-
-    v = getattr(c, "value", None)
-    if getattr(c, "data_type", None) == "f" or isinstance(v, (ArrayFormula, DataTableFormula)):
-        text = v if isinstance(v, str) else getattr(v, "text", None) or "=…"
-        return Cell(value=text, formula=True)
-    if isinstance(v, datetime) and v.time() == datetime.min.time():
-        return Cell(value=v.date())
-    return Cell(value=v)
+    except IsADirectoryError:
+        raise WorkbookError(f"{path}: is a directory, not a workbook") from None
+    except XlsxError as e:
+        raise WorkbookError(f"{path}: {e}") from None
+    except OSError as e:
+        raise WorkbookError(f"{path}: cannot be read ({e.strerror or e})") from None
+    return sheet.title, sheet.rows

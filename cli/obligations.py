@@ -9,6 +9,7 @@ from typing import Any
 
 import typer
 
+from activities.source_files import EvidenceUnreadable, read_evidence
 from cli.common import UserError, act, call, out, parse_date
 from models.payloads import ObligationView
 from models.time import CST
@@ -39,17 +40,22 @@ def _on(
     """Act on the obligation as the unit through the service `action` (with `fields`, and the
     evidence `files` stored first), and show what the obligation has become."""
     cid = campaign_of(obligation)
-    for f in files:
-        if not f.is_file():
-            raise UserError(f"{f}: no such file")
-    evidence = [EvidenceFile(name=f.name, content=f.read_bytes()) for f in files]
+    evidence = [EvidenceFile(name=f.name, content=_read(f)) for f in files]
 
     async def go(ctx: Services, actor: Actor) -> ObligationView:
         if evidence:
-            fields["evidence"] = await obligations.store_evidence(ctx, files=evidence)
+            fields["evidence"] = await obligations.store_evidence(ctx, files=evidence, campaign=cid)
         return await action(ctx, actor=actor, obligation=obligation, **fields)
 
     _show(act(unit, cid, go))
+
+
+def _read(f: Path) -> bytes:
+    """An evidence file's content: a regular file, never through a symbolic link."""
+    try:
+        return read_evidence(f, max_bytes=obligations.EVIDENCE_STORE_LIMIT)
+    except EvidenceUnreadable as e:
+        raise UserError(str(e)) from None
 
 
 def ack(obligation: str, unit: str = _UNIT) -> None:

@@ -22,6 +22,12 @@ RuleId = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_.-]*$", max_le
 HourMinute = Annotated[str, StringConstraints(pattern=r"^([01]\d|2[0-3]):[0-5]\d$")]
 
 
+MAX_CONDITION = 2_000
+"""Characters in one rule's condition: the CEL library itself panics on some 100,000-character ones."""
+MAX_RULES = 500
+"""Rules in one set: the shipped ones have 10 or so; more is a mistake or an attack on the engine."""
+
+
 class TriggerKind(StrEnum):
     before_due = "before_due"  # N official working days before the due date
     at_due = "at_due"
@@ -122,7 +128,7 @@ class Rule(Frozen):
     id: RuleId
     description: str = ""
     trigger: Trigger
-    when: str = "true"
+    when: str = Field(default="true", max_length=MAX_CONDITION)
     """A CEL condition over the obligation's facts (see rules.engine.FACTS)."""
     action: Action
 
@@ -210,7 +216,7 @@ class RuleSet(Frozen):
     evidence: EvidencePolicy = EvidencePolicy()
     ladder: tuple[Role, ...] = LADDER
     """The escalation ladder, bottom to top: an escalation's level may only climb it."""
-    rules: tuple[Rule, ...]
+    rules: tuple[Rule, ...] = Field(max_length=MAX_RULES)
     monthly: Monthly = Monthly()
     severity: NoticeSeverity = NoticeSeverity()
     """The 三色督办 thresholds of 督办通知."""

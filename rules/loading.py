@@ -16,6 +16,7 @@ from pydantic import BaseModel, ValidationError
 from models.open_fields import OpenField
 from models.plan import Plan, UnitDirectory
 from models.ruleset import RuleSet
+from rules.bounded_yaml import Bound, BoundedComposer, Budget, precheck
 
 M = TypeVar("M", bound=BaseModel)
 Path = tuple[str | int, ...]
@@ -31,8 +32,8 @@ class SourceError(Exception):
         self.message = message
 
 
-class _Loader(yaml.SafeLoader):
-    """Safe YAML with YAML 1.2 booleans: `no:` is a key named "no", not False."""
+class _Loader(BoundedComposer, yaml.SafeLoader):
+    """Safe YAML with YAML 1.2 booleans (`no:` is a key named "no", not False), within bounds."""
 
 
 _Loader.yaml_implicit_resolvers = {
@@ -45,26 +46,45 @@ _Loader.add_implicit_resolver(
 
 
 def parse_yaml(text: str, *, path: str) -> tuple[Any, dict[Path, int]]:
-    """Parse YAML, returning the data and the line (1-based) of every mapping value and item."""
-    loader = _Loader(text)
+    """Parse YAML, returning the data and the line (1-based) of every mapping value and item.
+
+    Within `rules.bounded_yaml`'s bounds (size, unreadable characters, aliases, nesting, what
+    aliases expand to): anything else is a SourceError at its line, never a hang or a crash.
+    """
+    try:
+        precheck(text)
+    except Bound as e:
+        raise SourceError(path, e.line, e.message) from None
+    try:
+        loader = _Loader(text)  # the reader checks the first characters already
+    except yaml.YAMLError as e:
+        raise SourceError(path, 1, f"YAML error: {e}") from None
     try:
         node = loader.get_single_node()
+    except Bound as e:
+        raise SourceError(path, e.line, e.message) from None
     except yaml.MarkedYAMLError as e:
         mark = e.problem_mark or e.context_mark
         line = mark.line + 1 if mark else 1
         raise SourceError(path, line, f"YAML syntax error: {e.problem or e}") from None
+    except yaml.YAMLError as e:  # a ReaderError: a character the pre-check let through
+        raise SourceError(path, 1, f"YAML error: {e}") from None
     finally:
         loader.dispose()
     if node is None:
         raise SourceError(path, 1, "the file is empty")
     lines: dict[Path, int] = {}
+    budget = Budget(loader.nodes)
 
     def build(n: yaml.Node, at: Path) -> Any:
+        budget.spend(n)
         lines[at] = n.start_mark.line + 1
         if isinstance(n, yaml.MappingNode):
             out: dict[Any, Any] = {}
             for k, v in n.value:
-                key = loader.construct_object(k, deep=True)
+                if not isinstance(k, yaml.ScalarNode):  # a list or mapping as a key: nothing we read
+                    raise SourceError(path, k.start_mark.line + 1, "a key must be a plain value")
+                key = scalar(k)
                 if key in out:
                     raise SourceError(path, k.start_mark.line + 1, f"duplicate key {key!r}")
                 out[key] = build(v, (*at, key))
@@ -72,12 +92,18 @@ def parse_yaml(text: str, *, path: str) -> tuple[Any, dict[Path, int]]:
             return out
         if isinstance(n, yaml.SequenceNode):
             return [build(v, (*at, i)) for i, v in enumerate(n.value)]
+        return scalar(n)
+
+    def scalar(n: yaml.Node) -> Any:
         try:
             return loader.construct_object(n, deep=True)
-        except (yaml.constructor.ConstructorError, ValueError) as e:
+        except (yaml.constructor.ConstructorError, ValueError, OverflowError, TypeError) as e:
             raise SourceError(path, n.start_mark.line + 1, f"bad value {n.value!r}: {e}") from None
 
-    return build(node, ()), lines
+    try:
+        return build(node, ()), lines
+    except Bound as e:
+        raise SourceError(path, e.line, e.message) from None
 
 
 def _line_of(lines: dict[Path, int], loc: Path) -> int:
@@ -206,7 +232,7 @@ def directory_reference(text: str, *, path: str) -> tuple[str, int]:
 def parse_ruleset(text: str, *, path: str, plan: Plan | None = None) -> RuleSet:
     """Parse a rule set and prove it can run: every condition compiles and type-checks against
     the facts, and (given the plan) every role and milestone it names exists in the plan."""
-    from rules.engine import RuleError, check_against_plan, compile_condition  # engine imports us not
+    from rules.engine import RuleError  # engine imports us not
 
     data, lines = parse_yaml(text, path=path)
     if not isinstance(data, dict):
@@ -231,10 +257,7 @@ def parse_ruleset(text: str, *, path: str, plan: Plan | None = None) -> RuleSet:
 
     ruleset = validate(RuleSet, data, path=path, lines=lines, locate=locate)
     try:
-        for r in ruleset.rules:
-            compile_condition(r)
-        if plan is not None:
-            check_against_plan(ruleset, plan)
+        proven(ruleset, plan)
     except RuleError as e:
         i = index_of(e.rule_id)
         at: Path = ("rules", i, e.part) if i is not None else ("rules",)
@@ -244,3 +267,18 @@ def parse_ruleset(text: str, *, path: str, plan: Plan | None = None) -> RuleSet:
             at = ("rules", i, "action", "to")
         raise SourceError(path, _line_of(lines, at), str(e)) from None
     return ruleset
+
+
+def proven(ruleset: RuleSet, plan: Plan | None) -> None:
+    """Prove a rule set (already read) can run: every condition compiles and type-checks against
+    the facts and, given the plan, every role and milestone it names exists there.
+
+    Raises:
+        rules.engine.RuleError: naming the rule and the part that is wrong.
+    """
+    from rules.engine import check_against_plan, compile_condition
+
+    for r in ruleset.rules:
+        compile_condition(r)
+    if plan is not None:
+        check_against_plan(ruleset, plan)

@@ -28,6 +28,7 @@ from models.payloads import (
     RequestExtension,
 )
 from models.views import InboxPage
+from rules.evidence import name_problem, policy_problem
 from services.actors import Actor
 from services.context import Services
 from services.errors import Invalid
@@ -139,16 +140,26 @@ async def evaluate(ctx: Services, *, actor: Actor, obligation: str, accept: bool
     return await _act(ctx, UnitWorkflow.evaluate, arg)
 
 
-async def store_evidence(ctx: Services, *, files: Sequence[EvidenceFile]) -> list[Evidence]:
+async def store_evidence(
+    ctx: Services, *, files: Sequence[EvidenceFile], campaign: str | None = None
+) -> list[Evidence]:
     """Store evidence files by their SHA-256 (once, whatever the Update's fate) and return the
-    references an Update carries. The rule set's limits on size and type are the workflow's to
-    enforce, so that a refused attempt is on the record; nothing here is kept from it."""
+    references an Update carries.
+
+    A name that is not a plain file name is refused here (Invalid). A file the campaign's rule
+    set refuses (type, size) is not stored, but its reference is returned: the workflow refuses
+    the Update citing it, so the attempt is on the record, and the store holds only what it may.
+    """
+    policy = await ctx.read(evidence_store.policy, campaign) if campaign else None
     refs, rows = [], []
     for f in files:
+        if why := name_problem(f.name):
+            raise Invalid(why)
         digest = hashlib.sha256(f.content).hexdigest()
         media = mimetypes.guess_type(f.name)[0] or "application/octet-stream"
         refs.append(Evidence(name=f.name, sha256=digest, size=len(f.content), media_type=media))
-        if len(f.content) <= EVIDENCE_STORE_LIMIT:
+        refused = policy_problem(f.name, len(f.content), policy) if policy else None
+        if refused is None and len(f.content) <= EVIDENCE_STORE_LIMIT:
             rows.append(
                 {"sha256": digest, "size": len(f.content), "media_type": media, "name": f.name, "content": f.content}
             )

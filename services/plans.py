@@ -11,6 +11,7 @@ from datetime import date, datetime
 from pathlib import Path
 
 from activities.config import ROOT, Settings, get_settings
+from activities.source_files import read_source, referenced
 from models.assessment import ScoreBook
 from models.calendar import CalendarData, YearCalendar
 from models.payloads import CampaignInput
@@ -28,6 +29,7 @@ from rules.loading import (
     parse_ruleset,
     parse_yaml,
 )
+from rules.plan_size import too_large
 from rules.scoresheets import parse_scorebook
 from services.errors import Invalid
 
@@ -40,27 +42,39 @@ DEFAULT_RULES = RULESETS / "suixian-default.yaml"
 
 
 def read_text(path: Path) -> str:
+    """A source file's text, within bounds (`activities.source_files`)."""
     try:
-        return path.read_text(encoding="utf-8")
+        return read_source(path)
     except FileNotFoundError:
         raise Invalid(f"{path}: no such file") from None
     except IsADirectoryError:
         raise Invalid(f"{path}: is a directory, not a file") from None
-    except UnicodeDecodeError:
-        raise SourceError(str(path), 1, "not UTF-8 text") from None
+    except PermissionError:
+        raise Invalid(f"{path}: not readable (permission denied)") from None
+    except OSError as e:  # a name too long, a loop of links: nothing a plan can be read from
+        raise Invalid(f"{path}: cannot be read ({e.strerror or e})") from None
 
 
 def load_directory(path: Path) -> UnitDirectory:
     return parse_directory(read_text(path), path=str(path))
 
 
-def load_plan(path: Path) -> Plan:
+def load_plan(path: Path, *, max_obligations: int | None = None) -> Plan:
+    """A plan and the unit directory it names (in its folder), refused when it makes more
+    obligations than `max_obligations` (default: Settings.max_obligations)."""
     text = read_text(path)
     ref, line = directory_reference(text, path=str(path))
-    dpath = path.parent / ref
-    if not dpath.is_file():
-        raise SourceError(str(path), line, f"unit directory {ref!r} not found (looked for {dpath})")
-    return parse_plan(text, path=str(path), directory=load_directory(dpath))
+    dpath = referenced(path, ref, line=line)
+    plan = parse_plan(text, path=str(path), directory=load_directory(dpath))
+    limit = get_settings().max_obligations if max_obligations is None else max_obligations
+    if why := too_large(plan, limit):
+        raise SourceError(str(path), _line_of_tasks(text), why)
+    return plan
+
+
+def _line_of_tasks(text: str) -> int:
+    m = re.search(r"^tasks:", text, re.MULTILINE)
+    return text.count("\n", 0, m.start()) + 1 if m else 1
 
 
 def to_fill(path: Path, plan: Plan) -> list[FieldToFill]:

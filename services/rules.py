@@ -72,11 +72,12 @@ async def install_rules(
     rec = await record(ctx, campaign=campaign)
     if rec.closed:
         raise Conflict(closed_message(campaign, rec.as_of))
-    parse_ruleset(ruleset_text, path=ruleset_path, plan=rec.plan)  # FILE:LINE here, before anything is sent
+    # Read here, within bounds and with FILE:LINE errors: the workflow never parses YAML.
+    ruleset = parse_ruleset(ruleset_text, path=ruleset_path, plan=rec.plan)
     return await send_to_campaign(
         ctx,
         campaign=campaign,
         update=CampaignWorkflow.install_rules,
-        arg=InstallRules(text=ruleset_text, path=ruleset_path, actor=by, account=actor.account),
+        arg=InstallRules(ruleset=ruleset, path=ruleset_path, actor=by, account=actor.account),
         what="nothing installed",
     )

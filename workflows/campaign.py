@@ -34,7 +34,8 @@ from models.payloads import (
 from models.ruleset import RuleSet
 from models.time import at
 from rules.amend import AmendmentError, diff
-from rules.loading import SourceError, parse_ruleset
+from rules.engine import RuleError
+from rules.loading import SourceError, parse_ruleset, proven
 from rules.obligations import expand, units_by_phase
 from workflows.common import DB_ACTIVITY, REPORT_ACTIVITY, own_cost, plan_now, provenance
 from workflows.dispatch import DISPATCH_PATCH, finish_dispatch, start_dispatch
@@ -126,10 +127,18 @@ class CampaignWorkflow:
 
     def _parse(self, req: InstallRules) -> RuleSet:
         assert self._inp is not None and self._ctx is not None
-        try:
-            ruleset = parse_ruleset(req.text, path=req.path, plan=self._inp.plan)
-        except SourceError as e:
-            raise ValueError(str(e)) from None
+        if req.ruleset is not None:
+            ruleset = req.ruleset
+            try:
+                proven(ruleset, self._inp.plan)
+            except RuleError as e:
+                raise ValueError(f"{req.path}: {e}") from None
+        else:
+            # Only replays reach this: the validator refuses text (see `_v_install_rules`).
+            try:
+                ruleset = parse_ruleset(req.text, path=req.path, plan=self._inp.plan)
+            except SourceError as e:
+                raise ValueError(str(e)) from None
         if ruleset.digest() == self._ctx.ruleset_hash:
             raise ValueError(f"{req.path}: rule set {ruleset.id} v{ruleset.version} is already in force")
         return ruleset
@@ -173,6 +182,14 @@ class CampaignWorkflow:
         do not compile, or that names a role or milestone the plan lacks changes nothing."""
         if self._ctx is None:
             raise ValueError("the campaign is still starting: try again in a moment")
+        if req.ruleset is None:
+            # Never parsed here: a 405-byte YAML bomb once took this thread for seconds and the
+            # worker's memory to 1.5 GB. The service reads the file (within bounds) and sends
+            # the rule set; text is refused by its size alone, without being looked at.
+            raise ValueError(
+                f"{req.path}: refused: the campaign takes a rule set read and checked by "
+                f"`duban rules install`, not YAML text ({len(req.text):,} characters sent)"
+            )
         self._parse(req)
 
     # -- plan amendments: a validated Update -------------------------------------------------------

@@ -29,12 +29,14 @@ from models.payloads import (
 )
 from models.ruleset import Event
 from rules.engine import Firing
+from rules.evidence import policy_problem
 from workflows.common import (
     engine_for,
     plan_now,
     record_refusal,
     refuse,
 )
+from workflows.evidence import EVIDENCE_PATCH, check_evidence
 
 OFFICE_ONLY = {"decide_extension": "decide a 延期申请", "evaluate": "evaluate completed work"}
 
@@ -44,13 +46,9 @@ def _files(evidence: list[Evidence]) -> dict[str, Any]:
 
 
 def _evidence_problem(evidence: list[Evidence], ctx: CampaignContext) -> str | None:
-    policy = ctx.ruleset.evidence
     for e in evidence:
-        ext = e.name.rsplit(".", 1)[-1].lower() if "." in e.name else ""
-        if ext not in policy.types:
-            return f"evidence {e.name!r}: type {ext or '(none)'!r} is not accepted (only {'/'.join(policy.types)})"
-        if e.size > policy.max_bytes:
-            return f"evidence {e.name!r} is {e.size:,} bytes: the limit is {policy.max_bytes:,}"
+        if why := policy_problem(e.name, e.size, ctx.ruleset.evidence):
+            return why
     return None
 
 
@@ -138,6 +136,16 @@ class UnitUpdates:
         """The obligation to act on; or record the refused attempt and fail the Update."""
         assert self._ctx is not None
         reason = self._reason(a, verb)
+        # The client's size and SHA-256 are claims: the stored file is checked (patched in, so
+        # Updates handled before it replay as they ran).
+        if (
+            reason is None
+            and isinstance(a, ReportProgress | Complete)
+            and a.evidence
+            and workflow.patched(EVIDENCE_PATCH)
+        ):
+            reason = await check_evidence(a.evidence)
+            self._activities += 1
         if reason is None:
             return self._obs[a.obligation_id]
         error = await record_refusal(

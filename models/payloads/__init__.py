@@ -69,10 +69,12 @@ from models.payloads.rehearsal import (
 )
 from models.payloads.updates import (
     Acknowledge,
+    CheckEvidence,
     Complete,
     DecideExtension,
     Evaluate,
     Evidence,
+    EvidenceChecked,
     ObligationAction,
     ObligationView,
     ReportProgress,
@@ -91,6 +93,7 @@ __all__ = [
     "CampaignContext",
     "CampaignInput",
     "CampaignResult",
+    "CheckEvidence",
     "CloseCampaign",
     "Complete",
     "CurrentPlanTime",
@@ -105,6 +108,7 @@ __all__ = [
     "EvaluateRun",
     "EvaluationSummary",
     "Evidence",
+    "EvidenceChecked",
     "FiredAction",
     "InstallRules",
     "LoadObligations",

@@ -31,6 +31,7 @@ class Act(StrEnum):
     dispatch_alert = "dispatch_alert"  # a channel down or a push uncertain: told to the office
     rectification_open = "rectification_open"
     rectification_step = "rectification_step"
+    check_evidence = "check_evidence"  # the stored files an Update cites: CheckEvidence → EvidenceChecked
 
 
 class Provenance(Payload):

@@ -127,12 +127,16 @@ class MonthlyInput(Payload):
 
 
 class InstallRules(Payload):
-    """`duban rules install`: a new rule set for a running campaign, as the file's text, so the
-    workflow's validator reads it exactly as the CLI did and refuses what does not run."""
+    """`duban rules install`: a new rule set for a running campaign, read and checked by the
+    service (bounded YAML, `FILE:LINE` errors) and sent as the `RuleSet` it read. The workflow
+    never parses YAML: its validator refuses `text` (an Update sent straight through a Temporal
+    client with a YAML bomb in it) without reading it."""
 
-    text: str
+    text: str = ""
+    """Kept for Updates accepted before the rule set was sent parsed (replayed from history)."""
     path: str = "rules.yaml"
     actor: str = "office"
+    ruleset: RuleSet | None = None
     account: str | None = None
     """The account that installs it, as the door proved it (None in histories from before)."""
 

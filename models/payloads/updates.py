@@ -34,6 +34,17 @@ class Evidence(Payload):
     media_type: str = "application/octet-stream"
 
 
+class CheckEvidence(Payload):
+    """The evidence an Update cites, to be checked against the files stored under its hashes."""
+
+    evidence: list[Evidence]
+
+
+class EvidenceChecked(Payload):
+    problem: str | None = None
+    """Why the citation does not hold (not stored, another size, content not its hash), or None."""
+
+
 class Acknowledge(ObligationAction):
     pass
 

@@ -8,6 +8,7 @@ own, `east` and the lead units sign on 2021-05-10 and finish on 2021-11-01.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import uuid
 from datetime import date, datetime
@@ -20,6 +21,7 @@ from temporalio.client import WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.testing import WorkflowEnvironment
 
 from activities import history
+from activities.store import evidence as evidence_store
 from activities.store.tables import audit_events, obligations
 from models.payloads import (
     Complete,
@@ -37,7 +39,10 @@ from worker import build_worker
 
 pytestmark = pytest.mark.integration
 
-PDF = Evidence(name="整改照片.pdf", sha256="a" * 64, size=120_000, media_type="application/pdf")
+PDF_BYTES = b"%PDF-1.4 " + bytes(range(256)) * 400
+PDF = Evidence(
+    name="整改照片.pdf", sha256=hashlib.sha256(PDF_BYTES).hexdigest(), size=len(PDF_BYTES), media_type="application/pdf"
+)
 
 
 async def sleep_to(env: WorkflowEnvironment, clock: Any, when: datetime) -> None:
@@ -107,6 +112,19 @@ async def test_extensions_evaluation_and_evidence(env: WorkflowEnvironment, engi
         big = exe.model_copy(update={"evidence": [PDF.model_copy(update={"size": 50 * 1024 * 1024})]})
         assert "type 'exe' is not accepted" in await refused(west, "report_progress", exe)
         assert "the limit is 20,971,520" in await refused(west, "report_progress", big)
+        # What a raw client might claim: a path or a forged line as a name, a file never stored,
+        # a stored file of another size. Each refused against the store, not the claim.
+        for name in ("..\\..\\整改照片.pdf", "a/../../etc.pdf", "照片\n2021-12-01 伪造.pdf"):
+            bad = exe.model_copy(update={"evidence": [PDF.model_copy(update={"name": name})]})
+            assert "not a plain file name" in await refused(west, "report_progress", bad)
+        assert "was never stored" in await refused(west, "report_progress", exe.model_copy(update={"evidence": [PDF]}))
+        async with engine.begin() as conn:
+            row = {"sha256": PDF.sha256, "size": PDF.size, "media_type": PDF.media_type, "name": PDF.name}
+            await evidence_store.store(conn, [{**row, "content": PDF_BYTES}])
+        smaller = PDF.model_copy(update={"size": 1000})
+        assert "as stored, not 1,000" in await refused(
+            west, "report_progress", exe.model_copy(update={"evidence": [smaller]})
+        )
         await update(west, "report_progress", exe.model_copy(update={"evidence": [PDF]}))
 
         # 评价: east finished T01 on 2021-11-01; the office returns it, which reopens it.
@@ -148,7 +166,7 @@ async def test_extensions_evaluation_and_evidence(env: WorkflowEnvironment, engi
         assert ("extension.refused", w2) in kinds and ("extension.approved", w2) not in kinds
         assert ("obligation.returned", e1) in kinds and ("obligation.accepted", e1) in kinds
         refusals = [json.loads(r.payload) for r in rows if r.kind == "refused"]
-        assert len(refusals) == 9  # every refused attempt above, each with its reason
+        assert len(refusals) == 14  # every refused attempt above, each with its reason
         ob = (await conn.execute(select(obligations).where(obligations.c.id == w1))).mappings().one()
         assert (ob["due"], ob["extended_due"], ob["extensions"]) == (date(2021, 12, 31), date(2022, 1, 28), 1)
         w3row = (await conn.execute(select(obligations).where(obligations.c.id == w3))).mappings().one()

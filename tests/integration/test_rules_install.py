@@ -11,11 +11,14 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import uuid
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
+from pydantic import ValidationError
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio.client import WorkflowUpdateFailedError
@@ -24,7 +27,9 @@ from temporalio.testing import WorkflowEnvironment
 from activities import history, rulebook
 from activities.store.tables import audit_events
 from models.payloads import InstallRules, RulesInstalled
+from models.ruleset import RuleSet
 from models.time import CST
+from rules.loading import SourceError, parse_ruleset, parse_yaml
 from services.audit import verify_campaign
 from tests.integration import mini
 from worker import build_worker
@@ -64,6 +69,10 @@ BAD = {
     "trigger.kind: Input should be": NEW.replace("{kind: not_acknowledged,", "{kind: fortnightly,"),
     "already in force": BASIC,
 }
+NEW_DATA = parse_yaml(NEW, path="new.yaml")[0]
+BOMB = "a: &a [lol, lol, lol, lol, lol, lol, lol, lol, lol]\n" + "".join(
+    f"{chr(98 + i)}: &{chr(98 + i)} [{', '.join(['*' + chr(97 + i)] * 9)}]\n" for i in range(8)
+)
 
 
 async def test_install_refuses_what_cannot_run_and_applies_the_rest_to_future_firings(
@@ -80,9 +89,20 @@ async def test_install_refuses_what_cannot_run_and_applies_the_rest_to_future_fi
         install_at = datetime(2021, 12, 1, 9, 30, tzinfo=CST)
         await env.sleep(clock.server_time(install_at) - await env.get_current_time())
 
-        for needle, text in BAD.items():
+        # Straight through a Temporal client, as a raw client would: the rule set as data (the
+        # service sends it read and checked), refused by the validator; YAML text refused unread.
+        # A rule set the model refuses (a cycle, an unknown trigger) is refused as it is decoded.
+        for needle, text in {**BAD, "not YAML text": BOMB}.items():
+            data, _ = parse_yaml(text, path="new.yaml") if text is not BOMB else ({}, {})
+            arg: Any = {"ruleset": data, "path": "new.yaml"} if data else InstallRules(text=text, path="new.yaml")
+            try:
+                RuleSet.model_validate(data or NEW_DATA)
+            except ValidationError:
+                with pytest.raises(SourceError, match=re.escape(needle)):
+                    parse_ruleset(text, path="new.yaml")  # what `duban rules install` says
+                needle = "Failed decoding arguments"
             with pytest.raises(WorkflowUpdateFailedError) as refused:
-                await handle.execute_update("install_rules", InstallRules(text=text, path="new.yaml"))
+                await handle.execute_update("install_rules", arg)
             assert needle in str(getattr(refused.value.cause, "message", refused.value)), needle
 
         async with engine.connect() as conn:
@@ -90,7 +110,9 @@ async def test_install_refuses_what_cannot_run_and_applies_the_rest_to_future_fi
         assert ("rules.installed",) not in kinds  # nothing of the refused ones reached the record
 
         done: RulesInstalled = await handle.execute_update(
-            "install_rules", InstallRules(text=NEW, path="new.yaml", actor="office"), result_type=RulesInstalled
+            "install_rules",
+            InstallRules(ruleset=parse_ruleset(NEW, path="new.yaml"), path="new.yaml", actor="office"),
+            result_type=RulesInstalled,
         )
         assert done.version == 2 and done.previous_hash == inp.context.ruleset_hash
         assert abs(done.since - install_at) < timedelta(hours=1)

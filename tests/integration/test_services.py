@@ -79,6 +79,25 @@ async def test_launch_and_act_through_the_services(
                 await conn.execute(select(evidence_files.c.name).where(evidence_files.c.sha256 == refs[0].sha256))
             ).scalar()
         assert stored == "photo.jpg" and refs[0].media_type == "image/jpeg"
+        # A file the rule set refuses (over its 20 MB, or of a type it does not take) is not
+        # stored; the Update citing it is refused on the record. A name with a path is refused.
+        over = [
+            EvidenceFile(name="big.pdf", content=b"x" * (20 * 1024 * 1024 + 1)),
+            EvidenceFile(name="a.exe", content=b"MZ"),
+        ]
+        refused_refs = await obligations.store_evidence(ctx, files=over, campaign=cid)
+        async with engine.connect() as conn:
+            kept = (
+                await conn.execute(
+                    select(evidence_files.c.sha256).where(evidence_files.c.sha256.in_([r.sha256 for r in refused_refs]))
+                )
+            ).all()
+        assert kept == []
+        with pytest.raises(Conflict, match="limit is 20,971,520"):
+            await obligations.report_progress(ctx, actor=east, obligation=ob, percent=50, evidence=refused_refs[:1])
+        for name in ("..\\..\\win.ini.pdf", "a/b.pdf", "x\ny.pdf"):
+            with pytest.raises(Invalid, match="not a plain file name"):
+                await obligations.store_evidence(ctx, files=[EvidenceFile(name=name, content=b"%PDF")], campaign=cid)
 
         # Bad input is refused before anything reaches the workflow.
         with pytest.raises(Invalid, match="needs a reason"):
