@@ -34,7 +34,7 @@ DISPATCH_PATCH = "campaign-dispatch-loop"
 POKE_PATCH = "poke-dispatch"
 """Workflows that queue pushes poke the loop (campaigns launched with pushes only)."""
 DRAIN_PATCH = "dispatch-drain"
-"""A closed campaign's loop sends what is pending even past the grace period."""
+"""The loop sends what is pending even past the grace period."""
 GRACE = timedelta(days=10)
 """After the campaign's last day: covers the longest official holiday (国庆, 7 days) and more."""
 IDLE_LOOK = timedelta(days=30)
@@ -119,11 +119,11 @@ class DispatchWorkflow:
                 continue
             if self._closing and not result.pending:
                 break
-            # Past the grace period, a closed campaign's loop still drains what is pending: each push
-            # has its own bounded retry schedule (server time, up to DUBAN_DELIVERY_MAX_ATTEMPTS), so
-            # this ends; without it, a drill's fast clock shrank the grace to seconds and a receiver
-            # down for a while left pushes pending for good.
-            if workflow.now() >= stop and not (self._closing and workflow.patched(DRAIN_PATCH)):
+            # Past the grace period the loop still drains what is pending: each push has its own
+            # bounded retry schedule (server time, up to DUBAN_DELIVERY_MAX_ATTEMPTS), so this ends.
+            # Without it, a campaign held up past its grace (a fault drill's fast clock: workers
+            # killed, the database down) left 899 pushes pending for good when the loop stopped.
+            if workflow.now() >= stop and not (result.pending and workflow.patched(DRAIN_PATCH)):
                 break
             if tally.calls % CALLS_PER_RUN == 0 or workflow.info().get_current_history_length() > HISTORY_LIMIT:
                 workflow.continue_as_new(

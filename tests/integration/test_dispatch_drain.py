@@ -44,7 +44,10 @@ class Outbox:
         return DispatchResult(sent=1, pending=self.left, next_not_before=nxt)
 
 
-async def test_a_closed_campaign_drains_what_is_pending_past_the_grace_period(env: WorkflowEnvironment) -> None:
+@pytest.mark.parametrize("closing", [True, False], ids=["closed", "held-up"])
+async def test_the_loop_drains_what_is_pending_past_the_grace_period(env: WorkflowEnvironment, closing: bool) -> None:
+    """Closed (told so), or held up past its grace (a drill's campaign slowed by faults, not yet
+    closed when the grace ran out): either way the loop sends what is pending before it ends."""
     now = await env.get_current_time()
     cid = f"mini-drain-{uuid.uuid4().hex[:8]}"
     ctx = mini.new_campaign(now).context.model_copy(update={"campaign_id": cid})
@@ -63,7 +66,7 @@ async def test_a_closed_campaign_drains_what_is_pending_past_the_grace_period(en
         workflow_runner=sandbox(),
     ):
         tally = await env.client.execute_workflow(
-            DispatchWorkflow.run, DispatchInput(context=ctx, closing=True), id=f"{cid}/dispatch", task_queue=queue
+            DispatchWorkflow.run, DispatchInput(context=ctx, closing=closing), id=f"{cid}/dispatch", task_queue=queue
         )
     assert outbox.left == 0, "the loop ended with pushes pending"
     assert len(outbox.calls) == 4
