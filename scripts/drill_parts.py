@@ -97,10 +97,15 @@ def contacts_file(folder: Path, plan_file: Path, url: str) -> Path:
     }
     raw = yaml.safe_load(plan_file.read_text())
     directory = (plan_file.parent / raw["directory"]).resolve() if isinstance(raw.get("directory"), str) else None
-    path = folder / "contacts.yaml"
+    # A contacts file names its unit directory within the folder above its own (the loader
+    # refuses anything else): a copy of the plan's directory sits beside it, as in plans/.
+    (folder / "contacts").mkdir(parents=True, exist_ok=True)
+    path = folder / "contacts" / "contacts.yaml"
     doc: dict[str, Any] = {"region": "drill", "units": units}
     if directory is not None:
-        doc["directory"] = str(directory)
+        (folder / "units").mkdir(parents=True, exist_ok=True)
+        (folder / "units" / directory.name).write_bytes(directory.read_bytes())
+        doc["directory"] = f"../units/{directory.name}"
     path.write_text(yaml.safe_dump(doc, allow_unicode=True))
     return path
 
