@@ -163,3 +163,8 @@ async def run_until_stopped(worker: Worker, *, grace: float = STOP_SECONDS) -> N
 
 if __name__ == "__main__":
     asyncio.run(run())
+    # A clean stop ends here, past the interpreter's own shutdown: with the SDK's native threads
+    # still about it can abort (PyGILState_Release, sdk-python #300) and turn exit 0 into 134.
+    from activities.servers import hard_exit
+
+    hard_exit(0)

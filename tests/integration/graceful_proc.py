@@ -60,3 +60,6 @@ async def main(address: str, queue: str) -> None:
 
 if __name__ == "__main__":
     asyncio.run(main(*sys.argv[1:3]))
+    from activities.servers import hard_exit
+
+    hard_exit(0)  # as worker.py does: past the interpreter's shutdown (sdk-python #300)
