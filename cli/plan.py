@@ -161,3 +161,21 @@ def show(
         out.print(f"excluded: {u['name']} ({u['reason']})")
     if data["to_fill"]:
         out.print(f"{len(data['to_fill'])} fields to fill in: `{program()} plan check {file}` lists them", markup=False)
+
+
+@app.command("import")
+def import_(
+    file: Path = typer.Argument(..., metavar="FILE", help="The 实施方案 as .txt or .docx."),
+    output: Path | None = typer.Option(None, "-o", "--output", help="Draft plan YAML (default: FILE with .yaml)."),
+    units: Path | None = typer.Option(
+        None, "--units", help="Unit directory to name units by (e.g. plans/units/suixian.yaml)."
+    ),
+) -> None:
+    """Draft a plan YAML from a 实施方案's text: every field the text does not give is written as
+    {to_fill: …} at its line (`plan check` lists them). Exit 2 with FILE:LINE: message, no draft
+    written, when the text is not a 实施方案 in the usual form."""
+    from services.plan_import import import_plan_text
+
+    out_path = output or file.with_suffix(".yaml")
+    _, open_count = import_plan_text(file, directory=units, out=out_path)
+    out.print(f"{out_path}: draft written from {file}; {open_count} fields to fill in", markup=False)

@@ -1,0 +1,109 @@
+"""`duban plan import`: a draft plan YAML from the office's own 实施方案 (.txt or .docx).
+
+The reading is pure (`rules.plan_import`); here the file is read within bounds and the draft
+written only once it is whole, so a refused file leaves no half-written draft behind.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import zipfile
+import zlib
+from pathlib import Path
+from typing import Any
+from xml.etree import ElementTree as ET
+
+import yaml
+
+from models.open_fields import markers
+from rules.loading import SourceError
+from rules.plan_import import ImportError_, draft_plan
+from services.errors import Invalid
+from services.plans import load_directory, read_text
+
+MAX_DOCX_PART = 16_000_000
+"""Uncompressed bytes of word/document.xml: a 实施方案 is well under 1 MB (a zip bomb stops here)."""
+_W = "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}"
+
+
+def docx_text(path: Path) -> str:
+    """A .docx's body as text, a line per paragraph (ElementTree's expat: no external entities)."""
+    try:
+        z = zipfile.ZipFile(path)
+    except FileNotFoundError:
+        raise Invalid(f"{path}: no such file") from None
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, ValueError, OSError, EOFError) as e:
+        raise SourceError(str(path), 1, f"not a Word document (.docx): {e}") from None
+    with z:
+        try:
+            info = z.getinfo("word/document.xml")
+        except KeyError:
+            raise SourceError(str(path), 1, "not a Word document (.docx): no word/document.xml") from None
+        if info.file_size > MAX_DOCX_PART:
+            raise SourceError(str(path), 1, f"word/document.xml is larger than {MAX_DOCX_PART:,} bytes: refused")
+        try:
+            with z.open(info) as f:
+                data = f.read(MAX_DOCX_PART + 1)
+            if len(data) > MAX_DOCX_PART:
+                raise SourceError(str(path), 1, f"word/document.xml is larger than {MAX_DOCX_PART:,} bytes: refused")
+            root = ET.fromstring(data)
+        except ET.ParseError as e:
+            raise SourceError(str(path), 1, f"word/document.xml: not readable XML ({e})") from None
+        except (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError, RuntimeError) as e:
+            raise SourceError(str(path), 1, f"a damaged Word document: {e}") from None
+    lines = []
+    for p in root.iter(f"{_W}p"):
+        parts = []
+        for node in p.iter():
+            if node.tag == f"{_W}t":
+                parts.append(node.text or "")
+            elif node.tag == f"{_W}tab":
+                parts.append("\t")
+        lines.append("".join(parts))
+    return "\n".join(lines)
+
+
+class _Dumper(yaml.SafeDumper):
+    def ignore_aliases(self, data: Any) -> bool:  # a draft is read and edited by people: no &id001
+        return True
+
+
+def draft_yaml(data: dict[str, Any], *, source: str) -> str:
+    head = (
+        f"# Draft plan read by `duban plan import` from {source}.\n"
+        "# Every value the text did not give reads {to_fill: …}: fill each in, then\n"
+        "# `duban plan check --strict FILE` exits 0 when nothing is left.\n"
+    )
+    return head + yaml.dump(data, Dumper=_Dumper, allow_unicode=True, sort_keys=False, width=10_000)
+
+
+def import_plan_text(source: Path, *, directory: Path | None, out: Path) -> tuple[str, int]:
+    """Read `source` (.txt or .docx), write the draft to `out`; (the draft's text, fields to fill).
+
+    The draft names `directory` relative to `out`'s folder, as plan files do.
+    """
+    text = docx_text(source) if source.suffix.lower() == ".docx" else read_text(source)
+    units = load_directory(directory) if directory is not None else None
+    ref = os.path.relpath(directory, out.parent) if directory is not None else "units/TO_FILL.yaml"
+    plan_id = re.sub(r"[^a-z0-9-]+", "-", source.stem.lower()).strip("-")
+    if not plan_id or not plan_id[0].isalpha():
+        plan_id = f"plan-{plan_id}".rstrip("-")
+    try:
+        data = draft_plan(text, directory=units, directory_ref=ref, plan_id=plan_id)
+    except ImportError_ as e:
+        raise SourceError(str(source), e.line, e.message) from None
+    doc = draft_yaml(data, source=source.name)
+    _write_whole(out, doc)
+    return doc, sum(1 for _ in markers(data, ()))
+
+
+def _write_whole(out: Path, text: str) -> None:
+    """Write to a temporary file beside `out` and rename: never a half-written file at `out`."""
+    tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp")
+    try:
+        tmp.write_text(text, encoding="utf-8")
+        os.replace(tmp, out)
+    except OSError as e:
+        tmp.unlink(missing_ok=True)
+        raise Invalid(f"{out}: cannot be written ({e.strerror or e})") from None

@@ -1,0 +1,128 @@
+"""`duban plan import`: the draft read from each seed text matches the plan file transcribed from it.
+
+Both drafts are parsed as plans (with the office's unit directory) and compared with the shipped
+plan files task by task: name, category, lead, responsible units, the text's own numbering, and
+the phases, milestones, duties and assessments. What the text does not give is `to_fill` at the
+same places the hand-written file leaves open. A DOCX built from the seed text drafts the same.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import docx
+import pytest
+from unit_support import (
+    CHANGHE_DIRECTORY_PATH,
+    CHANGHE_PLAN_PATH,
+    CHANGHE_SEED_PATH,
+    DIRECTORY_PATH,
+    PLAN_PATH,
+    SEED_PATH,
+)
+
+from models.plan import Plan
+from rules.loading import SourceError, parse_directory, parse_plan
+from rules.plan_import import ImportError_, draft_plan
+from services.errors import Invalid
+from services.plan_import import import_plan_text
+
+CASES = [
+    pytest.param(SEED_PATH, PLAN_PATH, DIRECTORY_PATH, id="suixian"),
+    pytest.param(CHANGHE_SEED_PATH, CHANGHE_PLAN_PATH, CHANGHE_DIRECTORY_PATH, id="changhe"),
+]
+
+
+def _load(text: str, path: Path, directory: Path) -> Plan:
+    d = parse_directory(directory.read_text(encoding="utf-8"), path=str(directory))
+    return parse_plan(text, path=str(path), directory=d)
+
+
+def _tasks(plan: Plan) -> list[tuple[Any, ...]]:
+    return [(t.no, t.ref, t.name, t.category, t.lead, t.responsible) for t in plan.tasks]
+
+
+def _phases(plan: Plan) -> list[tuple[Any, ...]]:
+    return [
+        (
+            p.name,
+            p.title,
+            p.start,
+            p.end,
+            p.tasks_due_at_milestones,
+            [(m.id, m.name, m.due) for m in p.milestones],
+            [(d.id, d.units, d.due) for d in p.duties],
+            p.goal,
+        )
+        for p in plan.phases
+    ]
+
+
+@pytest.mark.parametrize(("seed", "plan_path", "directory"), CASES)
+def test_draft_matches_the_plan_file(seed: Path, plan_path: Path, directory: Path, tmp_path: Path) -> None:
+    out = tmp_path / "draft.yaml"
+    text, _ = import_plan_text(seed, directory=directory, out=out)
+    assert out.read_text(encoding="utf-8") == text
+    draft = _load(text, out, directory)
+    shipped = _load(plan_path.read_text(encoding="utf-8"), plan_path, directory)
+
+    assert draft.title == shipped.title
+    assert [(c.no, c.name) for c in draft.categories] == [(c.no, c.name) for c in shipped.categories]
+    assert _tasks(draft) == _tasks(shipped)
+    assert [t.text for t in draft.tasks] == [t.text for t in shipped.tasks]
+    assert _phases(draft) == _phases(shipped)
+    assert [(a.kind, a.name) for a in draft.assessments] == [(a.kind, a.name) for a in shipped.assessments]
+    assert (draft.issued, draft.issuer, draft.scope, draft.exclude_seat) == (
+        shipped.issued,
+        shipped.issuer,
+        shipped.scope,
+        shipped.exclude_seat,
+    )
+    assert draft.joint_meeting == shipped.joint_meeting
+    # Left open at the same places as the hand-written file (bar the office's own notice prefix).
+    assert {f.at for f in draft.open_fields} == {f.at for f in shipped.open_fields} | {("notice_prefix",)}
+
+
+@pytest.mark.parametrize(("seed", "plan_path", "directory"), CASES)
+def test_a_docx_of_the_text_drafts_the_same(seed: Path, plan_path: Path, directory: Path, tmp_path: Path) -> None:
+    document = docx.Document()
+    for line in seed.read_text(encoding="utf-8").splitlines():
+        document.add_paragraph(line)
+    document.save(str(tmp_path / "plan.docx"))
+    (tmp_path / "plan.txt").write_text(seed.read_text(encoding="utf-8"), encoding="utf-8")
+    from_txt, _ = import_plan_text(tmp_path / "plan.txt", directory=directory, out=tmp_path / "a.yaml")
+    from_docx, _ = import_plan_text(tmp_path / "plan.docx", directory=directory, out=tmp_path / "b.yaml")
+    assert from_docx.replace("plan.docx", "plan.txt") == from_txt
+
+
+def test_a_unit_not_in_the_directory_is_left_to_fill_by_name() -> None:
+    text = SEED_PATH.read_text(encoding="utf-8").replace(
+        "（牵头单位：县自然资源和规划局；", "（牵头单位：县教育局局；", 1
+    )
+    d = parse_directory(DIRECTORY_PATH.read_text(encoding="utf-8"), path=str(DIRECTORY_PATH))
+    data = draft_plan(text, directory=d, directory_ref="units/suixian.yaml", plan_id="x")
+    assert data["tasks"][0]["lead"] == {"to_fill": "牵头单位：县教育局局（单位目录中未找到）"}
+    assert data["tasks"][1]["lead"] == "urban-management"
+
+
+def test_not_a_plan_is_refused_at_its_line_and_nothing_is_written(tmp_path: Path) -> None:
+    src = tmp_path / "notes.txt"
+    src.write_text("会议纪要\n一、会议内容\n讨论了若干事项。\n", encoding="utf-8")
+    out = tmp_path / "notes.yaml"
+    with pytest.raises(SourceError) as e:
+        import_plan_text(src, directory=None, out=out)
+    assert (e.value.line, "重点任务" in str(e.value)) == (2, True)
+    assert not out.exists()
+    with pytest.raises(ImportError_):
+        draft_plan("\n".join(["x"] * 20_001), directory=None, directory_ref="u.yaml", plan_id="x")
+
+
+def test_a_damaged_docx_is_refused_not_a_traceback(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.docx"
+    bad.write_bytes(b"PK\x03\x04 not really a zip")
+    with pytest.raises(SourceError, match="not a Word document"):
+        import_plan_text(bad, directory=None, out=tmp_path / "bad.yaml")
+    with pytest.raises(Invalid, match="no such file"):
+        import_plan_text(tmp_path / "missing.docx", directory=None, out=tmp_path / "m.yaml")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.docx"]
