@@ -13,6 +13,7 @@ from cli.common import err, out, program
 from models.plan import Plan
 from models.views import FieldToFill
 from rules.obligations import expand
+from services.errors import Invalid
 from services.plans import load_plan, to_fill
 
 app = typer.Typer(no_args_is_help=True, help="Check and show plan files (实施方案).")
@@ -165,17 +166,43 @@ def show(
 
 @app.command("import")
 def import_(
-    file: Path = typer.Argument(..., metavar="FILE", help="The 实施方案 as .txt or .docx."),
-    output: Path | None = typer.Option(None, "-o", "--output", help="Draft plan YAML (default: FILE with .yaml)."),
+    file: Path = typer.Argument(..., metavar="FILE", help="The 实施方案 as .txt or .docx, or a 任务分解表 .xlsx."),
+    output: Path | None = typer.Option(None, "-o", "--output", help="Plan YAML to write (default: FILE with .yaml)."),
     units: Path | None = typer.Option(
-        None, "--units", help="Unit directory to name units by (e.g. plans/units/suixian.yaml)."
+        None, "--units", help="Text/DOCX: the unit directory to name units by (e.g. plans/units/suixian.yaml)."
+    ),
+    plan: Path | None = typer.Option(None, "--plan", help="XLSX: the plan whose tasks the 任务分解表 gives."),
+    units_out: Path | None = typer.Option(
+        None, "--units-out", help="XLSX: also write the 单位目录 sheet to this directory file."
     ),
 ) -> None:
-    """Draft a plan YAML from a 实施方案's text: every field the text does not give is written as
-    {to_fill: …} at its line (`plan check` lists them). Exit 2 with FILE:LINE: message, no draft
-    written, when the text is not a 实施方案 in the usual form."""
+    """Draft a plan YAML from a 实施方案's text (every field the text does not give is written as
+    {to_fill: …} at its line; `plan check` lists them), or read a 任务分解表 workbook back onto
+    --plan. Exit 2 with FILE:LINE: message or the bad cells (任务分解表!C7: 未知单位 …), and no
+    file written, when the input cannot be read whole."""
+    if file.suffix.lower() == ".xlsx":
+        from services.plan_sheets import import_xlsx
+
+        if plan is None or output is None:
+            raise Invalid(f"{file}: a 任务分解表 is read onto a plan: give --plan PLAN.yaml and -o OUT.yaml")
+        import_xlsx(file, plan_path=plan, out=output, units_out=units_out)
+        out.print(f"{output}: plan written from {file}" + (f"; {units_out}: unit directory" if units_out else ""))
+        return
     from services.plan_import import import_plan_text
 
     out_path = output or file.with_suffix(".yaml")
     _, open_count = import_plan_text(file, directory=units, out=out_path)
     out.print(f"{out_path}: draft written from {file}; {open_count} fields to fill in", markup=False)
+
+
+@app.command("export")
+def export(
+    file: Path = typer.Argument(..., metavar="FILE"),
+    xlsx: Path = typer.Option(..., "--xlsx", help="Workbook to write: 任务分解表 and 单位目录 sheets."),
+) -> None:
+    """Write the plan's 任务分解表 (task × lead × responsible × due) and its unit directory as an
+    Excel workbook; `plan import BOOK.xlsx --plan FILE -o OUT` reads it back."""
+    from services.plan_sheets import export_xlsx
+
+    tasks, units = export_xlsx(file, xlsx)
+    out.print(f"{xlsx}: {tasks} tasks, {units} units", markup=False)

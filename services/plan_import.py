@@ -69,13 +69,17 @@ class _Dumper(yaml.SafeDumper):
         return True
 
 
-def draft_yaml(data: dict[str, Any], *, source: str) -> str:
-    head = (
+def draft_yaml(data: dict[str, Any], *, source: str, head: bool = True) -> str:
+    if not head:
+        return f"# Read by duban from {source}.\n" + yaml.dump(
+            data, Dumper=_Dumper, allow_unicode=True, sort_keys=False, width=10_000
+        )
+    top = (
         f"# Draft plan read by `duban plan import` from {source}.\n"
         "# Every value the text did not give reads {to_fill: …}: fill each in, then\n"
         "# `duban plan check --strict FILE` exits 0 when nothing is left.\n"
     )
-    return head + yaml.dump(data, Dumper=_Dumper, allow_unicode=True, sort_keys=False, width=10_000)
+    return top + yaml.dump(data, Dumper=_Dumper, allow_unicode=True, sort_keys=False, width=10_000)
 
 
 def import_plan_text(source: Path, *, directory: Path | None, out: Path) -> tuple[str, int]:
@@ -94,11 +98,11 @@ def import_plan_text(source: Path, *, directory: Path | None, out: Path) -> tupl
     except ImportError_ as e:
         raise SourceError(str(source), e.line, e.message) from None
     doc = draft_yaml(data, source=source.name)
-    _write_whole(out, doc)
+    write_whole(out, doc)
     return doc, sum(1 for _ in markers(data, ()))
 
 
-def _write_whole(out: Path, text: str) -> None:
+def write_whole(out: Path, text: str) -> None:
     """Write to a temporary file beside `out` and rename: never a half-written file at `out`."""
     tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp")
     try:

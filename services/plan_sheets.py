@@ -1,0 +1,91 @@
+"""`duban plan export FILE --xlsx` and `duban plan import BOOK.xlsx --plan FILE`: the 任务分解表 and
+单位目录 an office keeps in Excel, to and from the plan files.
+
+Read with the bounded workbook reader (`activities.xlsx_reader`), checked cell by cell
+(`rules.plan_sheets`), and written only when every sheet read is whole: a refused workbook
+leaves no output file behind (exit 2, the bad cells named).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import openpyxl
+from pydantic import ValidationError
+
+from activities.xlsx_reader import XlsxError, read_sheet
+from models.plan import UnitDirectory
+from rules.loading import SourceError, parse_plan, parse_yaml
+from rules.plan_sheets import TASK_SHEET, UNIT_SHEET, SheetError, read_task_rows, read_unit_rows, task_rows, unit_rows
+from services.errors import Invalid
+from services.plan_import import draft_yaml, write_whole
+from services.plans import load_plan, read_text
+
+
+def export_xlsx(plan_path: Path, out: Path) -> tuple[int, int]:
+    """Write the plan's 任务分解表 and 单位目录 to `out`; (tasks, units) written."""
+    plan = load_plan(plan_path)
+    raw, _ = parse_yaml(read_text(plan_path), path=str(plan_path))
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    assert ws is not None  # a new workbook has its one sheet
+    ws.title = TASK_SHEET
+    for row in task_rows(plan, raw["tasks"]):
+        ws.append(row)
+    units = wb.create_sheet(UNIT_SHEET)
+    for row in unit_rows(plan.directory):
+        units.append(row)
+    tmp = out.with_name(f".{out.name}.tmp.xlsx")
+    try:
+        wb.save(str(tmp))
+        tmp.replace(out)
+    except OSError as e:
+        tmp.unlink(missing_ok=True)
+        raise Invalid(f"{out}: cannot be written ({e.strerror or e})") from None
+    return len(plan.tasks), len(plan.directory.units)
+
+
+def _sheet_rows(book: Path, title: str) -> list[Any]:
+    try:
+        sheet = read_sheet(book, prefer=title)
+    except FileNotFoundError:
+        raise Invalid(f"{book}: no such file") from None
+    except XlsxError as e:
+        raise SourceError(str(book), 1, str(e)) from None
+    if sheet.title != title:
+        raise SourceError(str(book), 1, f"the workbook has no sheet named {title}")
+    return sheet.rows
+
+
+def import_xlsx(book: Path, *, plan_path: Path, out: Path, units_out: Path | None = None) -> tuple[str, str | None]:
+    """The plan `plan_path` with the workbook's 任务分解表 as its tasks, written to `out` (and the
+    单位目录 to `units_out` when given): (plan text, directory text). Nothing is written unless
+    both read whole."""
+    plan = load_plan(plan_path)
+    raw, _ = parse_yaml(read_text(plan_path), path=str(plan_path))
+    try:
+        tasks = read_task_rows(_sheet_rows(book, TASK_SHEET), plan)
+    except SheetError as e:
+        raise Invalid(f"{book}: " + "; ".join(f"{e.sheet}!{p}" for p in e.problems)) from None
+    data = {**raw, "tasks": tasks}
+    text = draft_yaml(data, source=f"{book.name}（{TASK_SHEET}）", head=False)
+    # The whole plan is checked as a plan (categories, units, sizes) before anything is written.
+    parse_plan(text, path=str(out), directory=plan.directory)
+    units_text = None
+    if units_out is not None:
+        try:
+            udata = read_unit_rows(
+                _sheet_rows(book, UNIT_SHEET), region=plan.directory.region, source=plan.directory.source
+            )
+            UnitDirectory.model_validate(udata)
+        except SheetError as e:
+            raise Invalid(f"{book}: " + "; ".join(f"{e.sheet}!{p}" for p in e.problems)) from None
+        except ValidationError as e:
+            first = e.errors(include_url=False)[0]
+            raise Invalid(f"{book}: {UNIT_SHEET}: {first['msg']}") from None
+        units_text = draft_yaml(udata, source=f"{book.name}（{UNIT_SHEET}）", head=False)
+    write_whole(out, text)
+    if units_out is not None and units_text is not None:
+        write_whole(units_out, units_text)
+    return text, units_text

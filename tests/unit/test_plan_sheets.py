@@ -1,0 +1,93 @@
+"""The 任务分解表 and 单位目录 workbook: export, edit, import back.
+
+A plan exported and read back has the same plan hash; a directory exported and read back is the
+same directory; a bad cell is named by its reference and nothing is written.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import openpyxl
+import pytest
+from unit_support import CHANGHE_DIRECTORY_PATH, CHANGHE_PLAN_PATH, DIRECTORY_PATH, PLAN_PATH
+
+from rules.loading import parse_directory, parse_plan
+from services.errors import Invalid
+from services.plan_sheets import export_xlsx, import_xlsx
+from services.plans import load_plan
+
+
+@pytest.mark.parametrize(
+    ("plan_path", "directory"),
+    [
+        pytest.param(PLAN_PATH, DIRECTORY_PATH, id="suixian"),
+        pytest.param(CHANGHE_PLAN_PATH, CHANGHE_DIRECTORY_PATH, id="changhe"),
+    ],
+)
+def test_round_trip_keeps_the_plan_hash_and_the_directory(plan_path: Path, directory: Path, tmp_path: Path) -> None:
+    book = tmp_path / "plan.xlsx"
+    export_xlsx(plan_path, book)
+    text, units_text = import_xlsx(book, plan_path=plan_path, out=tmp_path / "back.yaml", units_out=tmp_path / "u.yaml")
+    shipped = load_plan(plan_path)
+    back = parse_plan(text, path="back.yaml", directory=shipped.directory)
+    assert back.digest() == shipped.digest()
+    assert back.open_fields == shipped.open_fields  # to_fill cells come back as to_fill
+    assert units_text is not None
+    d = parse_directory(units_text, path="u.yaml")
+    assert d == parse_directory(directory.read_text(encoding="utf-8"), path=str(directory))
+
+
+def test_an_edit_in_the_sheet_reaches_the_plan(tmp_path: Path) -> None:
+    book = tmp_path / "plan.xlsx"
+    export_xlsx(PLAN_PATH, book)
+    wb = openpyxl.load_workbook(book)
+    wb["任务分解表"]["C2"] = "县住建局"
+    wb.save(book)
+    text, _ = import_xlsx(book, plan_path=PLAN_PATH, out=tmp_path / "back.yaml")
+    shipped = load_plan(PLAN_PATH)
+    back = parse_plan(text, path="back.yaml", directory=shipped.directory)
+    assert (back.tasks[0].lead, shipped.tasks[0].lead) == ("housing", "natural-resources")
+    assert back.digest() != shipped.digest()
+
+
+def test_bad_cells_are_named_and_nothing_is_written(tmp_path: Path) -> None:
+    book = tmp_path / "plan.xlsx"
+    export_xlsx(PLAN_PATH, book)
+    wb = openpyxl.load_workbook(book)
+    ws = wb["任务分解表"]
+    ws["C7"] = "县教育局局"
+    ws["D3"] = "县发改局、县水务局"
+    ws["F4"] = "补齐别的短板"
+    wb["单位目录"]["C3"] = "bureau"
+    wb.save(book)
+    with pytest.raises(Invalid) as e:
+        import_xlsx(book, plan_path=PLAN_PATH, out=tmp_path / "back.yaml", units_out=tmp_path / "u.yaml")
+    msg = str(e.value)
+    for part in (
+        "任务分解表!C7: 未知单位 县教育局局",
+        "任务分解表!D3: 未知单位 县水务局",
+        "任务分解表!F4: 未知类别 补齐别的短板",
+    ):
+        assert part in msg
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["plan.xlsx"]
+    # With the tasks fixed, the directory sheet's bad cell is named in turn; still nothing written.
+    wb = openpyxl.load_workbook(book)
+    export_xlsx(PLAN_PATH, tmp_path / "good.xlsx")
+    good = openpyxl.load_workbook(tmp_path / "good.xlsx")
+    for row in good["任务分解表"].iter_rows():
+        for c in row:
+            wb["任务分解表"][c.coordinate] = c.value
+    wb.save(book)
+    with pytest.raises(Invalid, match="单位目录!C3: 类型 'bureau'"):
+        import_xlsx(book, plan_path=PLAN_PATH, out=tmp_path / "back.yaml", units_out=tmp_path / "u.yaml")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["good.xlsx", "plan.xlsx"]
+
+
+def test_not_a_workbook_is_refused(tmp_path: Path) -> None:
+    book = tmp_path / "plan.xlsx"
+    book.write_bytes(b"not a zip")
+    with pytest.raises(Exception) as e:
+        import_xlsx(book, plan_path=PLAN_PATH, out=tmp_path / "back.yaml")
+    assert "not an Excel workbook" in str(e.value)
+    assert not (tmp_path / "back.yaml").exists()
