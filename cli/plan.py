@@ -175,6 +175,9 @@ def import_(
     units_out: Path | None = typer.Option(
         None, "--units-out", help="XLSX: also write the 单位目录 sheet to this directory file."
     ),
+    contacts_out: Path | None = typer.Option(
+        None, "--contacts-out", help="XLSX: also write the 联系方式 sheet to this contacts file."
+    ),
 ) -> None:
     """Draft a plan YAML from a 实施方案's text (every field the text does not give is written as
     {to_fill: …} at its line; `plan check` lists them), or read a 任务分解表 workbook back onto
@@ -185,8 +188,11 @@ def import_(
 
         if plan is None or output is None:
             raise Invalid(f"{file}: a 任务分解表 is read onto a plan: give --plan PLAN.yaml and -o OUT.yaml")
-        import_xlsx(file, plan_path=plan, out=output, units_out=units_out)
-        out.print(f"{output}: plan written from {file}" + (f"; {units_out}: unit directory" if units_out else ""))
+        import_xlsx(file, plan_path=plan, out=output, units_out=units_out, contacts_out=contacts_out)
+        written = [f"{output}: plan"] + [
+            f"{p}: {w}" for p, w in ((units_out, "units"), (contacts_out, "contacts")) if p
+        ]
+        out.print(f"read from {file}: " + "; ".join(written), markup=False)
         return
     from services.plan_import import import_plan_text
 
@@ -199,10 +205,11 @@ def import_(
 def export(
     file: Path = typer.Argument(..., metavar="FILE"),
     xlsx: Path = typer.Option(..., "--xlsx", help="Workbook to write: 任务分解表 and 单位目录 sheets."),
+    contacts: Path | None = typer.Option(None, "--contacts", help="Also a 联系方式 sheet from this contacts file."),
 ) -> None:
     """Write the plan's 任务分解表 (task × lead × responsible × due) and its unit directory as an
     Excel workbook; `plan import BOOK.xlsx --plan FILE -o OUT` reads it back."""
     from services.plan_sheets import export_xlsx
 
-    tasks, units = export_xlsx(file, xlsx)
+    tasks, units = export_xlsx(file, xlsx, contacts=contacts)
     out.print(f"{xlsx}: {tasks} tasks, {units} units", markup=False)

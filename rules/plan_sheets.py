@@ -78,7 +78,7 @@ def task_rows(plan: Plan, raw_tasks: list[dict[str, Any]]) -> list[list[Any]]:
     return rows
 
 
-def _text(c: Cell | None) -> str:
+def cell_text(c: Cell | None) -> str:
     if c is None or c.value is None:
         return ""
     return str(c.value).strip()
@@ -95,7 +95,7 @@ def read_task_rows(rows: list[list[Cell]], plan: Plan) -> list[dict[str, Any]]:
         if len(problems) < MAX_PROBLEMS:
             problems.append(f"{ref(r, c)}: {msg}")
 
-    if not rows or [_text(c) for c in rows[0][: len(TASK_HEADER)]] != TASK_HEADER:
+    if not rows or [cell_text(c) for c in rows[0][: len(TASK_HEADER)]] != TASK_HEADER:
         raise SheetError(TASK_SHEET, [f"A1: the header must read {'、'.join(TASK_HEADER)}"])
 
     def unit_ids(r: int, c: int, cell: str) -> list[str] | None:
@@ -121,7 +121,7 @@ def read_task_rows(rows: list[list[Cell]], plan: Plan) -> list[dict[str, Any]]:
 
     tasks: list[dict[str, Any]] = []
     for r, row in enumerate(rows[1:], start=1):
-        cells = [_text(row[i] if i < len(row) else None) for i in range(len(TASK_HEADER))]
+        cells = [cell_text(row[i] if i < len(row) else None) for i in range(len(TASK_HEADER))]
         if not any(cells):
             continue
         for i, cell in enumerate(row[: len(TASK_HEADER)]):
@@ -181,12 +181,12 @@ def unit_rows(directory: UnitDirectory) -> list[list[Any]]:
 def read_unit_rows(rows: list[list[Cell]], *, region: str, source: str | None) -> dict[str, Any]:
     """A unit directory's data from its sheet (validated by the caller as `UnitDirectory`)."""
     problems: list[str] = []
-    if not rows or [_text(c) for c in rows[0][: len(UNIT_HEADER)]] != UNIT_HEADER:
+    if not rows or [cell_text(c) for c in rows[0][: len(UNIT_HEADER)]] != UNIT_HEADER:
         raise SheetError(UNIT_SHEET, [f"A1: the header must read {'、'.join(UNIT_HEADER)}"])
     units: list[dict[str, Any]] = []
     seen: dict[str, int] = {}
     for r, row in enumerate(rows[1:], start=1):
-        cells = [_text(row[i] if i < len(row) else None) for i in range(len(UNIT_HEADER))]
+        cells = [cell_text(row[i] if i < len(row) else None) for i in range(len(UNIT_HEADER))]
         if not any(cells):
             continue
         if not cells[0]:

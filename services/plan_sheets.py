@@ -8,14 +8,18 @@ leaves no output file behind (exit 2, the bad cells named).
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
 import openpyxl
 from pydantic import ValidationError
 
+from activities.delivery import load_contacts
 from activities.xlsx_reader import XlsxError, read_sheet
 from models.plan import UnitDirectory
+from rules.contact_sheets import CONTACT_SHEET, contact_rows, read_contact_rows
+from rules.contacts import parse_contacts
 from rules.loading import SourceError, parse_plan, parse_yaml
 from rules.plan_sheets import TASK_SHEET, UNIT_SHEET, SheetError, read_task_rows, read_unit_rows, task_rows, unit_rows
 from services.errors import Invalid
@@ -23,9 +27,11 @@ from services.plan_import import draft_yaml, write_whole
 from services.plans import load_plan, read_text
 
 
-def export_xlsx(plan_path: Path, out: Path) -> tuple[int, int]:
-    """Write the plan's 任务分解表 and 单位目录 to `out`; (tasks, units) written."""
+def export_xlsx(plan_path: Path, out: Path, *, contacts: Path | None = None) -> tuple[int, int]:
+    """Write the plan's 任务分解表 and 单位目录 (and the 联系方式 of `contacts`) to `out`;
+    (tasks, units) written."""
     plan = load_plan(plan_path)
+    book = load_contacts(contacts) if contacts is not None else None
     raw, _ = parse_yaml(read_text(plan_path), path=str(plan_path))
     wb = openpyxl.Workbook()
     ws = wb.active
@@ -36,6 +42,10 @@ def export_xlsx(plan_path: Path, out: Path) -> tuple[int, int]:
     units = wb.create_sheet(UNIT_SHEET)
     for row in unit_rows(plan.directory):
         units.append(row)
+    if book is not None:
+        sheet = wb.create_sheet(CONTACT_SHEET)
+        for row in contact_rows(book, plan.directory):
+            sheet.append(row)
     tmp = out.with_name(f".{out.name}.tmp.xlsx")
     try:
         wb.save(str(tmp))
@@ -58,7 +68,9 @@ def _sheet_rows(book: Path, title: str) -> list[Any]:
     return sheet.rows
 
 
-def import_xlsx(book: Path, *, plan_path: Path, out: Path, units_out: Path | None = None) -> tuple[str, str | None]:
+def import_xlsx(
+    book: Path, *, plan_path: Path, out: Path, units_out: Path | None = None, contacts_out: Path | None = None
+) -> tuple[str, str | None]:
     """The plan `plan_path` with the workbook's 任务分解表 as its tasks, written to `out` (and the
     单位目录 to `units_out` when given): (plan text, directory text). Nothing is written unless
     both read whole."""
@@ -85,7 +97,19 @@ def import_xlsx(book: Path, *, plan_path: Path, out: Path, units_out: Path | Non
             first = e.errors(include_url=False)[0]
             raise Invalid(f"{book}: {UNIT_SHEET}: {first['msg']}") from None
         units_text = draft_yaml(udata, source=f"{book.name}（{UNIT_SHEET}）", head=False)
+    contacts_text = None
+    if contacts_out is not None:
+        try:
+            cunits = read_contact_rows(_sheet_rows(book, CONTACT_SHEET), plan.directory)
+        except SheetError as e:
+            raise Invalid(f"{book}: " + "; ".join(f"{e.sheet}!{p}" for p in e.problems)) from None
+        dref = os.path.relpath(plan_path.parent / str(raw["directory"]), contacts_out.parent)
+        cdata = {"region": plan.directory.region, "directory": dref, "units": cunits}
+        contacts_text = draft_yaml(cdata, source=f"{book.name}（{CONTACT_SHEET}）", head=False)
+        parse_contacts(contacts_text, path=str(contacts_out), directory=plan.directory)
     write_whole(out, text)
+    if contacts_out is not None and contacts_text is not None:
+        write_whole(contacts_out, contacts_text)
     if units_out is not None and units_text is not None:
         write_whole(units_out, units_text)
     return text, units_text

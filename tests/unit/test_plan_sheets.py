@@ -91,3 +91,35 @@ def test_not_a_workbook_is_refused(tmp_path: Path) -> None:
         import_xlsx(book, plan_path=PLAN_PATH, out=tmp_path / "back.yaml")
     assert "not an Excel workbook" in str(e.value)
     assert not (tmp_path / "back.yaml").exists()
+
+
+CONTACTS_PATH = PLAN_PATH.parent / "contacts" / "suixian.yaml"
+
+
+def test_contacts_round_trip_and_bad_cells(tmp_path: Path) -> None:
+    from activities.delivery import load_contacts
+
+    book = tmp_path / "plan.xlsx"
+    export_xlsx(PLAN_PATH, book, contacts=CONTACTS_PATH)
+    (tmp_path / "contacts").mkdir()
+    out = tmp_path / "contacts" / "c.yaml"
+    import_xlsx(book, plan_path=PLAN_PATH, out=tmp_path / "back.yaml", contacts_out=out)
+    # The written file names the plan's unit directory; read it as the service does.
+    text = out.read_text(encoding="utf-8")
+    from rules.contacts import parse_contacts
+
+    d = load_plan(PLAN_PATH).directory
+    assert parse_contacts(text, path=str(out), directory=d) == load_contacts(CONTACTS_PATH).model_copy(
+        update={"directory": parse_contacts(text, path=str(out), directory=d).directory}
+    )
+    wb = openpyxl.load_workbook(book)
+    ws = wb["联系方式"]
+    ws["D3"] = "not-an-address"
+    ws["A4"] = "nobody"
+    wb.save(book)
+    out.unlink()
+    (tmp_path / "back.yaml").unlink()
+    with pytest.raises(Invalid) as e:
+        import_xlsx(book, plan_path=PLAN_PATH, out=tmp_path / "back.yaml", contacts_out=out)
+    assert "联系方式!D3: " in str(e.value) and "联系方式!A4: 未知单位 nobody" in str(e.value)
+    assert not out.exists() and not (tmp_path / "back.yaml").exists()
