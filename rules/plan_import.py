@@ -56,19 +56,16 @@ def to_fill(what: str, year: int | None = None) -> dict[str, Any]:
     return {"to_fill": what} if year is None else {"to_fill": what, "year": year}
 
 
-def _cn(n: str) -> int:
-    if n == "十":
-        return 10
-    if n.startswith("十"):
-        return 10 + _CN_DIGITS.index(n[1]) + 1
-    if "十" in n:
-        tens, _, ones = n.partition("十")
-        return (_CN_DIGITS.index(tens) + 1) * 10 + (_CN_DIGITS.index(ones) + 1 if ones else 0)
-    return _CN_DIGITS.index(n) + 1
-
-
 def _month_end(y: int, m: int) -> date:
     return date(y, m, calendar.monthrange(y, m)[1])
+
+
+def _day(y: str, m: str, d: str | None = None) -> date | None:
+    """A date the text writes (d None: the month's first day); None for 2021年13月, 2月30日…"""
+    try:
+        return date(int(y), int(m), int(d) if d else 1)
+    except ValueError:
+        return None
 
 
 def _clean(line: str) -> str:
@@ -104,16 +101,14 @@ def _units(names: str, directory: UnitDirectory | None) -> tuple[list[str], list
 
 def _date_range(text: str, issued: date | None) -> tuple[date | None, date | None]:
     """（2021年4月底前） → (issued, 04-30); （2021年5月—2022年6月） → (05-01, 06-30)."""
-    found = _YM.findall(text)
+    found = [d for y, m, _ in _YM.findall(text) if (d := _day(y, m)) is not None]
     if not found:
         return None, None
-    y, m, _ = found[0]
-    first = date(int(y), int(m), 1)
+    first, last = found[0], found[-1]
+    end = _month_end(last.year, last.month)
     if len(found) == 1:
-        end = _month_end(int(y), int(m))
         return (issued if "前" in text else first), end
-    y2, m2, _ = found[-1]
-    return first, _month_end(int(y2), int(m2))
+    return first, end
 
 
 def draft_plan(text: str, *, directory: UnitDirectory | None, directory_ref: str, plan_id: str) -> dict[str, Any]:
@@ -138,13 +133,13 @@ def draft_plan(text: str, *, directory: UnitDirectory | None, directory_ref: str
     issuer: str | None = None
     for _, s in reversed(rows[-5:]):
         if (m := _YMD.search(s)) and s.endswith("印"):
-            issued = date(int(m.group(1)), int(m.group(2)), int(m.group(3)))
+            issued = _day(m.group(1), m.group(2), m.group(3))
             issuer = s[: m.start()].strip() or None
             break
     if issued is None:
         for _, s in rows[:6]:
             if (m := _YMD.fullmatch(s)) is not None:
-                issued = date(int(m.group(1)), int(m.group(2)), int(m.group(3)))
+                issued = _day(m.group(1), m.group(2), m.group(3))
 
     sections: list[tuple[int, str, list[tuple[int, str]]]] = []
     for n, s in rows:
@@ -164,9 +159,11 @@ def draft_plan(text: str, *, directory: UnitDirectory | None, directory_ref: str
     categories: list[dict[str, Any]] = []
     tasks: list[dict[str, Any]] = []
     renumbered = False
+    numerals: list[str] = []  # each heading's own numeral, for a task's `ref` (（三）2)
     for n, s in tasks_body:
         if m := _SUB.match(s):
             categories.append({"no": len(categories) + 1, "name": m.group(2).rstrip("。．. ")})
+            numerals.append(m.group(1))
             continue
         if (m := _TASK.match(s)) is None:
             continue
@@ -175,7 +172,7 @@ def draft_plan(text: str, *, directory: UnitDirectory | None, directory_ref: str
         num, name, rest = int(m.group(1)), m.group(2).strip(), m.group(3).strip()
         renumbered = renumbered or num != len(tasks) + 1
         task: dict[str, Any] = {"no": len(tasks) + 1, "name": name, "category": categories[-1]["no"]}
-        task["_ref"] = f"（{_CN_DIGITS[categories[-1]['no'] - 1]}）{num}"
+        task["_ref"] = f"（{numerals[-1]}）{num}"
         task["_line"] = n
         u = _UNITS.search(rest)
         if u is not None:
@@ -294,6 +291,8 @@ def _milestones(text: str) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
     for k, m in enumerate(_MILESTONE.finditer(text)):
         y, month, name = int(m.group(1)), m.group(2), m.group(4)
+        if not 1900 <= y <= 2100 or (month and not 1 <= int(month) <= 12):
+            continue  # not a date (2021年13月): no milestone rather than a guessed one
         if month:
             due: Any = _month_end(y, int(month))
         elif m.group(3):
