@@ -69,6 +69,16 @@ class _Dumper(yaml.SafeDumper):
         return True
 
 
+def _mapping(dumper: yaml.SafeDumper, data: dict[str, Any]) -> yaml.Node:
+    # `lead: {to_fill: …}` on the field's own line, as the hand-written plans write it, so that
+    # `plan check`'s FILE:LINE points at the marker itself.
+    flow = "to_fill" in data
+    return dumper.represent_mapping("tag:yaml.org,2002:map", data, flow_style=flow)
+
+
+_Dumper.add_representer(dict, _mapping)
+
+
 def draft_yaml(data: dict[str, Any], *, source: str, head: bool = True) -> str:
     if not head:
         return f"# Read by duban from {source}.\n" + yaml.dump(
