@@ -41,6 +41,7 @@ SEEDS = {
     "contacts": [PLANS / "contacts/suixian.yaml"],
     "calendar": [PLANS / "calendar/cn-extra.yaml"],
     "scenarios": [ROOT / "rules/rulesets/suixian-default.scenarios.yaml"],
+    "plan_text": [ROOT / "tests/fixtures/suixian-2021-plan.txt", ROOT / "tests/fixtures/changhe-2021-plan.txt"],
 }
 TOKENS = [
     b"&a ",
@@ -252,7 +253,7 @@ class Doors:
 
     def workbook_part(self, data: bytes, rng: random.Random) -> bytes:
         """The template with one of its parts mutated (blind to XML), zipped again."""
-        src = zipfile.ZipFile(io.BytesIO(self.workbook))
+        src = zipfile.ZipFile(io.BytesIO(data))
         names = src.namelist()
         target = rng.choice([n for n in names if n.endswith(".xml")])
         out = io.BytesIO()
@@ -265,6 +266,32 @@ class Doors:
                     continue  # a part left out
                 z.writestr(n, body)
         return out.getvalue()
+
+    def plan_text(self, data: bytes) -> None:
+        """`duban plan import FILE.txt`: a 实施方案's text drafted into a plan."""
+        from services.plan_import import import_plan_text
+
+        import_plan_text(self._file("plan.txt", data), directory=SEEDS["directory"][0], out=self.work / "draft.yaml")
+
+    def plan_workbook(self) -> bytes:
+        from services.plan_sheets import export_xlsx
+
+        path = self.work / "plan.xlsx"
+        export_xlsx(SEEDS["plan"][0], path, contacts=SEEDS["contacts"][0])
+        return path.read_bytes()
+
+    def plan_workbook_bytes(self, data: bytes) -> None:
+        """`duban plan import BOOK.xlsx`: the 任务分解表, 单位目录 and 联系方式 sheets read back."""
+        from services.plan_sheets import import_xlsx
+
+        (self.work / "contacts").mkdir(exist_ok=True)
+        import_xlsx(
+            self._file("book.xlsx", data),
+            plan_path=SEEDS["plan"][0],
+            out=self.work / "back.yaml",
+            units_out=self.work / "units.yaml",
+            contacts_out=self.work / "contacts" / "back.yaml",
+        )
 
     def install_rules_payload(self, data: bytes) -> None:
         """What the data converter does with an Update's JSON, then the validator."""
@@ -332,6 +359,8 @@ def run(
             "workbook": (d.workbook_bytes, [d.workbook]),
             "install_rules": (d.install_rules_payload, install_rules_seeds()),
             "cli_date": (d.cli_date, [b"2021-12-31", b"2021-12"]),
+            "plan_text": (d.plan_text, files["plan_text"]),
+            "plan_workbook": (d.plan_workbook_bytes, [d.plan_workbook()]),
         }
         names = [n for n in table if doors is None or n in doors]
         pool = [b for _, seeds in table.values() for b in seeds]
@@ -342,7 +371,7 @@ def run(
             i += 1
             fn, seeds = table[door]
             seed_bytes = rng.choice(seeds)
-            if door == "workbook" and rng.random() < 0.8:
+            if door in ("workbook", "plan_workbook") and rng.random() < 0.8:
                 sample = d.workbook_part(seed_bytes, rng)
             else:
                 sample = mutate(seed_bytes, rng, pool)
