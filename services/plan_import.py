@@ -64,6 +64,20 @@ def docx_text(path: Path) -> str:
     return "\n".join(lines)
 
 
+def _plain_text(path: Path) -> str:
+    """A .txt as UTF-8, else as GB18030 (GBK): Notepad on a Chinese Windows saves plans in GBK."""
+    try:
+        return read_text(path)
+    except SourceError as e:
+        if not e.message.startswith("not UTF-8"):
+            raise
+        data = path.read_bytes()  # read_text found a regular file within its size bound
+        try:
+            return data.decode("gb18030")
+        except UnicodeDecodeError:
+            raise e from None
+
+
 class _Dumper(yaml.SafeDumper):
     def ignore_aliases(self, data: Any) -> bool:  # a draft is read and edited by people: no &id001
         return True
@@ -97,7 +111,7 @@ def import_plan_text(source: Path, *, directory: Path | None, out: Path) -> tupl
 
     The draft names `directory` relative to `out`'s folder, as plan files do.
     """
-    text = docx_text(source) if source.suffix.lower() == ".docx" else read_text(source)
+    text = docx_text(source) if source.suffix.lower() == ".docx" else _plain_text(source)
     units = load_directory(directory) if directory is not None else None
     ref = os.path.relpath(directory, out.parent) if directory is not None else "units/TO_FILL.yaml"
     plan_id = re.sub(r"[^a-z0-9-]+", "-", source.stem.lower()).strip("-")

@@ -126,3 +126,17 @@ def test_a_damaged_docx_is_refused_not_a_traceback(tmp_path: Path) -> None:
     with pytest.raises(Invalid, match="no such file"):
         import_plan_text(tmp_path / "missing.docx", directory=None, out=tmp_path / "m.yaml")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.docx"]
+
+
+def test_a_gbk_text_drafts_the_same(tmp_path: Path) -> None:
+    text = SEED_PATH.read_text(encoding="utf-8")
+    (tmp_path / "utf8").mkdir()
+    (tmp_path / "gbk").mkdir()
+    (tmp_path / "utf8" / "plan.txt").write_text(text, encoding="utf-8")
+    (tmp_path / "gbk" / "plan.txt").write_bytes(text.encode("gb18030"))
+    a, _ = import_plan_text(tmp_path / "utf8" / "plan.txt", directory=DIRECTORY_PATH, out=tmp_path / "a.yaml")
+    b, _ = import_plan_text(tmp_path / "gbk" / "plan.txt", directory=DIRECTORY_PATH, out=tmp_path / "b.yaml")
+    assert b == a
+    (tmp_path / "bad.txt").write_bytes(b"\xff\xfe\x00\x81")
+    with pytest.raises(SourceError, match="not UTF-8"):
+        import_plan_text(tmp_path / "bad.txt", directory=None, out=tmp_path / "c.yaml")
