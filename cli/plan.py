@@ -178,6 +178,9 @@ def import_(
     contacts_out: Path | None = typer.Option(
         None, "--contacts-out", help="XLSX: also write the 联系方式 sheet to this contacts file."
     ),
+    plan_id: str | None = typer.Option(
+        None, "--id", help="Text/DOCX: the draft's plan id (default: from FILE's name)."
+    ),
 ) -> None:
     """Draft a plan YAML from a 实施方案's text (every field the text does not give is written as
     {to_fill: …} at its line; `plan check` lists them), or read a 任务分解表 workbook back onto
@@ -197,8 +200,16 @@ def import_(
     from services.plan_import import import_plan_text
 
     out_path = output or file.with_suffix(".yaml")
-    _, open_count = import_plan_text(file, directory=units, out=out_path)
+    _, open_count = import_plan_text(file, directory=units, out=out_path, plan_id=plan_id)
     out.print(f"{out_path}: draft written from {file}; {open_count} fields to fill in", markup=False)
+    if units is not None and not units.resolve().is_relative_to(out_path.resolve().parent):
+        # The loader reads a plan's directory only from inside the plan's folder (a plan cannot
+        # make duban read an arbitrary file): say so now rather than at `plan check`.
+        err.print(
+            f"{out_path}: note: {units} is outside the draft's folder, where `plan check` reads a "
+            "plan's directory from: write the draft into a folder that holds it (e.g. -o plans/NAME.yaml)",
+            markup=False,
+        )
 
 
 @app.command("export")

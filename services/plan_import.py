@@ -106,7 +106,7 @@ def draft_yaml(data: dict[str, Any], *, source: str, head: bool = True) -> str:
     return top + yaml.dump(data, Dumper=_Dumper, allow_unicode=True, sort_keys=False, width=10_000)
 
 
-def import_plan_text(source: Path, *, directory: Path | None, out: Path) -> tuple[str, int]:
+def import_plan_text(source: Path, *, directory: Path | None, out: Path, plan_id: str | None = None) -> tuple[str, int]:
     """Read `source` (.txt or .docx), write the draft to `out`; (the draft's text, fields to fill).
 
     The draft names `directory` relative to `out`'s folder, as plan files do.
@@ -114,9 +114,12 @@ def import_plan_text(source: Path, *, directory: Path | None, out: Path) -> tupl
     text = docx_text(source) if source.suffix.lower() == ".docx" else _plain_text(source)
     units = load_directory(directory) if directory is not None else None
     ref = os.path.relpath(directory, out.parent) if directory is not None else "units/TO_FILL.yaml"
-    plan_id = re.sub(r"[^a-z0-9-]+", "-", source.stem.lower()).strip("-")
-    if not plan_id or not plan_id[0].isalpha():
-        plan_id = f"plan-{plan_id}".rstrip("-")
+    if plan_id is None:
+        plan_id = re.sub(r"[^a-z0-9-]+", "-", source.stem.lower()).strip("-")
+        if not plan_id or not plan_id[0].isalpha():
+            plan_id = f"plan-{plan_id}".rstrip("-")
+    elif not re.fullmatch(r"[a-z][a-z0-9-]{0,63}", plan_id):
+        raise Invalid(f"--id {plan_id!r}: a plan id is lower-case letters, digits and -, starting with a letter")
     try:
         data = draft_plan(text, directory=units, directory_ref=ref, plan_id=plan_id)
     except ImportError_ as e:
