@@ -84,10 +84,11 @@ def cell_text(c: Cell | None) -> str:
     return str(c.value).strip()
 
 
-def read_task_rows(rows: list[list[Cell]], plan: Plan) -> list[dict[str, Any]]:
-    """The plan's tasks as the sheet gives them; SheetError naming every bad cell."""
+def read_task_rows(rows: list[list[Cell]], plan: Plan, directory: UnitDirectory | None = None) -> list[dict[str, Any]]:
+    """The plan's tasks as the sheet gives them, units named from `directory` (default: the
+    plan's; the 单位目录 sheet's when it is read too); SheetError naming every bad cell."""
     problems: list[str] = []
-    by_name = {u.name: u.id for u in plan.directory.units}
+    by_name = {u.name: u.id for u in (directory or plan.directory).units}
     cats = {c.name: c.no for c in plan.categories}
     due = due_text(plan)
 

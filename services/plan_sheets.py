@@ -72,44 +72,52 @@ def import_xlsx(
     book: Path, *, plan_path: Path, out: Path, units_out: Path | None = None, contacts_out: Path | None = None
 ) -> tuple[str, str | None]:
     """The plan `plan_path` with the workbook's 任务分解表 as its tasks, written to `out` (and the
-    单位目录 to `units_out` when given): (plan text, directory text). Nothing is written unless
-    both read whole."""
+    单位目录 to `units_out`, the 联系方式 to `contacts_out`, when given): (plan text, directory
+    text). Nothing is written unless every sheet asked for reads whole."""
     plan = load_plan(plan_path)
     raw, _ = parse_yaml(read_text(plan_path), path=str(plan_path))
-    try:
-        tasks = read_task_rows(_sheet_rows(book, TASK_SHEET), plan)
-    except SheetError as e:
-        raise Invalid(f"{book}: " + "; ".join(f"{e.sheet}!{p}" for p in e.problems)) from None
-    data = {**raw, "tasks": tasks}
-    text = draft_yaml(data, source=f"{book.name}（{TASK_SHEET}）", head=False)
-    # The whole plan is checked as a plan (categories, units, sizes) before anything is written.
-    parse_plan(text, path=str(out), directory=plan.directory)
-    units_text = None
+    # Every sheet asked for is read and all their bad cells are named together; tasks may name
+    # units the 单位目录 sheet adds, so that sheet is read first when it is asked for.
+    problems: list[str] = []
+    directory = plan.directory
+    udata: dict[str, Any] | None = None
     if units_out is not None:
         try:
-            udata = read_unit_rows(
-                _sheet_rows(book, UNIT_SHEET), region=plan.directory.region, source=plan.directory.source
-            )
-            UnitDirectory.model_validate(udata)
+            udata = read_unit_rows(_sheet_rows(book, UNIT_SHEET), region=directory.region, source=directory.source)
+            directory = UnitDirectory.model_validate(udata)
         except SheetError as e:
-            raise Invalid(f"{book}: " + "; ".join(f"{e.sheet}!{p}" for p in e.problems)) from None
+            problems += [f"{e.sheet}!{p}" for p in e.problems]
         except ValidationError as e:
-            first = e.errors(include_url=False)[0]
-            raise Invalid(f"{book}: {UNIT_SHEET}: {first['msg']}") from None
-        units_text = draft_yaml(udata, source=f"{book.name}（{UNIT_SHEET}）", head=False)
-    contacts_text = None
+            problems.append(f"{UNIT_SHEET}: {e.errors(include_url=False)[0]['msg']}")
+    tasks: list[dict[str, Any]] = []
+    try:
+        tasks = read_task_rows(_sheet_rows(book, TASK_SHEET), plan, directory)
+    except SheetError as e:
+        problems += [f"{e.sheet}!{p}" for p in e.problems]
+    cunits: dict[str, Any] = {}
     if contacts_out is not None:
         try:
-            cunits = read_contact_rows(_sheet_rows(book, CONTACT_SHEET), plan.directory)
+            cunits = read_contact_rows(_sheet_rows(book, CONTACT_SHEET), directory)
         except SheetError as e:
-            raise Invalid(f"{book}: " + "; ".join(f"{e.sheet}!{p}" for p in e.problems)) from None
-        dref = os.path.relpath(plan_path.parent / str(raw["directory"]), contacts_out.parent)
-        cdata = {"region": plan.directory.region, "directory": dref, "units": cunits}
+            problems += [f"{e.sheet}!{p}" for p in e.problems]
+    if problems:
+        raise Invalid(f"{book}: " + "; ".join(problems))
+    # With the 单位目录 written too, the plan (and contacts) name that file: the units the tasks use.
+    dpath = units_out if units_out is not None else plan_path.parent / str(raw["directory"])
+    dref = os.path.relpath(dpath, out.parent) if units_out is not None else raw["directory"]
+    text = draft_yaml({**raw, "directory": dref, "tasks": tasks}, source=f"{book.name}（{TASK_SHEET}）", head=False)
+    # The whole plan is checked as a plan (categories, units, sizes) before anything is written.
+    parse_plan(text, path=str(out), directory=directory)
+    units_text = draft_yaml(udata, source=f"{book.name}（{UNIT_SHEET}）", head=False) if udata else None
+    contacts_text = None
+    if contacts_out is not None:
+        cref = os.path.relpath(dpath, contacts_out.parent)
+        cdata = {"region": directory.region, "directory": cref, "units": cunits}
         contacts_text = draft_yaml(cdata, source=f"{book.name}（{CONTACT_SHEET}）", head=False)
-        parse_contacts(contacts_text, path=str(contacts_out), directory=plan.directory)
-    write_whole(out, text)
-    if contacts_out is not None and contacts_text is not None:
-        write_whole(contacts_out, contacts_text)
+        parse_contacts(contacts_text, path=str(contacts_out), directory=directory)
     if units_out is not None and units_text is not None:
         write_whole(units_out, units_text)
+    if contacts_out is not None and contacts_text is not None:
+        write_whole(contacts_out, contacts_text)
+    write_whole(out, text)  # the plan last: a plan is never written without the files it names
     return text, units_text

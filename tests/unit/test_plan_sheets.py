@@ -68,20 +68,28 @@ def test_bad_cells_are_named_and_nothing_is_written(tmp_path: Path) -> None:
         "任务分解表!C7: 未知单位 县教育局局",
         "任务分解表!D3: 未知单位 县水务局",
         "任务分解表!F4: 未知类别 补齐别的短板",
+        "单位目录!C3: 类型 'bureau'",
     ):
-        assert part in msg
+        assert part in msg  # every bad cell of every sheet, in one refusal
     assert sorted(p.name for p in tmp_path.iterdir()) == ["plan.xlsx"]
-    # With the tasks fixed, the directory sheet's bad cell is named in turn; still nothing written.
+
+
+def test_a_unit_added_in_the_directory_sheet_can_lead_a_task(tmp_path: Path) -> None:
+    book = tmp_path / "plan.xlsx"
+    export_xlsx(PLAN_PATH, book)
     wb = openpyxl.load_workbook(book)
-    export_xlsx(PLAN_PATH, tmp_path / "good.xlsx")
-    good = openpyxl.load_workbook(tmp_path / "good.xlsx")
-    for row in good["任务分解表"].iter_rows():
-        for c in row:
-            wb["任务分解表"][c.coordinate] = c.value
+    wb["单位目录"].append(["market", "县市场监管局", "agency", "", ""])
+    wb["任务分解表"]["C5"] = "县市场监管局"
     wb.save(book)
-    with pytest.raises(Invalid, match="单位目录!C3: 类型 'bureau'"):
-        import_xlsx(book, plan_path=PLAN_PATH, out=tmp_path / "back.yaml", units_out=tmp_path / "u.yaml")
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["good.xlsx", "plan.xlsx"]
+    with pytest.raises(Invalid, match="任务分解表!C5: 未知单位 县市场监管局"):  # not without its directory
+        import_xlsx(book, plan_path=PLAN_PATH, out=tmp_path / "back.yaml")
+    (tmp_path / "units").mkdir()
+    text, _ = import_xlsx(
+        book, plan_path=PLAN_PATH, out=tmp_path / "back.yaml", units_out=tmp_path / "units" / "u.yaml"
+    )
+    assert "directory: units/u.yaml" in text
+    back = load_plan(tmp_path / "back.yaml")  # reads the directory it names, as `plan check` does
+    assert back.tasks[3].lead == "market"
 
 
 def test_not_a_workbook_is_refused(tmp_path: Path) -> None:
