@@ -24,7 +24,9 @@ _CN_DIGITS = "一二三四五六七八九十"
 _SECTION = re.compile(r"^([一二三四五六七八九十]+)、\s*(.+?)\s*$")
 _SUB = re.compile(r"^[（(]([一二三四五六七八九十]+)[）)]\s*(.+?)\s*$")
 _TASK = re.compile(r"^(\d{1,3})\s*[．.、]\s*(.+?)。(.*)$")
-_UNITS = re.compile(r"[（(]\s*牵头单位[：:](?P<lead>[^；;）)]*)(?:[；;]\s*责任单位[：:](?P<resp>[^）)]*))?[）)]\s*$")
+_UNITS = re.compile(r"[（(]\s*(?P<body>(?:牵头|责任|配合|参与|协同|协办)单位[：:][^（()）]*)[）)]\s*[。.]?\s*$")
+_LEAD_KEYS = ("牵头单位",)
+_RESP_KEYS = ("责任单位", "配合单位", "参与单位", "协同单位", "协办单位")
 _YM = re.compile(r"(\d{4})年(\d{1,2})月(底|初)?")
 _YMD = re.compile(r"(\d{4})年(\d{1,2})月(\d{1,2})日")
 _MILESTONE = re.compile(r"(?:到|在)(\d{4})年(?:(\d{1,2})月)?(底|末)?[^；。]*?[“\"]([^”\"]{1,8}型)[”\"]")
@@ -97,6 +99,24 @@ def _units(names: str, directory: UnitDirectory | None) -> tuple[list[str], list
     if ids_local:
         ids.append(LOCAL_UNITS)
     return ids, unknown
+
+
+def _task_units(parts: dict[str, str], directory: UnitDirectory | None) -> tuple[Any, Any]:
+    """(lead, responsible) from the task's （牵头单位：…；责任单位：…）, to_fill where not read."""
+    if "lead" not in parts:
+        lead: Any = to_fill("牵头单位：原文未明确")
+    else:
+        ids, bad = _units(parts["lead"], directory)
+        if bad:
+            lead = to_fill(f"牵头单位：{'、'.join(bad)}（单位目录中未找到）")
+        elif len(ids) != 1 or ids[0] == LOCAL_UNITS:
+            lead = to_fill(f"牵头单位：{parts['lead']}（duban 需一个牵头单位）")
+        else:
+            lead = ids[0]
+    if "resp" not in parts:
+        return lead, to_fill("责任单位：原文未明确")
+    ids, bad = _units(parts["resp"], directory)
+    return lead, (ids if not bad else to_fill(f"责任单位：{'、'.join(bad)}（单位目录中未找到）"))
 
 
 def _date_range(text: str, issued: date | None) -> tuple[date | None, date | None]:
@@ -175,22 +195,15 @@ def draft_plan(text: str, *, directory: UnitDirectory | None, directory_ref: str
         task["_ref"] = f"（{numerals[-1]}）{num}"
         task["_line"] = n
         u = _UNITS.search(rest)
+        parts: dict[str, str] = {}
         if u is not None:
             rest = rest[: u.start()].rstrip()
-            lead, bad_lead = _units(u.group("lead"), directory)
-            task["lead"] = (
-                lead[0]
-                if len(lead) == 1 and not bad_lead
-                else to_fill(f"牵头单位：{u.group('lead').strip()}（单位目录中未找到）")
-            )
-            if u.group("resp") is None:
-                task["responsible"] = to_fill("责任单位：原文未明确")
-            else:
-                resp, bad = _units(u.group("resp"), directory)
-                task["responsible"] = resp if not bad else to_fill(f"责任单位：{'、'.join(bad)}（单位目录中未找到）")
-        else:
-            task["lead"] = to_fill("牵头单位：原文未明确")
-            task["responsible"] = to_fill("责任单位：原文未明确")
+            for part in re.split(r"[；;]", u.group("body")):
+                key, sep, value = re.sub(r"[：:]", "：", part.strip(), count=1).partition("：")
+                if sep and (key in _LEAD_KEYS or key in _RESP_KEYS):
+                    kind = "lead" if key in _LEAD_KEYS else "resp"
+                    parts[kind] = "、".join(x for x in (parts.get(kind, ""), value.strip()) if x)
+        task["lead"], task["responsible"] = _task_units(parts, directory)
         task["text"] = rest
         tasks.append(task)
     if not tasks:

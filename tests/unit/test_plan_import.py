@@ -140,3 +140,22 @@ def test_a_gbk_text_drafts_the_same(tmp_path: Path) -> None:
     (tmp_path / "bad.txt").write_bytes(b"\xff\xfe\x00\x81")
     with pytest.raises(SourceError, match="not UTF-8"):
         import_plan_text(tmp_path / "bad.txt", directory=None, out=tmp_path / "c.yaml")
+
+
+@pytest.mark.parametrize(
+    ("units", "lead", "responsible"),
+    [
+        ("（牵头单位：县住建局；配合单位：县公安局、县水利局）。", "housing", ["public-security", "water"]),
+        ("（责任单位：县公安局，各镇、场、景区人民政府或管委会）", None, ["public-security", "@local"]),
+        ("（牵头单位：县住建局、县城管执法局）", None, None),
+        ("", None, None),
+    ],
+)
+def test_the_ways_offices_name_units(units: str, lead: str | None, responsible: list[str] | None) -> None:
+    old = "（牵头单位：县城管执法局；责任单位：县公安局，各镇、场、景区人民政府或管委会）"
+    text = SEED_PATH.read_text(encoding="utf-8").replace(old, units, 1)
+    d = parse_directory(DIRECTORY_PATH.read_text(encoding="utf-8"), path=str(DIRECTORY_PATH))
+    task = draft_plan(text, directory=d, directory_ref="units/suixian.yaml", plan_id="x")["tasks"][3]
+    assert task["name"] == "整治城镇秩序" and task["text"].endswith("整理空闲地。")
+    assert task["lead"] == lead if lead else "to_fill" in task["lead"]
+    assert task["responsible"] == responsible if responsible else "to_fill" in task["responsible"]
