@@ -12,11 +12,11 @@ import zipfile
 import zlib
 from pathlib import Path
 from typing import Any
-from xml.etree import ElementTree as ET
 
 import yaml
 
 from models.open_fields import markers
+from rules.docx_text import DocxError, paragraphs
 from rules.loading import SourceError
 from rules.plan_import import ImportError_, draft_plan
 from services.errors import Invalid
@@ -24,7 +24,6 @@ from services.plans import load_directory, read_text
 
 MAX_DOCX_PART = 16_000_000
 """Uncompressed bytes of word/document.xml: a 实施方案 is well under 1 MB (a zip bomb stops here)."""
-_W = "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}"
 
 
 def docx_text(path: Path) -> str:
@@ -40,28 +39,27 @@ def docx_text(path: Path) -> str:
             info = z.getinfo("word/document.xml")
         except KeyError:
             raise SourceError(str(path), 1, "not a Word document (.docx): no word/document.xml") from None
-        if info.file_size > MAX_DOCX_PART:
-            raise SourceError(str(path), 1, f"word/document.xml is larger than {MAX_DOCX_PART:,} bytes: refused")
         try:
-            with z.open(info) as f:
-                data = f.read(MAX_DOCX_PART + 1)
-            if len(data) > MAX_DOCX_PART:
-                raise SourceError(str(path), 1, f"word/document.xml is larger than {MAX_DOCX_PART:,} bytes: refused")
-            root = ET.fromstring(data)
-        except ET.ParseError as e:
-            raise SourceError(str(path), 1, f"word/document.xml: not readable XML ({e})") from None
+            document = _part(z, info)
+            numbering = _part(z, z.getinfo(_NUMBERING)) if _NUMBERING in z.namelist() else None
+            return "\n".join(paragraphs(document, numbering))
+        except DocxError as e:
+            raise SourceError(str(path), 1, str(e)) from None
         except (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError, RuntimeError) as e:
             raise SourceError(str(path), 1, f"a damaged Word document: {e}") from None
-    lines = []
-    for p in root.iter(f"{_W}p"):
-        parts = []
-        for node in p.iter():
-            if node.tag == f"{_W}t":
-                parts.append(node.text or "")
-            elif node.tag == f"{_W}tab":
-                parts.append("\t")
-        lines.append("".join(parts))
-    return "\n".join(lines)
+
+
+_NUMBERING = "word/numbering.xml"
+
+
+def _part(z: zipfile.ZipFile, info: zipfile.ZipInfo) -> bytes:
+    if info.file_size > MAX_DOCX_PART:
+        raise DocxError(f"{info.filename} is larger than {MAX_DOCX_PART:,} bytes: refused")
+    with z.open(info) as f:
+        data = f.read(MAX_DOCX_PART + 1)
+    if len(data) > MAX_DOCX_PART:  # the stated size was a lie: a zip bomb stops here
+        raise DocxError(f"{info.filename} is larger than {MAX_DOCX_PART:,} bytes: refused")
+    return data
 
 
 def _plain_text(path: Path) -> str:

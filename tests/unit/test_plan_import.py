@@ -8,6 +8,8 @@ same places the hand-written file leaves open. A DOCX built from the seed text d
 
 from __future__ import annotations
 
+import re
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -159,3 +161,53 @@ def test_the_ways_offices_name_units(units: str, lead: str | None, responsible: 
     assert task["name"] == "整治城镇秩序" and task["text"].endswith("整理空闲地。")
     assert task["lead"] == lead if lead else "to_fill" in task["lead"]
     assert task["responsible"] == responsible if responsible else "to_fill" in task["responsible"]
+
+
+NUMBERING = """<?xml version="1.0" encoding="UTF-8" standalone="yes"?>
+<w:numbering xmlns:w="http://schemas.openxmlformats.org/wordprocessingml/2006/main">
+<w:abstractNum w:abstractNumId="7">
+<w:lvl w:ilvl="0"><w:start w:val="1"/><w:numFmt w:val="chineseCounting"/><w:lvlText w:val="%1、"/></w:lvl>
+<w:lvl w:ilvl="1"><w:start w:val="1"/><w:numFmt w:val="chineseCounting"/><w:lvlText w:val="（%2）"/></w:lvl>
+</w:abstractNum>
+<w:num w:numId="3"><w:abstractNumId w:val="7"/></w:num>
+</w:numbering>"""
+
+
+def test_headings_numbered_by_word_lists_read_as_typed(tmp_path: Path) -> None:
+    """一、 and （一） as Word list numbers (numbering.xml), not typed: the same draft."""
+    from docx.oxml import parse_xml
+    from docx.oxml.ns import nsdecls
+
+    seed = CHANGHE_SEED_PATH.read_text(encoding="utf-8")
+    document = docx.Document()
+    for line in seed.splitlines():
+        stripped = line.strip("\u3000 ")
+        m = re.match(r"^([一二三四五六七八九十]+)、(.*)$", stripped) or re.match(
+            r"^（([一二三四五六七八九十]+)）(.*)$", stripped
+        )
+        if m is None:
+            document.add_paragraph(line)
+            continue
+        level = 0 if stripped[0] != "（" else 1
+        para = document.add_paragraph(m.group(2))
+        para._p.get_or_add_pPr().append(
+            parse_xml(f'<w:numPr {nsdecls("w")}><w:ilvl w:val="{level}"/><w:numId w:val="3"/></w:numPr>')
+        )
+    document.save(str(tmp_path / "plain.docx"))
+    with zipfile.ZipFile(tmp_path / "plain.docx") as src, zipfile.ZipFile(tmp_path / "plan.docx", "w") as dst:
+        for item in src.infolist():
+            if item.filename != "word/numbering.xml":
+                dst.writestr(item, src.read(item.filename))
+        dst.writestr("word/numbering.xml", NUMBERING)
+    (tmp_path / "plan.txt").write_text(seed, encoding="utf-8")
+    a, _ = import_plan_text(tmp_path / "plan.txt", directory=CHANGHE_DIRECTORY_PATH, out=tmp_path / "a.yaml")
+    b, _ = import_plan_text(tmp_path / "plan.docx", directory=CHANGHE_DIRECTORY_PATH, out=tmp_path / "b.yaml")
+    assert "（五）1" in a and b.replace("plan.docx", "plan.txt") == a
+
+
+def test_chinese_list_numbers() -> None:
+    from rules.docx_text import chinese
+
+    assert [chinese(n) for n in (1, 10, 11, 20, 21, 100, 105, 110)] == [
+        "一", "十", "十一", "二十", "二十一", "一百", "一百零五", "一百一十",
+    ]  # fmt: skip
