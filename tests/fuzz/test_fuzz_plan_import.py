@@ -127,3 +127,46 @@ def test_docx_bytes(tmp_path_factory: pytest.TempPathFactory, body: bytes, zippe
         docx_text(path)
     except (SourceError, Invalid) as e:
         assert str(e)
+
+
+_XMLISH = st.sampled_from(
+    [
+        '<w:numbering xmlns:w="http://schemas.openxmlformats.org/wordprocessingml/2006/main">',
+        '<w:document xmlns:w="http://schemas.openxmlformats.org/wordprocessingml/2006/main"><w:body>',
+        "<w:p><w:pPr><w:numPr>",
+        '<w:ilvl w:val="',
+        '<w:numId w:val="',
+        '<w:abstractNum w:abstractNumId="',
+        '<w:num w:numId="',
+        '<w:abstractNumId w:val="',
+        '<w:lvl w:ilvl="',
+        '<w:numFmt w:val="chineseCounting"/>',
+        '<w:lvlText w:val="%1、%9%0"/>',
+        '<w:start w:val="',
+        "<w:t>一、</w:t>",
+        "</w:numPr></w:pPr>",
+        "</w:p>",
+        "</w:lvl>",
+        "</w:abstractNum>",
+        "</w:num>",
+        '"/>',
+        '">',
+        "0",
+        "1",
+        "-1",
+        "99999999",
+        "</w:body></w:document>",
+        "</w:numbering>",
+    ]
+)
+
+
+@FAST
+@given(st.lists(_XMLISH, max_size=40), st.lists(_XMLISH, max_size=40))
+def test_docx_parts_with_list_numbering(document: list[str], numbering: list[str]) -> None:
+    from rules.docx_text import DocxError, paragraphs
+
+    try:
+        paragraphs("".join(document).encode(), "".join(numbering).encode())
+    except DocxError as e:
+        assert "not readable XML" in str(e)
