@@ -48,7 +48,12 @@ def build_worker(
         task_queue=task_queue,
         workflows=[*WORKFLOWS, *(REHEARSAL_WORKFLOWS if rehearsal else [])],
         activities=activities.build(
-            engine, client if rehearsal else None, campaign=campaign_activities, outbox=None if rehearsal else outbox
+            engine,
+            client if rehearsal else None,
+            campaign=campaign_activities,
+            outbox=None if rehearsal else outbox,
+            # A rehearsal sends nothing, so its notices' papers need not hold up its wake-ups.
+            papers_on_request=rehearsal and settings.rehearsal_papers == "on-request",
         ),
         workflow_runner=sandbox(),
         interceptors=[KeepAlive(), LogContext(), *([metrics.interceptor()] if metrics else [])],

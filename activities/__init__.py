@@ -25,11 +25,12 @@ def build(
     campaign: CampaignActivities | None = None,
     outbox: Outbox | None = None,
     delivery: DeliveryActivities | None = None,
+    papers_on_request: bool = False,
 ) -> list[Callable[..., Any]]:
     """The activities a worker runs, with their dependencies injected (`campaign` and `delivery`
     let a test hand in ones that inject faults). Without an `outbox`, actions reach the in-app
-    inbox only."""
-    c = campaign or CampaignActivities(engine, outbox)
+    inbox only; with `papers_on_request`, notices' papers are left for `duban notice` to render."""
+    c = campaign or CampaignActivities(engine, outbox, papers_on_request=papers_on_request)
     d = delivery or DeliveryActivities(engine)
     a = AssessmentActivities(engine, outbox)
     r = RectificationActivities(engine, c.outbox)  # an order's notices go where the campaign's go

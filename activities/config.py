@@ -59,6 +59,11 @@ class Settings(BaseSettings):
     graceful_shutdown_seconds: float = Field(
         default=90.0, ge=0, le=3600, description="on SIGINT/SIGTERM, how long activities in flight may finish"
     )
+    rehearsal_papers: str = Field(
+        default="on-request",
+        pattern="^(on-request|at-issue)$",
+        description="a rehearsal's 督办通知 papers: rendered when first asked for (on-request) or at issue",
+    )
 
     # -- delivery channels (activities/delivery.py, activities/sending.py) ----------------------
     contacts_file: Path = Field(

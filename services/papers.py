@@ -10,7 +10,8 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import date
 
-from activities.paperwork import ChecksumMismatch, PaperNotFound, UnknownCampaign
+from activities.paperwork import ChecksumMismatch, PaperNotFound, UnknownCampaign, notice_by_code
+from activities.paperwork.on_request import file_on_request
 from activities.store import views
 from models.delivery import DeliveryStatus
 from models.views import BulletinPaper, DeliveryLedger, Notice, NoticePaper
@@ -42,6 +43,11 @@ async def notices(ctx: Services, *, campaign: str, unit: str | None = None) -> l
 async def notice(ctx: Services, *, code: str, campaign: str | None = None) -> NoticePaper:
     """One 督办通知 as issued, with its checked files (`campaign` tells apart campaigns that number alike)."""
     async with _papers():
+        async with ctx.writing() as conn:
+            # A rehearsal leaves its notices' papers for the first request: rendered from the
+            # document input on the audit chain, stored once, then read back checked as always.
+            row = await notice_by_code(conn, code, campaign)
+            await file_on_request(conn, row["campaign"], row["key"])
         return await ctx.read(views.notice_paper, code, campaign)
 
 

@@ -101,9 +101,12 @@ class Base:
     """What every class of campaign activities holds: its engine, its outbox (None: the in-app
     inbox only) and the paperwork."""
 
-    def __init__(self, engine: AsyncEngine, outbox: Outbox | None = None) -> None:
+    def __init__(self, engine: AsyncEngine, outbox: Outbox | None = None, *, papers_on_request: bool = False) -> None:
         self.db = engine
         self.outbox = outbox
+        # A notice's papers rendered when first asked for, not while issuing it: only where no
+        # e-mail would carry them (a rehearsal), since the outbox attaches them at issue.
+        self.papers_on_request = papers_on_request and outbox is None
         self.papers = paperwork.CampaignPapers()
 
     async def _push(self, conn: AsyncConnection, item: InboxItem, files: Sequence[Attachment] = ()) -> None:

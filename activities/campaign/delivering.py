@@ -3,8 +3,6 @@ and filed, the papers of a batch written after its transaction."""
 
 from __future__ import annotations
 
-import asyncio
-import json
 import time
 from typing import Any
 
@@ -17,17 +15,15 @@ from temporalio import activity
 from activities import paperwork
 from activities.campaign.common import AUDIT_KIND, INBOX_KIND, Base, IssuedNotice, attachments
 from activities.delivery import InboxItem, write_inbox
-from activities.documents import render_notice
-from activities.store import audit, documents
+from activities.paperwork.on_request import render_unfiled, store_notice, unfiled_notice
+from activities.store import audit
 from activities.store.tables import (
-    audit_events,
     inbox,
     notice_counters,
     obligations,
     rectification_orders,
     supervision_notices,
 )
-from models.documents import SupervisionNotice
 from models.payloads import Act, DeliverBatch, DeliverResult, FiredAction
 from models.ruleset import ActionKind, Channel
 
@@ -116,6 +112,9 @@ class Delivering(Base):
         # that died before its papers) are done here, from the document input on the chain.
         keys = [a.key for a in inp.actions if a.kind is ActionKind.notice]
         keys += [f"{a.key}#notice" for a in inp.actions if a.notice and a.kind is ActionKind.escalate]
+        if self.papers_on_request:
+            # Nobody is sent these papers (no outbox): `duban notice` renders them when asked.
+            return out
         for key in keys:
             await self._papers(inp, key)
         return out
@@ -125,33 +124,14 @@ class Delivering(Base):
         store the files and push its e-mail with them attached: once, whatever the retries."""
         cid = inp.provenance.campaign_id
         async with self.db.connect() as conn:
-            row = (
-                await conn.execute(
-                    select(audit_events.c.payload).where(
-                        audit_events.c.campaign_id == cid, audit_events.c.event_key == key
-                    )
-                )
-            ).first()
-            notice = (
-                (await conn.execute(select(supervision_notices).where(supervision_notices.c.idempotency_key == key)))
-                .mappings()
-                .first()
-            )
-            if row is None or notice is None:
-                return
-            stored = await documents.exists(conn, cid, "notice", notice["code"])
-        record = json.loads(row.payload)
-        if stored or "document" not in record:
+            found = await unfiled_notice(conn, cid, key)
+        if found is None:
             return
-        doc = SupervisionNotice.model_validate(record["document"])
+        notice, record = found
         began = time.perf_counter()
-        # CPU-bound (about 0.1 s): off the event loop, so the worker's heartbeats go on meanwhile.
-        files = await asyncio.to_thread(render_notice, doc)
+        files = await render_unfiled(record)
         async with self.db.begin() as conn:
-            await documents.store(
-                conn, campaign_id=cid, kind="notice", ref=notice["code"], files=dict(files),
-                plan_time=notice["plan_time"], server_time=notice["server_time"],
-            )  # fmt: skip
+            await store_notice(conn, notice, files)
             await self._push(
                 conn,
                 InboxItem(
