@@ -68,6 +68,23 @@ async def province(engine: AsyncEngine) -> tuple[str, list[str]]:
                         "state": ("completed", "in_progress", "assigned", "acknowledged")[k % 4],
                     }
                 )
+    # 序时进度 exactly half-way: 2.5% rounds to 2 (to even, as Python's round; SQL's round gives 3), 3.5% to 4, so
+    # progress 2 is green beside the first and yellow beside the second.
+    for task, passed in ((5, 5), (6, 7)):
+        rows.append(
+            {
+                **rows[-1],
+                "id": f"{cid}/rollout/seat/T{task:02d}-model",
+                "unit_id": "seat",
+                "unit_name": "单位seat",
+                "task_no": task,
+                "assigned": today - timedelta(days=passed),
+                "due": today + timedelta(days=200 - passed),
+                "extended_due": None,
+                "progress": 2,
+                "state": "in_progress",
+            }
+        )
     async with engine.begin() as conn:
         await conn.execute(delete(obligations).where(obligations.c.campaign_id == cid))
         await conn.execute(insert(obligations), rows)
@@ -112,7 +129,12 @@ async def test_counts_equal_the_lines_and_the_db(site) -> None:  # type: ignore[
         assert (c.red, c.yellow, c.green) == tuple(by_county[(c.key, x)] for x in ("red", "yellow", "green")), c
         assert c.units == len({u for u in units if county_of(u) == c.key})
     by_task = Counter((str(ob.task_no), ob.light.value) for ob in lines)
-    assert [c.key for c in summary.tasks] == ["1", "2", "3", "4"]
+    assert [c.key for c in summary.tasks] == ["1", "2", "3", "4", "5", "6"]
+    half_way = {
+        ob.task_no: (ob.schedule, ob.light.value) for ob in lines if ob.unit_id == "seat" and ob.task_no in (5, 6)
+    }
+    assert half_way == {5: (2, "green"), 6: (4, "yellow")}
+    assert [(c.green, c.yellow) for c in summary.tasks[4:]] == [(1, 0), (0, 1)]
     for c in summary.tasks:
         assert (c.red, c.yellow, c.green) == tuple(by_task[(c.key, x)] for x in ("red", "yellow", "green")), c
         assert c.completed == completed.get(int(c.key), 0)
