@@ -179,6 +179,9 @@ async def test_the_board_pages_every_town_once(site) -> None:  # type: ignore[no
             by_county += towns_on(r.text, cid)
             assert {county_of(u) for u in towns_on(r.text, cid)} == {county}
         assert sorted(by_county) == sorted(u for u in units if county_of(u))
+        no_county = await client.get(f"/c/{cid}/board/grid", params={"county": ""})  # the 本级 row's drill-down
+        assert f'href="/c/{cid}/board/grid?county="' in board.text
+        assert sorted(towns_on(no_county.text, cid)) == ["office-x", "seat"]
         one_task = await client.get(f"/c/{cid}/board/grid", params={"task": 3})
         assert f"{cid}/rollout/{units[0]}/T03-basic" in one_task.text
         assert f"{cid}/rollout/{units[0]}/T02-basic" not in one_task.text
