@@ -3,10 +3,12 @@
     .venv/bin/python scripts/bench_web.py [--runs N] [--towns N] [--sessions N]
 
 In a scratch database (dropped afterwards): the 随县 campaign registered as launch registers it
-(707 obligations), and a generated campaign of N towns × 15 tasks × 2 milestones. Times the
-office's board of each (median and p95 over --runs requests, with the page's weight), then an
+(707 obligations), and a generated campaign of N towns (10 a county, ids `c001-town0` as
+rules/province.py names them) × 15 tasks × 2 milestones. Times the office's board of each
+(median and p95 over --runs requests, with the page's weight; a province's board is the counts by
+county and task), a province's grid pages (the first page, a county's, a task's), then an
 agency's page under --sessions concurrent signed-in agency sessions (each asks for its page
---runs times, all at once). Requests go to the app in process (httpx's ASGI transport: no
+--runs times, all at once; --sessions 0 skips it). Requests go to the app in process (httpx's ASGI transport: no
 network, the time is the server's: authentication, the read side, rendering). Prints Markdown.
 """
 
@@ -56,15 +58,19 @@ async def register(engine: object, cid: str) -> None:
     )
 
 
+def town(t: int) -> str:
+    return f"c{t // 10 + 1:03d}-town{t % 10}"
+
+
 async def generate(engine: object, cid: str, towns: int) -> int:
     """Replace the campaign's obligations by towns × 15 tasks × 2 milestones."""
     rows = [
         {
-            "id": f"{cid}/rollout/town-{t:04d}/T{task:02d}-{m}",
+            "id": f"{cid}/rollout/{town(t)}/T{task:02d}-{m}",
             "campaign_id": cid,
             "phase": "rollout",
-            "unit_id": f"town-{t:04d}",
-            "unit_name": f"镇{t}",
+            "unit_id": town(t),
+            "unit_name": f"第{t // 10 + 1}县镇{t % 10}",
             "unit_kind": "town",
             "role": "responsible",
             "task_no": task,
@@ -123,32 +129,43 @@ async def main(runs: int, towns: int, sessions: int) -> None:
         n_big = await generate(engine, big, towns)
         async with Services(Settings(env="test"), engine=engine) as ctx:
             await accounts.add(ctx, actor=OFFICE, name="office", role="office", password=PASSWORD)
-            units = [f"town-{i:04d}" for i in range(sessions)]
+            units = [town(i) for i in range(sessions)]
             for u in units:
                 await accounts.add(ctx, actor=OFFICE, name=u, role=f"agency:{u}", password=PASSWORD)
             app = create_app(ctx)
             office = await signed_in(app, "office")
             print("| page | obligations | median | p95 | page weight |")
             print("|---|---|---|---|---|")
-            for cid, n in ((county, 707), (big, n_big)):
-                await timed(office, f"/c/{cid}/board")  # warm: templates compiled, pool filled
-                got = [await timed(office, f"/c/{cid}/board") for _ in range(runs)]
-                print(f"| office board `{cid}` | {n:,} | {stats([t for t, _ in got])} | {got[0][1]:,} bytes |")
-            clients = [await signed_in(app, u) for u in units]
+            pages = [("office board", county, "/board", 707), ("office board", big, "/board", n_big)]
+            pages += [
+                (f"board grid, {what}", big, f"/board/grid{query}", n_big)
+                for what, query in (
+                    ("page 1", ""),
+                    ("county c001", "?county=c001"),
+                    ("task 3, page 2", "?task=3&page=2"),
+                )
+            ]
+            for what, cid, path, n in pages:
+                await timed(office, f"/c/{cid}{path}")  # warm: templates compiled, pool filled
+                got = [await timed(office, f"/c/{cid}{path}") for _ in range(runs)]
+                print(f"| {what} `{cid}` | {n:,} | {stats([t for t, _ in got])} | {got[0][1]:,} bytes |")
+            clients: list[httpx.AsyncClient] = []
+            if sessions:
+                clients = [await signed_in(app, u) for u in units]
 
-            async def agency(i: int) -> list[float]:
-                return [(await timed(clients[i], f"/c/{big}/unit/{units[i]}"))[0] for _ in range(runs)]
+                async def agency(i: int) -> list[float]:
+                    return [(await timed(clients[i], f"/c/{big}/unit/{units[i]}"))[0] for _ in range(runs)]
 
-            t = time.perf_counter()
-            per = await asyncio.gather(*(agency(i) for i in range(sessions)))
-            wall = time.perf_counter() - t
-            flat = [x for xs in per for x in xs]
-            weight = (await timed(clients[0], f"/c/{big}/unit/{units[0]}"))[1]
-            print(
-                f"| agency page, {sessions} concurrent sessions (`{big}`, 30 obligations each) | {n_big:,} | "
-                f"{stats(flat)} | {weight:,} bytes |"
-            )
-            print(f"\n{len(flat):,} agency pages in {wall:.2f} s: {len(flat) / wall:.0f} pages/s")
+                t = time.perf_counter()
+                per = await asyncio.gather(*(agency(i) for i in range(sessions)))
+                wall = time.perf_counter() - t
+                flat = [x for xs in per for x in xs]
+                weight = (await timed(clients[0], f"/c/{big}/unit/{units[0]}"))[1]
+                print(
+                    f"| agency page, {sessions} concurrent sessions (`{big}`, 30 obligations each) | {n_big:,} | "
+                    f"{stats(flat)} | {weight:,} bytes |"
+                )
+                print(f"\n{len(flat):,} agency pages in {wall:.2f} s: {len(flat) / wall:.0f} pages/s")
             for c in [office, *clients]:
                 await c.aclose()
         await engine.dispose()

@@ -16,8 +16,9 @@ import zipfile
 from pathlib import Path
 
 from activities.store import board as board_views
-from activities.store import views
+from activities.store import board_province, views
 from models.board import AccountView, Board, ObligationLine
+from models.board_summary import FULL_BOARD_MAX_UNITS, BoardPage, BoardSummary
 from models.views import AuditLine, CampaignHead
 from services import audit
 from services.actors import Actor
@@ -44,11 +45,28 @@ async def campaigns(ctx: Services) -> list[CampaignHead]:
     return await ctx.read(board_views.campaign_list)
 
 
-async def board(ctx: Services, *, actor: Actor, campaign: str) -> Board:
-    """The office's board (an auditor and the convener read it too)."""
+async def board(ctx: Services, *, actor: Actor, campaign: str) -> Board | BoardSummary:
+    """The office's board (an auditor and the convener read it too): the whole units × tasks grid
+    up to FULL_BOARD_MAX_UNITS units, above that the counts by county and task (a province's)."""
     if actor.role not in READERS:
         raise Forbidden("看板仅供联席会议办公室、审计和召集人查看")
-    found = await ctx.read(board_views.board, campaign)
+    found: Board | BoardSummary | None
+    if await ctx.read(board_province.unit_count, campaign) > FULL_BOARD_MAX_UNITS:
+        found = await ctx.read(board_province.summary, campaign)
+    else:
+        found = await ctx.read(board_views.board, campaign)
+    if found is None:
+        raise NotFound(f"no campaign {campaign!r}")
+    return found
+
+
+async def board_grid(
+    ctx: Services, *, actor: Actor, campaign: str, page: int, county: str | None, task: int | None
+) -> BoardPage:
+    """A page of the units × tasks grid (a county's towns, one task's column): the readers'."""
+    if actor.role not in READERS:
+        raise Forbidden("看板仅供联席会议办公室、审计和召集人查看")
+    found = await ctx.read(board_province.grid_page, campaign, page=page, county=county, task=task)
     if found is None:
         raise NotFound(f"no campaign {campaign!r}")
     return found

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Form, Request
+from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import RedirectResponse, Response
 
+from models.board_summary import BoardSummary
 from services import obligations, pages
 from services.obligations import campaign_of
 from web.app import render
@@ -20,7 +21,24 @@ router = APIRouter()
 async def board(request: Request, campaign: str, who: CallerDep) -> Response:
     actor = await who.actor(campaign)
     found = await pages.board(who.ctx, actor=actor, campaign=campaign)
+    if isinstance(found, BoardSummary):  # a province's: counts, and the grid a page at a time
+        return render(request, "board_summary.html", who=who, actor=actor, board=found)
     return render(request, "board.html", who=who, actor=actor, board=found)
+
+
+@router.get("/c/{campaign}/board/grid")
+async def board_grid(
+    request: Request,
+    campaign: str,
+    who: CallerDep,
+    page: Annotated[int, Query(ge=1, le=100_000)] = 1,
+    county: Annotated[str | None, Query(pattern="^(c[0-9]{1,6})?$")] = None,
+    task: Annotated[int | None, Query(ge=0, le=10_000)] = None,
+) -> Response:
+    """The units × tasks grid a page of towns at a time (drill-down from a province's board)."""
+    actor = await who.actor(campaign)
+    found = await pages.board_grid(who.ctx, actor=actor, campaign=campaign, page=page, county=county, task=task)
+    return render(request, "board_grid.html", who=who, actor=actor, board=found)
 
 
 @router.post("/act/decide/{obligation:path}")

@@ -101,6 +101,9 @@ obligations = Table(
     Column("evaluation", String(20)),  # 评价: accepted | returned
     Column("evidence", JSONB, nullable=False, server_default="[]"),  # [{name, sha256, size, media_type}]
     Index("ix_obligations_campaign_unit", "campaign_id", "phase", "unit_id"),
+    # A province's board pages its grid by unit and drills down by task (migration 0009).
+    Index("ix_obligations_board_unit_task", "campaign_id", "unit_id", "task_no"),
+    Index("ix_obligations_board_task_unit", "campaign_id", "task_no", "unit_id"),
 )
 
 inbox = Table(

@@ -45,6 +45,7 @@ ROUTES = {
     ("POST", "/feed/new"): "session",
     ("POST", "/feed/revoke"): "session",
     ("GET", "/c/{campaign}/board"): "readers",
+    ("GET", "/c/{campaign}/board/grid"): "readers",
     ("GET", "/c/{campaign}/audit"): "readers",
     ("GET", "/c/{campaign}/verify"): "readers",
     ("GET", "/c/{campaign}/export"): "readers",
