@@ -240,7 +240,9 @@ QUERIES = {
     "notices": "SELECT unit_id || ' ' || obligation_id FROM supervision_notices WHERE campaign_id = :c",
     "bulletins": "SELECT month::text FROM bulletins WHERE campaign_id = :c",
     "orders": "SELECT idempotency_key || ' ' || state FROM rectification_orders WHERE campaign_id = :c",
-    "deliveries": "SELECT idempotency_key || ' ' || status FROM deliveries WHERE campaign_id = :c",
+    # By key: a push in flight when its worker was killed is marked `uncertain` and told to the
+    # office, never resent blindly; whether it arrived is what the receivers' counts below show.
+    "deliveries": "SELECT idempotency_key FROM deliveries WHERE campaign_id = :c",
     "audit": "SELECT event_key FROM audit_events WHERE campaign_id = :c AND kind <> 'delivery.alert'",
 }
 
@@ -255,6 +257,11 @@ async def collect(
             rows = (await conn.execute(text(q), {"c": cid})).scalars().all()
             keys[what] = Counter(str(r).replace(cid, "C") for r in rows)
             figures[what] = len(rows)
+        figures["deliveries uncertain"] = (
+            await conn.execute(
+                text("SELECT count(*) FROM deliveries WHERE campaign_id = :c AND status = 'uncertain'"), {"c": cid}
+            )
+        ).scalar_one()
         figures["office alerts"] = (
             await conn.execute(
                 text("SELECT count(*) FROM inbox WHERE campaign_id = :c AND kind = 'delivery'"), {"c": cid}
