@@ -52,6 +52,10 @@ class Run:
     folder: Path
     faults: list[tuple[float, str]] = field(default_factory=list)
     done: list[str] = field(default_factory=list)
+    # When each fault began (server time): the delay a fault caused is judged from here.
+    began: list[tuple[datetime, str]] = field(default_factory=list)
+    lags: dict[str, float] = field(default_factory=dict)
+    due: dict[str, datetime] = field(default_factory=dict)
     seconds: float = 0.0
     figures: dict[str, Any] = field(default_factory=dict)
     keys: dict[str, Counter[str]] = field(default_factory=dict)
@@ -154,6 +158,7 @@ async def run_campaign(args: argparse.Namespace, name: str, faulty: bool) -> Run
             while pending and pending[0][0] <= now:
                 _, what = pending.pop(0)
                 run.done.append(f"{now:7.1f}s {what}")
+                run.began.append((datetime.now(UTC), what))
                 print(f"  [{name}] {now:7.1f}s {what}", flush=True)
                 if what == "kill-worker":
                     worker.kill()
@@ -203,7 +208,7 @@ async def run_campaign(args: argparse.Namespace, name: str, faulty: bool) -> Run
                 await asyncio.sleep(1)
                 await conn.rollback()
         run.seconds = time.monotonic() - started
-        run.keys, run.figures = await collect(engine, cid, clock)
+        run.keys, run.figures, run.lags, run.due = await collect(engine, cid, clock)
         # Receivers see a delivery's id (a digest of its key, campaign id included): name it by key.
         async with engine.connect() as conn:
             keys = (
@@ -225,20 +230,26 @@ async def run_campaign(args: argparse.Namespace, name: str, faulty: bool) -> Run
     return run
 
 
+# The office's own alerts about pushes found uncertain after a kill exist only where there were
+# faults: they are counted apart ("office alerts"), not as extra records.
 QUERIES = {
-    "inbox": "SELECT idempotency_key FROM inbox WHERE campaign_id = :c",
+    "inbox": "SELECT idempotency_key FROM inbox WHERE campaign_id = :c AND kind <> 'delivery'",
     # Numbers are handed out in the order escalations arrive, which a fault may reorder: each number
     # once and each (unit, obligation) noticed once are two separate checks.
     "notice numbers": "SELECT code FROM supervision_notices WHERE campaign_id = :c",
     "notices": "SELECT unit_id || ' ' || obligation_id FROM supervision_notices WHERE campaign_id = :c",
     "bulletins": "SELECT month::text FROM bulletins WHERE campaign_id = :c",
     "orders": "SELECT idempotency_key || ' ' || state FROM rectification_orders WHERE campaign_id = :c",
-    "deliveries": "SELECT idempotency_key || ' ' || status FROM deliveries WHERE campaign_id = :c",
-    "audit": "SELECT event_key FROM audit_events WHERE campaign_id = :c",
+    # By key: a push in flight when its worker was killed is marked `uncertain` and told to the
+    # office, never resent blindly; whether it arrived is what the receivers' counts below show.
+    "deliveries": "SELECT idempotency_key FROM deliveries WHERE campaign_id = :c",
+    "audit": "SELECT event_key FROM audit_events WHERE campaign_id = :c AND kind <> 'delivery.alert'",
 }
 
 
-async def collect(engine: Any, cid: str, clock: Any) -> tuple[dict[str, Counter[str]], dict[str, Any]]:
+async def collect(
+    engine: Any, cid: str, clock: Any
+) -> tuple[dict[str, Counter[str]], dict[str, Any], dict[str, float], dict[str, datetime]]:
     keys: dict[str, Counter[str]] = {}
     figures: dict[str, Any] = {}
     async with engine.connect() as conn:
@@ -246,17 +257,58 @@ async def collect(engine: Any, cid: str, clock: Any) -> tuple[dict[str, Counter[
             rows = (await conn.execute(text(q), {"c": cid})).scalars().all()
             keys[what] = Counter(str(r).replace(cid, "C") for r in rows)
             figures[what] = len(rows)
-        lag = (
+        figures["deliveries uncertain"] = (
             await conn.execute(
-                text("SELECT plan_time, created_at FROM inbox WHERE campaign_id = :c"),
+                text("SELECT count(*) FROM deliveries WHERE campaign_id = :c AND status = 'uncertain'"), {"c": cid}
+            )
+        ).scalar_one()
+        figures["office alerts"] = (
+            await conn.execute(
+                text("SELECT count(*) FROM inbox WHERE campaign_id = :c AND kind = 'delivery'"), {"c": cid}
+            )
+        ).scalar_one()
+        rows = (
+            await conn.execute(
+                text("SELECT idempotency_key, plan_time, created_at FROM inbox WHERE campaign_id = :c"),
                 {"c": cid},
             )
         ).all()
-    lags = sorted((created - clock.server_time(plan)).total_seconds() for plan, created in lag)
+    by_key = {
+        str(k).replace(cid, "C"): (created - clock.server_time(plan)).total_seconds() for k, plan, created in rows
+    }
+    due = {str(k).replace(cid, "C"): clock.server_time(plan) for k, plan, _ in rows}
+    lags = sorted(by_key.values())
     if lags:
         figures["lag p50 s"] = round(lags[len(lags) // 2], 2)
         figures["lag max s"] = round(lags[-1], 2)
-    return keys, figures
+    return keys, figures, by_key, due
+
+
+def delays(calm: Run, faulty: Run, speed: int) -> list[dict[str, Any]]:
+    """Per fault, the worst delay it caused: of the inbox rows that fell due while it was the latest
+    fault, the largest lag beyond the same row's lag in the undisturbed run (seconds and plan days)."""
+    out = []
+    marks = sorted(faulty.began)
+    for i, (start, what) in enumerate(marks):
+        end = marks[i + 1][0] if i + 1 < len(marks) else datetime.max.replace(tzinfo=UTC)
+        extra = sorted(
+            (faulty.lags[k] - calm.lags[k], k) for k, d in faulty.due.items() if start <= d < end and k in calm.lags
+        )
+        if not extra:
+            out.append({"fault": what, "rows": 0})
+            continue
+        worst, key = extra[-1]
+        out.append(
+            {
+                "fault": what,
+                "rows": len(extra),
+                "extra lag p50 s": round(extra[len(extra) // 2][0], 1),
+                "worst extra lag s": round(worst, 1),
+                "worst in plan days": round(worst * speed / 86400, 1),
+                "worst row": key,
+            }
+        )
+    return out
 
 
 def compare(calm: Run, faulty: Run) -> dict[str, dict[str, Any]]:
@@ -301,6 +353,7 @@ async def main() -> int:
         "command": " ".join(["./scripts/faults", *sys.argv[1:]]),
         "faults": faulty.done,
         "compare": table,
+        "delay per fault": delays(calm, faulty, args.speed),
         "calm": {**calm.figures, "seconds": round(calm.seconds, 1)},
         "faulty": {**faulty.figures, "seconds": round(faulty.seconds, 1)},
         "verdict": "FAILED" if bad else "held",

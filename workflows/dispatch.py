@@ -9,8 +9,10 @@ row and an audit row naming the channels), so a channel that is down is seen, no
 
 It runs only for campaigns launched with pushes (`CampaignContext.push`), as the campaign's child
 `CAMPAIGN/dispatch`. The campaign signals `campaign_closed` when its work is done; the loop then
-sends what is still pending and ends, or ends anyway a grace period after the campaign's last day
-(a push held over a long holiday, a receiver down for days: the ledger keeps them for the office).
+sends what is still pending and ends. Only that signal ends it (patch `dispatch-until-closed`; before
+it, the loop also ended a grace period after the campaign's last day); if the campaign fails, the
+loop goes with it. A producer that outlives the loop (a rectification order's last look) finds the
+poke refused and calls `dispatch` itself (patch `dispatch-by-producer`).
 """
 
 from __future__ import annotations
@@ -35,6 +37,11 @@ POKE_PATCH = "poke-dispatch"
 """Workflows that queue pushes poke the loop (campaigns launched with pushes only)."""
 DRAIN_PATCH = "dispatch-drain"
 """The loop sends what is pending even past the grace period."""
+UNTIL_CLOSED_PATCH = "dispatch-until-closed"
+"""Past the grace period the loop goes on until the campaign says it has closed."""
+SELF_DISPATCH_PATCH = "dispatch-by-producer"
+"""A producer that finds the loop ended sends its pushes itself."""
+SELF_DISPATCH_CALLS = 100
 GRACE = timedelta(days=10)
 """After the campaign's last day: covers the longest official holiday (国庆, 7 days) and more."""
 IDLE_LOOK = timedelta(days=30)
@@ -53,11 +60,32 @@ def pushes(actions: Sequence[FiredAction]) -> bool:
 
 
 async def poke(ctx: CampaignContext) -> None:
-    """Tell the campaign's dispatch loop that pushes were queued. Ignored if it is not running."""
+    """Tell the campaign's dispatch loop that pushes were queued; if it has ended, send them here."""
     try:
         await workflow.get_external_workflow_handle(dispatch_workflow_id(ctx.campaign_id)).signal(DispatchWorkflow.poke)
-    except FailureError as e:  # it ended (the campaign closed): the ledger keeps the pushes
+    except FailureError as e:
         workflow.logger.info("dispatch not poked", extra={"error": str(e)})
+        # The loop ended with the campaign, but a rectification order outlives it (it is abandoned
+        # by design) and its last look may still queue pushes: without this they stayed pending.
+        if workflow.patched(SELF_DISPATCH_PATCH):
+            await send_here(ctx)
+
+
+async def send_here(ctx: CampaignContext) -> None:
+    """Call `dispatch` from the producing workflow until nothing of the campaign is pending.
+    Bounded: each push has its own bounded retry schedule, and the calls are capped besides."""
+    for _ in range(SELF_DISPATCH_CALLS):
+        result: DispatchResult = await workflow.execute_activity(
+            Act.dispatch,
+            DispatchRequest(campaign_id=ctx.campaign_id, as_of=workflow.now()),
+            result_type=DispatchResult,
+            **DISPATCH_ACTIVITY,
+        )
+        if result.more:
+            continue
+        if not result.pending or result.next_not_before is None:
+            return
+        await workflow.sleep(max(result.next_not_before - workflow.now(), timedelta(seconds=1)))
 
 
 async def start_dispatch(ctx: CampaignContext) -> ChildWorkflowHandle[DispatchWorkflow, EngineCost]:
@@ -123,7 +151,14 @@ class DispatchWorkflow:
             # bounded retry schedule (server time, up to DUBAN_DELIVERY_MAX_ATTEMPTS), so this ends.
             # Without it, a campaign held up past its grace (a fault drill's fast clock: workers
             # killed, the database down) left 899 pushes pending for good when the loop stopped.
-            if workflow.now() >= stop and not (result.pending and workflow.patched(DRAIN_PATCH)):
+            # Past the grace period only the campaign's own word ends the loop: a campaign held up
+            # past its grace by faults still makes pushes (the fault drill: 8,773 left pending, made
+            # after the loop had drained and stopped). The loop dies with the campaign if it fails.
+            if (
+                workflow.now() >= stop
+                and not workflow.patched(UNTIL_CLOSED_PATCH)
+                and not (result.pending and workflow.patched(DRAIN_PATCH))
+            ):
                 break
             if tally.calls % CALLS_PER_RUN == 0 or workflow.info().get_current_history_length() > HISTORY_LIMIT:
                 workflow.continue_as_new(
