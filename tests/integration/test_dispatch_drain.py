@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import Callable
+from itertools import pairwise
 from datetime import datetime, timedelta
 
 import pytest
@@ -84,7 +85,7 @@ async def test_the_loop_drains_what_is_pending_past_the_grace_period(env: Workfl
     assert len(outbox.calls) == (4 if closing else 5)
     # Each call came when the outbox said the next push was due, not before.
     drains = outbox.calls[:4]
-    assert all(b - a >= timedelta(days=30) for a, b in zip(drains, drains[1:], strict=False))
+    assert all(b - a >= timedelta(days=30) for a, b in pairwise(drains))
     assert tally is not None
 
 
