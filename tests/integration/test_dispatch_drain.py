@@ -11,8 +11,8 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import Callable
-from itertools import pairwise
 from datetime import datetime, timedelta
+from itertools import pairwise
 
 import pytest
 from temporalio import activity, workflow
