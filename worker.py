@@ -15,7 +15,7 @@ import structlog
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio.client import Client
-from temporalio.worker import Worker
+from temporalio.worker import UnsandboxedWorkflowRunner, Worker
 
 import activities
 from activities.campaign import CampaignActivities
@@ -55,7 +55,11 @@ def build_worker(
             # A rehearsal sends nothing, so its notices' papers need not hold up its wake-ups.
             papers_on_request=rehearsal and settings.rehearsal_papers == "on-request",
         ),
-        workflow_runner=sandbox(),
+        # The sandbox re-imports the workflow modules for every run (~17 % of a rehearsal's worker
+        # time). The replay tests and the suite always run sandboxed, so a determinism slip is
+        # caught there; a deployment may turn it off for speed (BENCHMARKS.md, the settings sweep).
+        workflow_runner=sandbox() if settings.workflow_sandbox else UnsandboxedWorkflowRunner(),
+        max_cached_workflows=settings.max_cached_workflows,
         interceptors=[KeepAlive(), LogContext(), *([metrics.interceptor()] if metrics else [])],
         max_concurrent_activities=50,
         # Without it, shutdown() cancels activities at once: a send half done is then recorded

@@ -59,6 +59,11 @@ class Settings(BaseSettings):
     graceful_shutdown_seconds: float = Field(
         default=90.0, ge=0, le=3600, description="on SIGINT/SIGTERM, how long activities in flight may finish"
     )
+    workflow_sandbox: bool = Field(
+        default=True,
+        description="run workflow code in the SDK's sandbox (re-imported per run); off trades that guard for speed",
+    )
+    max_cached_workflows: int = Field(default=1000, ge=0, le=100_000, description="the worker's sticky cache")
     rehearsal_papers: str = Field(
         default="on-request",
         pattern="^(on-request|at-issue)$",
