@@ -103,6 +103,11 @@ class Settings(BaseSettings):
     web_lockout_attempts: int = Field(default=5, ge=1, le=100, description="failed sign-ins before a lockout")
     web_lockout_minutes: int = Field(default=15, ge=1, le=1440, description="how long a lockout lasts")
     web_upload_limit_bytes: int = Field(default=25 * 1024 * 1024, ge=1, description="a request body above is cut")
+    web_base_url: str = Field(
+        default="http://127.0.0.1:8640",
+        pattern=r"^https?://[^\s/?#]+(/[^\s?#]*)?$",
+        description="the address people open duban at: group-robot messages link to its pages",
+    )
     plans_dir: Path = Field(
         default=ROOT / "plans", description="where a plan uploaded to the web finds the unit directory it names"
     )

@@ -1,7 +1,8 @@
-"""Delivery channels: e-mail (SMTP) and webhooks (signed HTTP POST), through an outbox and a ledger.
+"""Delivery channels: e-mail (SMTP), webhooks (signed HTTP POST) and group robots (企业微信, 钉钉,
+飞书), through an outbox and a ledger.
 
 An action's in-app inbox row is written by `CampaignActivities.deliver` at once; in the same
-transaction `Outbox.push` puts its e-mail and webhook pushes in the ledger (`deliveries`), held
+transaction `Outbox.push` puts its e-mail, webhook and robot pushes in the ledger (`deliveries`), held
 to the next working morning by quiet hours. The `dispatch` activity (`activities.sending`) sends
 what is due.
 """
@@ -10,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +31,7 @@ from models.delivery import (
     DeliveryChannel,
     OutgoingMessage,
     QuietHours,
+    chosen_by_rule,
     delivery_id,
     ledger_key,
 )
@@ -37,6 +39,8 @@ from rules.calendar import WorkCalendar
 from rules.contacts import directory_reference, parse_contacts
 from rules.loading import SourceError, parse_directory
 from rules.quiet import release_time
+from rules.robots import RobotNote, page_link
+from rules.robots import payload as robot_payload
 
 log = structlog.get_logger()
 
@@ -98,6 +102,8 @@ class InboxItem:
     """The channels the rule named (None: every channel the contact has)."""
     quiet: QuietHours | None = None
     """The campaign rule set's quiet hours (None: the outbox's own)."""
+    due: date | None = None
+    """The deadline the message is about (the obligation's due date, a notice's reply-by date)."""
 
 
 async def write_inbox(conn: AsyncConnection, item: InboxItem) -> bool:
@@ -127,11 +133,15 @@ async def write_inbox(conn: AsyncConnection, item: InboxItem) -> bool:
 
 
 class Outbox:
-    """Turns inbox rows into ledger rows for the recipient's e-mail and webhook, quiet hours applied."""
+    """Turns inbox rows into ledger rows for the recipient's e-mail, webhook and group robots,
+    quiet hours applied. Robot messages link to pages under `web_base_url`."""
 
-    def __init__(self, contacts: ContactBook, quiet: QuietHours | None = None) -> None:
+    def __init__(
+        self, contacts: ContactBook, quiet: QuietHours | None = None, *, web_base_url: str = "http://127.0.0.1:8640"
+    ) -> None:
         self.contacts = contacts
         self.quiet = quiet or QuietHours()
+        self.web_base_url = web_base_url
         self.calendars = CampaignCalendars()
 
     @classmethod
@@ -139,7 +149,7 @@ class Outbox:
         """The configured outbox, or None when there is no contacts file (inbox only)."""
         if not settings.contacts_file.is_file():
             return None
-        return cls(load_contacts(settings.contacts_file), settings.quiet_hours())
+        return cls(load_contacts(settings.contacts_file), settings.quiet_hours(), web_base_url=settings.web_base_url)
 
     async def messages(
         self, conn: AsyncConnection, item: InboxItem, attachments: Sequence[Attachment] = ()
@@ -147,7 +157,7 @@ class Outbox:
         contact = self.contacts.for_unit(item.recipient)
         channels = contact.push_channels() if contact else ()
         if item.channels is not None:
-            channels = tuple(c for c in channels if c in item.channels)
+            channels = tuple(c for c in channels if chosen_by_rule(c, item.channels))
         if not contact or not channels:
             return []
         calendar = await self.calendars.get(conn, item.campaign_id)
@@ -175,6 +185,20 @@ class Outbox:
                 assert contact.email is not None
                 out.append(
                     OutgoingMessage(**common, address=contact.email, payload=about, attachments=tuple(attachments))
+                )
+            elif (robot := contact.robot(ch)) is not None:
+                note = RobotNote(
+                    title=item.title,
+                    text=item.body,
+                    obligation_id=item.obligation_id,
+                    due=item.due,
+                    link=page_link(self.web_base_url, item.campaign_id, item.obligation_id, item.recipient),
+                    ref=delivery_id(key),
+                )
+                out.append(
+                    OutgoingMessage(
+                        **common, address=str(robot.url), secret_env=robot.secret_env, payload=robot_payload(ch, note)
+                    )
                 )
             else:
                 assert contact.webhook is not None

@@ -1,4 +1,5 @@
-"""The `dispatch` activity: the ledger's due pushes sent by e-mail (SMTP) and webhook (signed HTTP POST).
+"""The `dispatch` activity: the ledger's due pushes sent by e-mail (SMTP), webhook (signed HTTP
+POST) and group robot (企业微信, 钉钉, 飞书: `activities.robots`).
 
 Exactly once, or surfaced: each row is claimed (committed) before it is sent and its outcome
 recorded after (`activities.store.deliveries` has the protocol). A row whose claimer died in
@@ -45,9 +46,12 @@ from temporalio.exceptions import ApplicationError
 
 from activities.config import Settings, get_settings
 from activities.delivery import CampaignCalendars, UnknownCampaign
+from activities.posting import DELIVERY_HEADER, SendError, http_url, placeholder, post
+from activities.robots import send_robot
 from activities.store import deliveries as ledger
 from activities.store.deliveries import Claimed
 from models.delivery import (
+    ROBOT_CHANNELS,
     AttemptOutcome,
     DeliveryChannel,
     DispatchRequest,
@@ -61,17 +65,7 @@ from rules.quiet import release_time
 log = structlog.get_logger()
 
 SIGNATURE_HEADER = "X-Duban-Signature"
-DELIVERY_HEADER = "X-Duban-Delivery"
 _EMAIL = re.compile(r"^[^@\s<>,;\"]+@([A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+)$")
-
-
-class SendError(Exception):
-    """A send that did not succeed: `permanent` ones are not retried."""
-
-    def __init__(self, message: str, *, permanent: bool, retry_after: float | None = None) -> None:
-        super().__init__(message)
-        self.permanent = permanent
-        self.retry_after = retry_after
 
 
 def sign(secret: str, timestamp: int, body: bytes) -> str:
@@ -85,15 +79,11 @@ def webhook_body(payload: dict[str, Any]) -> bytes:
     return json.dumps(payload, ensure_ascii=False, sort_keys=True, separators=(",", ":")).encode()
 
 
-def _placeholder(host: str) -> bool:
-    return host.lower().rstrip(".").endswith(".invalid")
-
-
 def _check_email(address: str) -> None:
     m = _EMAIL.fullmatch(address)
     if not m:
         raise SendError(f"bad e-mail address {address!r}", permanent=True)
-    if _placeholder(m[1]):
+    if placeholder(m[1]):
         raise SendError(
             f"placeholder address {address!r} (the reserved .invalid domain): fill in the contacts file",
             permanent=True,
@@ -235,6 +225,8 @@ class DeliveryActivities:
                 await self._email(c)
             elif c.channel == DeliveryChannel.webhook.value:
                 await self._webhook(c, http)
+            elif c.channel in ROBOT_CHANNELS:
+                await send_robot(c, http)
             else:
                 raise SendError(f"unknown channel {c.channel!r}", permanent=True)
         except SendError as e:
@@ -309,17 +301,7 @@ class DeliveryActivities:
     # -- webhook ----------------------------------------------------------------------------------
 
     async def _webhook(self, c: Claimed, http: httpx.AsyncClient) -> None:
-        try:
-            url = httpx.URL(c.address)
-        except httpx.InvalidURL as e:
-            raise SendError(f"bad webhook URL {c.address!r}: {e}", permanent=True) from None
-        if url.scheme not in ("http", "https") or not url.host:
-            raise SendError(f"bad webhook URL {c.address!r}: not http(s)", permanent=True)
-        if _placeholder(url.host):
-            raise SendError(
-                f"placeholder webhook {c.address!r} (the reserved .invalid domain): fill in the contacts file",
-                permanent=True,
-            )
+        url = http_url(c.address, "webhook")
         # A receiver with its own secret names the variable that holds it; the others share the
         # service's DUBAN_WEBHOOK_SECRET (refused at start-up in production while it is the default).
         secret = os.environ.get(c.secret_env) if c.secret_env else self.settings.webhook_secret
@@ -332,25 +314,4 @@ class DeliveryActivities:
             DELIVERY_HEADER: delivery_id(c.key),
             SIGNATURE_HEADER: sign(secret, int(time.time()), body),
         }
-        try:
-            r = await http.post(url, content=body, headers=headers)
-        except (httpx.ConnectError, httpx.ConnectTimeout) as e:
-            raise SendError(f"webhook unreachable: {e!r}", permanent=False) from None
-        except httpx.TimeoutException as e:
-            # The request may have arrived: a retry carries the same X-Duban-Delivery to dedup on.
-            raise SendError(f"webhook timed out: {e!r}", permanent=False) from None
-        except (httpx.UnsupportedProtocol, httpx.InvalidURL) as e:
-            raise SendError(f"bad webhook URL {c.address!r}: {e}", permanent=True) from None
-        except httpx.TransportError as e:
-            raise SendError(f"webhook transport error: {e!r}", permanent=False) from None
-        if r.is_success:
-            return
-        detail = f"HTTP {r.status_code} {r.reason_phrase}: {r.text[:300]}".rstrip(": ")
-        if r.status_code in (408, 429) or r.status_code >= 500:
-            raise SendError(detail, permanent=False, retry_after=_retry_after(r))
-        raise SendError(detail, permanent=True)
-
-
-def _retry_after(r: httpx.Response) -> float | None:
-    value = r.headers.get("Retry-After", "")
-    return float(value) if value.isdigit() else None
+        await post(http, url, body, headers, "webhook")

@@ -1,4 +1,4 @@
-"""Where each unit is reached outside the application: e-mail and webhook, per county.
+"""Where each unit is reached outside the application: e-mail, webhook and group robots, per county.
 
 Kept apart from the plan and the unit directory: contact details change more often than the
 plan, and a changed address must not change the plan's hash (nor a running campaign). Secrets
@@ -18,6 +18,27 @@ from models.plan import UnitId
 Email = Annotated[str, StringConstraints(pattern=r"^[^@\s<>,;\"]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+$", max_length=254)]
 EnvName = Annotated[str, StringConstraints(pattern=r"^[A-Z_][A-Z0-9_]*$", max_length=100)]
 
+_NO_SECRETS = "secrets never go in the contacts file: name the environment variable that holds it in {field}"
+
+
+class Robot(Frozen):
+    """A group robot (企业微信, 钉钉 or 飞书): its URL and the variable holding its secret.
+
+    企业微信: `url` is the robot address without its `key`, `secret_env` holds the key (the key is
+    the robot's only credential, so it never sits in this file). 钉钉: `url` as the robot page shows
+    it (with its access_token), `secret_env` holds the 加签 secret (SEC…). 飞书: `url` as shown (the
+    hook token in its path), `secret_env` holds the 签名校验 secret."""
+
+    url: AnyHttpUrl
+    secret_env: EnvName
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_secrets(cls, data: Any) -> Any:
+        if isinstance(data, dict) and ({"secret", "key", "sign"} & set(data)):
+            raise ValueError(_NO_SECRETS.format(field="secret_env"))
+        return data
+
 
 class Contact(Frozen):
     name: str | None = None
@@ -27,6 +48,12 @@ class Contact(Frozen):
     webhook_secret_env: EnvName | None = None
     """The environment variable holding this webhook's HMAC-SHA256 secret; when not named, requests
     are signed with the service's own DUBAN_WEBHOOK_SECRET (every request is signed either way)."""
+    wecom: Robot | None = None
+    """企业微信 group robot."""
+    dingtalk: Robot | None = None
+    """钉钉 custom robot (加签)."""
+    feishu: Robot | None = None
+    """飞书 custom bot (签名校验)."""
     channels: tuple[DeliveryChannel, ...] | None = None
     """The channels to push on, besides the inbox; every channel with an address when not given."""
 
@@ -34,25 +61,44 @@ class Contact(Frozen):
     @classmethod
     def _no_secrets(cls, data: Any) -> Any:
         if isinstance(data, dict) and ("webhook_secret" in data or "secret" in data):
-            raise ValueError(
-                "secrets never go in the contacts file: name the environment variable that holds "
-                "it in webhook_secret_env"
-            )
+            raise ValueError(_NO_SECRETS.format(field="webhook_secret_env"))
         return data
 
     @model_validator(mode="after")
     def _reachable(self) -> Contact:
+        if self.wecom is not None and any(k.lower() == "key" for k, _ in self.wecom.url.query_params()):
+            raise ValueError(
+                "wecom: the robot's key is its secret: give the URL without ?key=… and name the "
+                "environment variable that holds the key in secret_env"
+            )
+        have = self.addresses()
         for ch in self.channels or ():
-            if ch is DeliveryChannel.email and self.email is None:
-                raise ValueError("channel email is chosen but no email address is given")
-            if ch is DeliveryChannel.webhook and self.webhook is None:
-                raise ValueError("channel webhook is chosen but no webhook URL is given")
+            if ch is DeliveryChannel.inbox:
+                continue
+            if have.get(ch) is None:
+                what = "email address" if ch is DeliveryChannel.email else f"{ch.value} URL"
+                raise ValueError(f"channel {ch.value} is chosen but no {what} is given")
         return self
+
+    def addresses(self) -> dict[DeliveryChannel, object | None]:
+        """Each push channel → what reaches it here (None: not reachable that way)."""
+        return {
+            DeliveryChannel.email: self.email,
+            DeliveryChannel.webhook: self.webhook,
+            DeliveryChannel.wecom: self.wecom,
+            DeliveryChannel.dingtalk: self.dingtalk,
+            DeliveryChannel.feishu: self.feishu,
+        }
+
+    def robot(self, channel: DeliveryChannel) -> Robot | None:
+        """The group robot for a robot channel."""
+        found = self.addresses().get(channel)
+        return found if isinstance(found, Robot) else None
 
     def push_channels(self) -> tuple[DeliveryChannel, ...]:
         """The channels to push on, in a fixed order, each with its address."""
         chosen = self.channels if self.channels is not None else PUSH_CHANNELS
-        have = {DeliveryChannel.email: self.email, DeliveryChannel.webhook: self.webhook}
+        have = self.addresses()
         return tuple(ch for ch in PUSH_CHANNELS if ch in chosen and have[ch] is not None)
 
 

@@ -1,7 +1,8 @@
 """Delivery channels and the delivery ledger: quiet hours, outgoing messages, the dispatch payloads.
 
 The in-app inbox is written with the action itself; e-mail and webhook pushes go through a
-ledger (`deliveries`) and are sent by the `dispatch` activity. Pure pydantic, like every model.
+ledger (`deliveries`) and are sent by the `dispatch` activity; so do the group robots (企业微信,
+钉钉, 飞书). Pure pydantic, like every model.
 """
 
 from __future__ import annotations
@@ -19,9 +20,16 @@ class DeliveryChannel(StrEnum):
     inbox = "inbox"  # written at once, in the same transaction as the action (table `inbox`)
     email = "email"  # SMTP, with attachments
     webhook = "webhook"  # HTTP POST of JSON, HMAC-signed (e.g. a government IM bot)
+    # Group robots in the IM the county offices work in (rules/robots.py has their formats):
+    wecom = "wecom"  # 企业微信 group robot: markdown, its key (in the URL) from the environment
+    dingtalk = "dingtalk"  # 钉钉 custom robot: markdown, the URL signed (timestamp + sign)
+    feishu = "feishu"  # 飞书 custom bot: text, timestamp + sign in the body
 
 
-PUSH_CHANNELS = (DeliveryChannel.email, DeliveryChannel.webhook)
+ROBOT_CHANNELS = (DeliveryChannel.wecom, DeliveryChannel.dingtalk, DeliveryChannel.feishu)
+"""The group-robot channels: one JSON POST each, in the robot's own format."""
+
+PUSH_CHANNELS = (DeliveryChannel.email, DeliveryChannel.webhook, *ROBOT_CHANNELS)
 """The channels that reach people outside the application, and so keep quiet hours."""
 
 
@@ -56,6 +64,14 @@ class QuietHours(BaseModel):
         if not self.start < self.end:
             raise ValueError(f"the sending window must start before it ends ({self.start}–{self.end})")
         return self
+
+
+def chosen_by_rule(channel: DeliveryChannel, named: Iterable[DeliveryChannel]) -> bool:
+    """Whether a rule naming `named` channels pushes on `channel`. A rule's `webhook` means the
+    unit's IM group however it is reached: the generic signed webhook or any group robot; which
+    of them a unit has is the contacts file's business, not the rule set's."""
+    named = set(named)
+    return channel in named or (channel in ROBOT_CHANNELS and DeliveryChannel.webhook in named)
 
 
 def ledger_key(inbox_key: str, channel: DeliveryChannel) -> str:
@@ -102,13 +118,14 @@ class OutgoingMessage(BaseModel):
     """The unit id."""
     channel: DeliveryChannel
     address: str
-    """E-mail address or webhook URL, as the contacts file had it when the action fired."""
+    """E-mail address, webhook or robot URL, as the contacts file had it when the action fired."""
     secret_env: str | None = None
-    """Webhooks: the environment variable holding the HMAC secret (never the secret)."""
+    """Webhooks and robots: the environment variable holding the secret (never the secret)."""
     subject: str
     body: str
     payload: dict[str, Any] = Field(default_factory=dict)
-    """Webhooks: the JSON posted; e-mail: what the message is about (kind, obligation, rule)."""
+    """Webhooks: the JSON posted; robots: the JSON posted before signing; e-mail: what the
+    message is about (kind, obligation, rule)."""
     attachments: tuple[Attachment, ...] = ()
     plan_time: datetime
     server_time: datetime

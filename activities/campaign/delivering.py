@@ -4,6 +4,7 @@ and filed, the papers of a batch written after its transaction."""
 from __future__ import annotations
 
 import time
+from datetime import date
 from typing import Any
 
 import structlog
@@ -58,7 +59,7 @@ class Delivering(Base):
                     key=a.key, campaign_id=prov.campaign_id, recipient=a.recipient, kind=kind, title=a.title,
                     body=a.body, **audit.times(a),
                     obligation_id=a.obligation_id, rule_id=a.rule_id, level=a.level,
-                    channels=tuple(a.channels), quiet=inp.quiet_hours,
+                    channels=tuple(a.channels), quiet=inp.quiet_hours, due=a.due,
                 )  # fmt: skip
                 if not await write_inbox(conn, item):
                     out.already += 1
@@ -139,6 +140,7 @@ class Delivering(Base):
                     body=notice["body"], plan_time=notice["plan_time"], server_time=notice["server_time"],
                     obligation_id=notice["obligation_id"], rule_id=notice["rule_id"], level=notice["level"],
                     channels=tuple(record.get("channels", ["inbox"])), quiet=inp.quiet_hours,
+                    due=date.fromisoformat(record["reply_by"]) if "reply_by" in record else None,
                 ),
                 attachments(files, "pdf", "docx"),
             )  # fmt: skip

@@ -87,7 +87,7 @@ def test_yaml_1_2_booleans_a_unit_named_no_is_a_name(directory: UnitDirectory) -
             "    channels: [webhook]",
             "    channels: [fax]",
             "[fax]",
-            "units.convener.channels.0: Input should be 'inbox', 'email' or 'webhook'",
+            "units.convener.channels.0: Input should be 'inbox', 'email', 'webhook', 'wecom', 'dingtalk' or 'feishu'",
         ),
         (
             "    webhook: https://im.example.gov.invalid/hook/office",
