@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from pydantic import AnyHttpUrl, Field, StringConstraints, model_validator
+from pydantic import AnyHttpUrl, Field, StringConstraints, field_validator, model_validator
 
 from models.delivery import PUSH_CHANNELS, DeliveryChannel
 from models.frozen import Frozen
@@ -64,13 +64,18 @@ class Contact(Frozen):
             raise ValueError(_NO_SECRETS.format(field="webhook_secret_env"))
         return data
 
-    @model_validator(mode="after")
-    def _reachable(self) -> Contact:
-        if self.wecom is not None and any(k.lower() == "key" for k, _ in self.wecom.url.query_params()):
+    @field_validator("wecom")
+    @classmethod
+    def _wecom_key_not_in_clear(cls, robot: Robot | None) -> Robot | None:
+        if robot is not None and any(k.lower() == "key" for k, _ in robot.url.query_params()):
             raise ValueError(
-                "wecom: the robot's key is its secret: give the URL without ?key=… and name the "
+                "the robot's key is its secret: give the URL without ?key=… and name the "
                 "environment variable that holds the key in secret_env"
             )
+        return robot
+
+    @model_validator(mode="after")
+    def _reachable(self) -> Contact:
         have = self.addresses()
         for ch in self.channels or ():
             if ch is DeliveryChannel.inbox:
