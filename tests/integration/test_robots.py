@@ -41,7 +41,7 @@ def robot_secret(monkeypatch: pytest.MonkeyPatch) -> str:
 @pytest.fixture
 def robots(hooks: Hooks) -> ContactBook:
     def bot(path: str, env: str = ROBOT_SECRET_ENV) -> Robot:
-        return Robot(url=f"{hooks.url}{path}", secret_env=env)  # type: ignore[arg-type]
+        return Robot.model_validate({"url": f"{hooks.url}{path}", "secret_env": env})
 
     return ContactBook(
         region="测试县",
@@ -76,7 +76,8 @@ def sent_to(hooks: Hooks, key: str) -> list[tuple[str, dict[str, Any]]]:
 
 
 def answers(hooks: Hooks, key: str) -> list[int]:
-    return [a.get("errcode", a.get("code")) for did, a in hooks.answers if did == delivery_id(key)]
+    """The codes the receiver answered a robot row's requests with (0: accepted)."""
+    return [int(a.get("errcode", a.get("code", -1))) for did, a in hooks.answers if did == delivery_id(key)]
 
 
 async def test_each_robot_gets_its_format_signed_once_with_obligation_deadline_and_link(

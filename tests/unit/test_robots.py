@@ -125,7 +125,7 @@ def test_robots_in_the_contacts_file(directory: UnitDirectory) -> None:
     office, lishan = book.units["office"], book.units["lishan"]
     assert office.push_channels() == (DeliveryChannel.email, DeliveryChannel.dingtalk)
     assert office.robot(DeliveryChannel.dingtalk) == Robot(
-        url="https://oapi.example.invalid/robot/send?access_token=t",  # type: ignore[arg-type]
+        url="https://oapi.example.invalid/robot/send?access_token=t",
         secret_env="DUBAN_DINGTALK_OFFICE",
     )
     assert office.robot(DeliveryChannel.email) is None
