@@ -14,12 +14,15 @@ from pydantic import ValidationError
 from unit_support import replace_once
 
 from activities.config import Settings
-from models.contacts import Contact, Robot
+from models.contacts import Contact, ContactBook, Robot
 from models.delivery import DeliveryChannel, chosen_by_rule
 from models.plan import UnitDirectory
 from rules import robots
+from rules.contact_sheets import CONTACT_HEADER, contact_rows, read_contact_rows
 from rules.contacts import parse_contacts
 from rules.loading import SourceError
+from rules.plan_sheets import SheetError
+from rules.score_import import Cell
 
 SECRET = "SEC000000000000000000000000000000000000000000000000000000000000"
 OB = "suixian-2021/rollout/lishan/T01-基础型"
@@ -165,3 +168,23 @@ def test_web_base_url_is_a_url() -> None:
     assert Settings(env="test", web_base_url="https://duban.county.gov.cn/").web_base_url.startswith("https://")
     with pytest.raises(ValidationError):
         Settings(env="test", web_base_url="duban.county.gov.cn")
+
+
+def test_robots_round_trip_through_the_contacts_sheet(directory: UnitDirectory) -> None:
+    book = parse_contacts(BOOK, path="c.yaml", directory=directory)
+    rows = contact_rows(book, directory)
+    assert rows[0] == CONTACT_HEADER
+    cells = [[Cell(v) for v in r] for r in rows]
+    back = read_contact_rows(cells, directory)
+    assert ContactBook.model_validate({"region": book.region, "units": back}) == book.model_copy(
+        update={"directory": None}
+    )
+    # A sheet written before the robot columns still reads (without robots).
+    old = read_contact_rows([r[:7] for r in cells[:2]], directory)
+    assert "dingtalk" not in old["office"] and old["office"]["email"] == "office@example.gov.invalid"
+    # A bad robot cell is named: the office's 钉钉 variable (K), lishan's 飞书 URL (L).
+    cells[1][10] = Cell("lower-case")
+    cells[2][11] = Cell("not a url")
+    with pytest.raises(SheetError) as e:
+        read_contact_rows(cells, directory)
+    assert [p.split(":")[0] for p in e.value.problems] == ["K2", "L3"]
