@@ -623,7 +623,7 @@ def test_the_changhe_plan_rehearses_to_its_end_on_its_own_rules(duban: Duban, tm
     no_traceback(r)
     assert "fields still to fill in" in r.stderr
     summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))
-    assert summary["obligations"] == 17
+    assert summary["obligations"] == 21  # 17 重点任务 and 4 from 四、保障措施
     trail = [json.loads(line) for line in (out / "audit.jsonl").read_text(encoding="utf-8").splitlines()]
     assert trail[0]["kind"] == "campaign.launched" and trail[-1]["kind"] == "campaign.closed"
     assert trail[-1]["plan_time"].startswith("2031-01-01")  # the 2030 horizon, and closed

@@ -15,9 +15,9 @@ from tests.e2e.conftest import ROOT, Duban
 pytestmark = pytest.mark.e2e
 
 CHANGHE = "plans/changhe-2021.yaml"
-# Lead and responsible units of each of the 17 tasks; issued, issuer, notice prefix; the phase's
+# Lead and responsible units of each of the 21 tasks; issued, issuer, notice prefix; the phase's
 # title, start and end; the 一般型 date.
-OPEN = 2 * 17 + 7
+OPEN = 2 * 21 + 7
 
 
 def test_plan_check_lists_what_is_left_to_fill_in(duban: Duban) -> None:
@@ -26,7 +26,7 @@ def test_plan_check_lists_what_is_left_to_fill_in(duban: Duban) -> None:
     assert r.returncode == 0, r.stderr
     assert r.stderr == ""
     summary, *listed = r.stdout.splitlines()
-    assert summary.startswith(f"{CHANGHE}: ok: 长河镇美丽城镇建设（征求意见稿）: 17 tasks in 5 categories")
+    assert summary.startswith(f"{CHANGHE}: ok: 长河镇美丽城镇建设（征求意见稿）: 21 tasks in 6 categories")
     assert summary.endswith(f"; {OPEN} fields to fill in:")
     assert len(listed) == OPEN
     text = (ROOT / CHANGHE).read_text(encoding="utf-8").splitlines()

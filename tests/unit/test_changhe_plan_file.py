@@ -110,7 +110,8 @@ def test_the_plan_parses_and_names_its_directory(plan: Plan, text: str) -> None:
 
 
 def test_categories_are_the_five_actions(plan: Plan) -> None:
-    assert {c.no: c.name for c in plan.categories} == seed_categories()
+    # The five actions, then 四、保障措施 for the work that section names (组建工作专班 etc.).
+    assert {c.no: c.name for c in plan.categories} == {**seed_categories(), 6: "保障措施"}
     for word in ("设施提升", "服务提升", "产业提升", "品质提升", "治理提升"):
         assert sum(word in c.name for c in plan.categories) == 1, word
 
@@ -126,11 +127,29 @@ def test_every_task_of_the_text_is_in_the_plan_word_for_word(plan: Plan, seed_ta
 
 def test_every_task_of_the_plan_is_in_the_text(plan: Plan) -> None:
     seeds = seed_tasks()
-    assert len(plan.tasks) == len(seeds) == 17
-    assert [(t.category, t.name, t.text) for t in plan.tasks] == [(s.category, s.name, s.text) for s in seeds]
-    assert [t.no for t in plan.tasks] == list(range(1, 18))
-    for t in plan.tasks:
+    actions = [t for t in plan.tasks if t.category <= 5]
+    assert len(actions) == len(seeds) == 17
+    assert [(t.category, t.name, t.text) for t in actions] == [(s.category, s.name, s.text) for s in seeds]
+    assert [t.no for t in plan.tasks] == list(range(1, 22))
+    for t in actions:
         assert flat(f"{t.name}。{t.text}") in flat(seed()), t.no
+
+
+def test_the_safeguard_work_is_in_the_plan_with_its_open_fields(plan: Plan) -> None:
+    # 四、保障措施 names 组建工作专班, 制定实施计划 and the 技术支撑 work but no unit for any of them:
+    # each is a task whose text is the seed's own words and whose lead is to_fill.
+    safeguards = [t for t in plan.tasks if t.category == 6]
+    assert [t.name for t in safeguards] == [
+        "组建工作专班",
+        "制定实施计划",
+        "加快推进国土空间规划编制",
+        "推进重要街区、重要地段和重要节点城镇设计全覆盖",
+    ]
+    for t in safeguards:
+        assert t.name in seed(), t.name
+        assert t.text is not None and flat(t.text) in flat(seed()), t.no
+        i = plan.tasks.index(t)
+        assert plan.open_field("tasks", i, "lead") is not None, t.no
 
 
 def test_the_leading_group_and_its_office_at_chengjianban(plan: Plan, directory: UnitDirectory) -> None:
@@ -195,7 +214,7 @@ def test_nothing_the_text_does_not_give_has_a_real_value(plan: Plan) -> None:
     fields = {f.field for f in plan.open_fields}
     assert {"issued", "issuer", "notice_prefix", "phase rollout start", "phase rollout title"} <= fields
     assert (plan.issuer, plan.notice_prefix, plan.phases[0].title) == (TO_FILL_TEXT,) * 3
-    assert len(plan.open_fields) == 2 * 17 + 7
+    assert len(plan.open_fields) == 2 * 21 + 7
 
 
 def test_open_fields_are_listed_at_their_lines(plan: Plan, text: str) -> None:
@@ -210,7 +229,7 @@ def test_open_fields_are_listed_at_their_lines(plan: Plan, text: str) -> None:
 
 def test_every_obligation_falls_to_the_office_at_the_2021_target(plan: Plan) -> None:
     obs = expand(plan, "c")
-    assert len(obs) == 17
+    assert len(obs) == 21  # 17 tasks of 三、重点任务 and 4 of 四、保障措施
     assert {(o.unit_id, o.role, o.lead, o.due, o.milestone) for o in obs} == {
         ("office", UnitRole.lead, "office", date(2021, 12, 31), "general")
     }
@@ -226,7 +245,7 @@ def test_filling_a_field_in_closes_it(text: str, directory: UnitDirectory) -> No
     plan = parse_plan(filled, path="p.yaml", directory=directory)
     assert plan.phases[0].milestones[0].due == date(2021, 11, 30)
     assert plan.open_field("phases", 0, "milestones", 0, "due") is None
-    assert len(plan.open_fields) == 2 * 17 + 6
+    assert len(plan.open_fields) == 2 * 21 + 6
 
 
 def test_a_plan_with_every_field_filled_in_has_none_open(text: str, directory: UnitDirectory) -> None:
