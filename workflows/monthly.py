@@ -9,9 +9,13 @@ from temporalio import workflow
 from models.payloads import Act, CampaignContext, EngineCost, MonthlyInput, MonthlyResult, MonthlyRun, RulesChange
 from models.rectification import RectificationOrder
 from models.time import at
+from rules.bulletins import bulletins_done
 from workflows.common import REPORT_ACTIVITY, engine_for, own_cost, provenance, sleep_until
 from workflows.dispatch import POKE_PATCH, poke
 from workflows.orders import RECTIFY_PATCH, start_orders
+
+STOP_WHEN_CLOSED_PATCH = "bulletins-stop-when-closed"
+"""Before it, bulletins went on to the plan's end after all work was closed."""
 
 MONTHS_PER_RUN = 12
 """Continue as new yearly: the loop is long-lived, its history need not be."""
@@ -50,7 +54,8 @@ class MonthlyWorkflow:
             waiting = await self._follow(ctx, inp.orders_waiting)
         # Each month's record is reconciled and published early the next month, while the
         # campaign runs; the final month is the evaluation's.
-        while next_month(month) <= ctx.ends:
+        closed = inp.closed
+        while not closed and next_month(month) <= ctx.ends:
             ctx = self._ctx
             monthly = ctx.ruleset.monthly
             publish = next_month(month)
@@ -77,10 +82,12 @@ class MonthlyWorkflow:
                 await poke(ctx)
             if result.orders and workflow.patched(RECTIFY_PATCH):
                 waiting = await self._follow(ctx, [*waiting, *result.orders])
-            if waiting or (done % MONTHS_PER_RUN == 0 and next_month(month) <= ctx.ends):
-                self._continue(inp, done, activities, waiting)
+            # The month in which the last obligation closed had its bulletin; no more after it.
+            closed = bulletins_done(result.open_obligations) and workflow.patched(STOP_WHEN_CLOSED_PATCH)
+            if waiting or (not closed and done % MONTHS_PER_RUN == 0 and next_month(month) <= ctx.ends):
+                self._continue(inp, done, activities, waiting, closed=closed)
         if waiting:  # the last month's orders beyond this run's child limit
-            self._continue(inp, done, activities, waiting)
+            self._continue(inp, done, activities, waiting, closed=closed)
         return own_cost(activities, inp.cost)
 
     async def _follow(self, ctx: CampaignContext, orders: list[RectificationOrder]) -> list[RectificationOrder]:
@@ -89,7 +96,9 @@ class MonthlyWorkflow:
         self._orders_started += taken
         return orders[taken:]
 
-    def _continue(self, inp: MonthlyInput, done: int, activities: int, waiting: list[RectificationOrder]) -> None:
+    def _continue(
+        self, inp: MonthlyInput, done: int, activities: int, waiting: list[RectificationOrder], *, closed: bool = False
+    ) -> None:
         workflow.continue_as_new(
             MonthlyInput(
                 context=self._ctx,
@@ -97,5 +106,6 @@ class MonthlyWorkflow:
                 months_done=done,
                 cost=own_cost(activities, inp.cost).add(EngineCost(continued_as_new=1)),
                 orders_waiting=waiting,
+                closed=closed,
             )
         )

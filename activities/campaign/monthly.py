@@ -20,6 +20,7 @@ from activities.store import audit, documents
 from activities.store.tables import bulletins, rectification_orders
 from models.payloads import Act, MonthlyResult, MonthlyRun
 from models.time import CST
+from rules.bulletins import open_obligations
 from rules.reconcile import reconcile
 
 log = structlog.get_logger()
@@ -40,7 +41,12 @@ class Monthly(Base):
                 select(bulletins.c.id).where(bulletins.c.campaign_id == cid, bulletins.c.month == inp.month)
             )
             if done is not None:  # a retry after the commit: the same orders, read back
-                return MonthlyResult(bulletin=False, orders=await monthly_orders(conn, cid, inp.month))
+                recs = await paperwork.records(conn, cid)
+                return MonthlyResult(
+                    bulletin=False,
+                    orders=await monthly_orders(conn, cid, inp.month),
+                    open_obligations=open_obligations(recs),
+                )
             facts = await self.papers.facts(conn, cid)
             recs = await paperwork.records(conn, cid)
             rec = reconcile(recs, as_of, facts.calendar, red_at=inp.rectify_if_overdue_at_least)
@@ -127,4 +133,6 @@ class Monthly(Base):
             await audit.append(conn, prov, events)
             issued = await monthly_orders(conn, cid, inp.month)
         log.info("monthly bulletin", campaign_id=cid, month=month, laggards=len(laggards), rendered_ms=rendered_ms)
-        return MonthlyResult(bulletin=True, rectification_orders=len(laggards), orders=issued)
+        return MonthlyResult(
+            bulletin=True, rectification_orders=len(laggards), orders=issued, open_obligations=open_obligations(recs)
+        )

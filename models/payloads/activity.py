@@ -146,6 +146,9 @@ class MonthlyResult(Payload):
     orders: list[RectificationOrder] = Field(default_factory=list)
     """The orders this month's cycle issued, in the order it issued them (empty in histories
     recorded before orders had workflows)."""
+    open_obligations: int | None = None
+    """Obligations not yet closed (办结 or withdrawn) as of the cycle; None in histories recorded
+    before the count, which bulletin to the plan's end."""
 
 
 class AssessRun(Payload):

@@ -124,6 +124,8 @@ class MonthlyInput(Payload):
     cost: EngineCost | None = None
     orders_waiting: list[RectificationOrder] = Field(default_factory=list)
     """Rectification orders issued but not started yet: the previous run reached its child limit."""
+    closed: bool = False
+    """The campaign's work was closed: start the waiting orders, bulletin no more."""
 
 
 class InstallRules(Payload):
