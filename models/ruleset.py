@@ -161,9 +161,9 @@ class EvidencePolicy(Frozen):
 class NoticeSeverity(Frozen):
     """三色督办单: whether a 督办通知 is blue, yellow or red (`rules.severity.severity`).
 
-    A notice takes the most pressing colour any of three measures reaches: how late the
-    obligation is (official working days past due), how many 督办通知 the unit has already had
-    for it, and the escalation level it has reached. With the defaults a first notice under ten
+    A notice takes the most pressing colour any of three measures reaches: how late the latest
+    item it lists is (official working days past due), how many 督办通知 the unit has already
+    had (for any item), and the escalation level its obligation has reached. With the defaults a first notice under ten
     working days late is blue; a second notice, ten working days late, or an escalation to level
     3 (the convener's rung of the default ladder) is yellow; a third notice or twenty working
     days late is red (level 4 is past the default ladder: the level alone never makes it red).
@@ -172,7 +172,7 @@ class NoticeSeverity(Frozen):
     yellow_days_overdue: int = Field(default=10, ge=1)
     red_days_overdue: int = Field(default=20, ge=1)
     yellow_notices: int = Field(default=1, ge=1)
-    """Notices already issued to the unit for the obligation from which a new one is yellow."""
+    """Notices already issued to the unit (any item) from which a new one is yellow."""
     red_notices: int = Field(default=2, ge=1)
     yellow_level: int = Field(default=3, ge=1, le=9)
     red_level: int = Field(default=4, ge=1, le=9)

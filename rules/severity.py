@@ -24,7 +24,7 @@ def severity(t: NoticeSeverity, *, days_overdue: int, prior_notices: int, escala
     Args:
         t: the rule set's thresholds.
         days_overdue: official working days past the due date on the day of issue.
-        prior_notices: 督办通知 already issued to the unit for this obligation (not this one).
+        prior_notices: 督办通知 already issued to the unit, for any of its items (not this one).
         escalation_level: the highest escalation level the obligation has reached, this
             notice's escalation included.
     """

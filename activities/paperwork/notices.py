@@ -113,15 +113,15 @@ async def draft_notice(
             await conn.execute(
                 select(func.count()).where(
                     notices_t.c.campaign_id == cid,
+                    # How often the unit has been 督办'd, whatever the item: a county office
+                    # raises the colour for a unit that keeps needing notices.
                     notices_t.c.unit_id == a.unit_id,
-                    notices_t.c.obligation_id == a.obligation_id,
                 )
             )
         ).scalar_one()
     )
     days_overdue = int(a.facts.get("days_overdue", 0))
     level = max(own.escalation_level, a.level)
-    colour = severity_of(thresholds, days_overdue=days_overdue, prior_notices=prior, escalation_level=level)
     items = tuple(
         OverdueItem(
             obligation_id=r.id,
@@ -138,6 +138,9 @@ async def draft_notice(
         )
         for r in rows
     )
+    # The notice lists every overdue item of the unit: its colour follows the latest of them.
+    worst = max((i.overdue_working_days for i in items if i.due < on), default=days_overdue)
+    colour = severity_of(thresholds, days_overdue=worst, prior_notices=prior, escalation_level=level)
     office = facts.plan.joint_meeting.office
     copies: list[str] = []
     for u in (*(r.lead for r in rows), a.recipient):

@@ -184,13 +184,17 @@ async def test_each_notice_is_stored_as_pdf_and_docx_and_mailed_with_them(
 
 
 async def test_severity_rises_with_lateness_as_the_rule_set_says(engine: AsyncEngine, rehearsal: Rehearsal) -> None:
+    """The unit that never answers is 督办'd for its three tasks on 2022-01-10 (blue, then yellow
+    and red: the second and third notice to the same unit), and red on 2022-01-24 (20 working days
+    late, and notices before)."""
     issued = await _notices(engine, rehearsal.campaign_id)
-    by_ob: dict[str, list[tuple[str, str, int]]] = {}
-    for n in issued:
-        by_ob.setdefault(n.obligation_id, []).append(
-            (n.plan_time.astimezone(CST).date().isoformat(), n.severity, n.level)
-        )
-    assert sorted(by_ob.values()) == [[("2022-01-10", "blue", 2), ("2022-01-24", "red", 3)]] * 3
+    by_day: dict[str, list[tuple[str, int]]] = {}
+    for n in sorted(issued, key=lambda n: n.number):
+        by_day.setdefault(n.plan_time.astimezone(CST).date().isoformat(), []).append((n.severity, n.level))
+    assert by_day == {
+        "2022-01-10": [("blue", 2), ("yellow", 2), ("red", 2)],
+        "2022-01-24": [("red", 3)] * 3,
+    }
 
 
 def notice_action(
@@ -239,15 +243,15 @@ async def test_default_thresholds_blue_yellow_red_by_working_days_and_repeat_not
     await c.deliver(c.notice("T01", date(2022, 1, 10), overdue=5, occurrence="a"))  # blue
     await c.deliver(c.notice("T02", date(2022, 1, 17), overdue=10, occurrence="a"))  # yellow: 10 days
     await c.deliver(c.notice("T03", date(2022, 2, 10), overdue=21, occurrence="a"))  # red: 20+ days
-    await c.deliver(c.notice("T01", date(2022, 1, 11), overdue=6, occurrence="b"))  # yellow: a second notice
-    await c.deliver(c.notice("T01", date(2022, 1, 12), overdue=7, occurrence="c"))  # red: a third
+    await c.deliver(c.notice("T01", date(2022, 1, 11), overdue=6, occurrence="b", unit="east"))  # blue: east's first
+    await c.deliver(c.notice("T02", date(2022, 1, 12), overdue=7, occurrence="b", unit="east"))  # yellow: a second
     issued = await _notices(engine, c.cid)
-    assert [(n.number, n.obligation_id.rsplit("/", 1)[1], n.severity) for n in issued] == [
-        (1, "T01-basic", "blue"),
-        (2, "T02-basic", "yellow"),
-        (3, "T03-basic", "red"),
-        (4, "T01-basic", "yellow"),
-        (5, "T01-basic", "red"),
+    assert [(n.number, n.obligation_id.rsplit("/", 1)[1], n.unit_id, n.severity) for n in issued] == [
+        (1, "T01-basic", "west", "blue"),
+        (2, "T02-basic", "west", "yellow"),  # 10 days late, and west's second notice
+        (3, "T03-basic", "west", "red"),
+        (4, "T01-basic", "east", "blue"),  # counted per unit: west's notices do not colour east's
+        (5, "T02-basic", "east", "yellow"),
     ]
     pdf = (await _files(engine, c.cid, "notice", "测督〔2022〕3号"))["pdf"].content
     assert "红色督办" in pdf_text(pdf)
