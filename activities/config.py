@@ -102,6 +102,9 @@ class Settings(BaseSettings):
     web_session_minutes: int = Field(default=480, ge=1, le=10080, description="a session expires after this")
     web_lockout_attempts: int = Field(default=5, ge=1, le=100, description="failed sign-ins before a lockout")
     web_lockout_minutes: int = Field(default=15, ge=1, le=1440, description="how long a lockout lasts")
+    web_invite_hours: int = Field(
+        default=72, ge=1, le=720, description="a one-time sign-in link (`duban users invite`) expires after this"
+    )
     web_upload_limit_bytes: int = Field(default=25 * 1024 * 1024, ge=1, description="a request body above is cut")
     web_base_url: str = Field(
         default="http://127.0.0.1:8640",

@@ -28,9 +28,6 @@ import hmac
 import inspect
 import json
 import os
-import re
-import smtplib
-import ssl
 import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
@@ -46,7 +43,8 @@ from temporalio.exceptions import ApplicationError
 
 from activities.config import Settings, get_settings
 from activities.delivery import CampaignCalendars, UnknownCampaign
-from activities.posting import DELIVERY_HEADER, SendError, http_url, placeholder, post
+from activities.mail import check_email, smtp_send
+from activities.posting import DELIVERY_HEADER, SendError, http_url, post
 from activities.robots import send_robot
 from activities.store import deliveries as ledger
 from activities.store.deliveries import Claimed
@@ -65,7 +63,6 @@ from rules.quiet import release_time
 log = structlog.get_logger()
 
 SIGNATURE_HEADER = "X-Duban-Signature"
-_EMAIL = re.compile(r"^[^@\s<>,;\"]+@([A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+)$")
 
 
 def sign(secret: str, timestamp: int, body: bytes) -> str:
@@ -77,22 +74,6 @@ def sign(secret: str, timestamp: int, body: bytes) -> str:
 def webhook_body(payload: dict[str, Any]) -> bytes:
     """The exact bytes posted (and signed): canonical JSON, UTF-8, the same on every attempt."""
     return json.dumps(payload, ensure_ascii=False, sort_keys=True, separators=(",", ":")).encode()
-
-
-def _check_email(address: str) -> None:
-    m = _EMAIL.fullmatch(address)
-    if not m:
-        raise SendError(f"bad e-mail address {address!r}", permanent=True)
-    if placeholder(m[1]):
-        raise SendError(
-            f"placeholder address {address!r} (the reserved .invalid domain): fill in the contacts file",
-            permanent=True,
-        )
-
-
-def _smtp_error(code: int, text: bytes | str, what: str) -> SendError:
-    msg = text.decode(errors="replace") if isinstance(text, bytes) else str(text)
-    return SendError(f"SMTP {code} {what}: {msg}", permanent=500 <= code < 600)
 
 
 def email_message(c: Claimed, sender: str) -> EmailMessage:
@@ -264,39 +245,10 @@ class DeliveryActivities:
     # -- e-mail -----------------------------------------------------------------------------------
 
     async def _email(self, c: Claimed) -> None:
-        _check_email(c.address)
+        check_email(c.address)
         msg = email_message(c, self.settings.smtp_sender)
         # smtplib blocks: run it in a thread so the worker's event loop keeps serving.
-        await asyncio.to_thread(self._smtp_send, msg, c.address)
-
-    def _smtp_send(self, msg: EmailMessage, to: str) -> None:
-        s = self.settings
-        try:
-            smtp = smtplib.SMTP(s.smtp_host, s.smtp_port, timeout=s.smtp_timeout_seconds)
-        except (OSError, smtplib.SMTPException) as e:
-            raise SendError(f"SMTP {s.smtp_host}:{s.smtp_port} unreachable: {e!r}", permanent=False) from None
-        try:
-            if s.smtp_starttls:
-                smtp.starttls(context=ssl.create_default_context())
-            if s.smtp_username:
-                smtp.login(s.smtp_username, s.smtp_password.get_secret_value() if s.smtp_password else "")
-            smtp.send_message(msg, from_addr=s.smtp_sender, to_addrs=[to])
-        except smtplib.SMTPRecipientsRefused as e:
-            code, text = e.recipients.get(to, (550, b"refused"))
-            raise _smtp_error(code, text, f"refused {to}") from None
-        except smtplib.SMTPResponseException as e:
-            raise _smtp_error(e.smtp_code, e.smtp_error, "error") from None
-        except smtplib.SMTPNotSupportedError as e:
-            raise SendError(f"SMTP server does not support what is configured: {e}", permanent=True) from None
-        except (smtplib.SMTPServerDisconnected, OSError) as e:
-            raise SendError(f"SMTP connection lost: {e!r}", permanent=False) from None
-        except (smtplib.SMTPException, ValueError) as e:
-            raise SendError(f"SMTP: {e!r}", permanent=True) from None
-        finally:
-            try:
-                smtp.quit()  # the message is accepted already; a failing QUIT changes nothing
-            except (OSError, smtplib.SMTPException):
-                smtp.close()
+        await asyncio.to_thread(smtp_send, self.settings, msg, c.address)
 
     # -- webhook ----------------------------------------------------------------------------------
 

@@ -1,4 +1,4 @@
-"""`duban users add|list|disable|reset`: the web door's accounts, managed from the shell by the
+"""`duban users add|invite|list|disable|reset`: the web door's accounts, managed from the shell by the
 operator acting as the office (services.accounts)."""
 
 from __future__ import annotations
@@ -52,6 +52,27 @@ def add(
         )
     )
     out.print(f"added {_line(a)}", markup=False)
+
+
+@app.command("invite")
+def invite(
+    name: str,
+    email: str = typer.Option(..., "--email", help="Where the one-time sign-in link is sent."),
+    role: str | None = typer.Option(
+        None, "--role", help="office | agency:<unit id> | auditor | convener (needed for a new account)"
+    ),
+    display_name: str = typer.Option("", "--name", help="The person's or unit's name, as pages show it."),
+) -> None:
+    """Make an account (or re-invite one) and e-mail it a one-time sign-in link to set its password."""
+    done = call(
+        lambda ctx: accounts.invite(
+            ctx, actor=as_office(), name=name, email=email, role=role, display_name=display_name
+        )
+    )
+    verb = "invited" if done.created else "re-invited"
+    out.print(f"{verb} {_line(done.account)}", markup=False)
+    until = f"{done.expires_at:%Y-%m-%d %H:%M} UTC"
+    out.print(f"a one-time sign-in link went to {done.email}, good until {until}", markup=False)
 
 
 @app.command("list")

@@ -13,15 +13,22 @@ import hashlib
 import secrets
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
+from email.message import EmailMessage
+from email.utils import formatdate, make_msgid
 from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from pydantic import BaseModel, ConfigDict
+from sqlalchemy.ext.asyncio import AsyncConnection
 
+from activities.config import Settings
+from activities.mail import check_email, smtp_send
+from activities.posting import SendError
 from activities.store import accounts as store
 from activities.store import views
 from models.board import AccountView, parse_role
+from models.time import CST
 from services.actors import Actor
 from services.context import Services
 from services.errors import Conflict, Forbidden, Invalid, NotFound
@@ -161,21 +168,17 @@ async def sign_in(ctx: Services, *, name: str, password: str) -> SignedIn:
             return_error = Forbidden(SIGN_IN_REFUSED)
         else:
             await store.set_account(conn, row["name"], failed_attempts=0, locked_until=None)
-            token, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
-            expires = now + timedelta(minutes=s.web_session_minutes)
-            await store.add_session(
-                conn,
-                {
-                    "token_sha256": _digest(token),
-                    "account": row["name"],
-                    "csrf": csrf,
-                    "created_at": now,
-                    "expires_at": expires,
-                },
-            )
-            return SignedIn(token=token, csrf=csrf, account=_view(row), expires_at=expires)
+            return await _new_session(conn, s, row, now)
     # Raised outside the block, so the failure count above is committed.
     raise return_error
+
+
+async def _new_session(conn: AsyncConnection, s: Settings, row: Mapping[str, Any], now: datetime) -> SignedIn:
+    token, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
+    expires = now + timedelta(minutes=s.web_session_minutes)
+    session = {"token_sha256": _digest(token), "account": row["name"], "csrf": csrf}
+    await store.add_session(conn, {**session, "created_at": now, "expires_at": expires})
+    return SignedIn(token=token, csrf=csrf, account=_view(row), expires_at=expires)
 
 
 async def session(ctx: Services, *, token: str) -> WebSession | None:
@@ -233,3 +236,112 @@ async def first_office(ctx: Services, *, actor: Actor) -> tuple[str, str] | None
     password = secrets.token_urlsafe(12)
     await add(ctx, actor=actor, name="office", role="office", password=password, display_name="联席会议办公室")
     return "office", password
+
+
+# -- one-time sign-in links (`duban users invite`) ------------------------------------------------
+
+LINK_REFUSED = "此登录链接无效、已使用或已过期，请联系联席会议办公室重新发送邀请"
+
+
+class Invited(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    account: AccountView
+    email: str
+    expires_at: datetime
+    created: bool
+    """A new account (else a re-invitation of an existing one)."""
+
+
+def invite_url(s: Settings, token: str) -> str:
+    return f"{s.web_base_url.rstrip('/')}/welcome/{token}"
+
+
+def _invite_message(s: Settings, account: AccountView, to: str, token: str, expires: datetime) -> EmailMessage:
+    msg = EmailMessage()
+    msg["From"] = s.smtp_sender
+    msg["To"] = to
+    msg["Subject"] = "督办系统账户：设置密码并登录"
+    msg["Date"] = formatdate(localtime=False, usegmt=True)
+    msg["Message-ID"] = make_msgid(domain="duban")
+    who = account.display_name or account.name
+    msg.set_content(
+        f"{who}：\n\n联席会议办公室为您开通了督办系统账户「{account.name}」（{account.role}）。\n"
+        f"请在 {expires.astimezone(CST):%Y-%m-%d %H:%M}（北京时间）前打开以下链接，设置密码并登录。"
+        f"链接只能使用一次，请勿转发：\n\n{invite_url(s, token)}\n\n"
+        "如非本人申请，请忽略本邮件。\n—— 督办系统（duban）自动发送",
+        cte="base64",
+    )
+    return msg
+
+
+async def invite(
+    ctx: Services, *, actor: Actor, name: str, email: str, role: str | None = None, display_name: str = ""
+) -> Invited:
+    """Make the account (no password yet) or re-invite an existing one, and e-mail a one-time
+    sign-in link: good once, for `web_invite_hours`; a newer invitation voids the older links.
+    The link is stored as its SHA-256 only, and never shown to the office: only the mailbox has it.
+    Sent before the transaction commits, so a refused or unreachable mail server leaves nothing."""
+    _office(actor)
+    s = ctx.settings
+    email = email.strip()
+    try:
+        check_email(email)
+    except SendError as e:
+        raise Invalid(str(e)) from None
+    if role is not None:
+        try:
+            parse_role(role)
+        except ValueError as e:
+            raise Invalid(str(e)) from None
+    now = _now()
+    token = secrets.token_urlsafe(32)
+    expires = now + timedelta(hours=s.web_invite_hours)
+    async with ctx.writing() as conn:
+        row = await store.account(conn, _name(name), lock=True)
+        created = row is None
+        if row is None:
+            if role is None:
+                raise Invalid(f"no account {name!r} yet: say its --role to make it")
+            new = {"name": _name(name), "display_name": display_name.strip()[:200], "role": role.strip()}
+            await store.insert_account(conn, {**new, "password_hash": None, "created_by": actor.account})
+            row = await store.account(conn, new["name"]) or new
+        elif role is not None and role.strip() != row["role"]:
+            raise Conflict(f"account {row['name']!r} is {row['role']}, not {role.strip()}: roles are not changed here")
+        elif row["disabled"]:
+            raise Conflict(f"account {row['name']!r} is disabled: `duban users reset` enables it")
+        account = _view(row)
+        link = {"account": account.name, "email": email, "created_by": actor.account, "created_at": now}
+        await store.add_sign_in_link(conn, {**link, "token_sha256": _digest(token), "expires_at": expires})
+        try:
+            await asyncio.to_thread(smtp_send, s, _invite_message(s, account, email, token, expires), email)
+        except SendError as e:
+            raise Conflict(f"the invitation was not sent, nothing was changed: {e}") from None
+    return Invited(account=account, email=email, expires_at=expires, created=created)
+
+
+async def _link(conn: AsyncConnection, token: str, now: datetime, *, lock: bool = False) -> dict[str, Any]:
+    row = await store.sign_in_link(conn, _digest(token), lock=lock) if token and len(token) <= 200 else None
+    if row is None or row["used_at"] is not None or row["expires_at"] <= now or row["disabled"]:
+        raise Forbidden(LINK_REFUSED)
+    return row
+
+
+async def invited(ctx: Services, *, token: str) -> AccountView:
+    """Whose a sign-in link is, without spending it (a mail scanner opening the link spends nothing)."""
+    async with ctx.reading() as conn:
+        return _view(await _link(conn, token, _now()))
+
+
+async def accept_invite(ctx: Services, *, token: str, password: str) -> SignedIn:
+    """Spend a sign-in link: the account's new password set (its lockout lifted, its other
+    sessions ended) and a session started; Forbidden for a link used, voided or expired."""
+    hashed = await asyncio.to_thread(_hasher.hash, _password(password))
+    now = _now()
+    async with ctx.writing() as conn:
+        row = await _link(conn, token, now, lock=True)
+        if not await store.use_sign_in_link(conn, _digest(token), now):
+            raise Forbidden(LINK_REFUSED)
+        await store.set_account(conn, row["name"], password_hash=hashed, failed_attempts=0, locked_until=None)
+        await store.end_sessions(conn, account=row["name"])
+        return await _new_session(conn, ctx.settings, row, now)

@@ -49,14 +49,30 @@ def api_routes(routes: Iterable[BaseRoute]) -> list[APIRoute]:
 
 def create_app(ctx: Services, *, secure_cookies: bool = True) -> FastAPI:
     """The app over one `Services` (its engine and client shared by every request)."""
-    from web import routes_account, routes_agency, routes_audit, routes_office, routes_papers, routes_uploads
+    from web import (
+        routes_account,
+        routes_agency,
+        routes_audit,
+        routes_office,
+        routes_papers,
+        routes_uploads,
+        routes_welcome,
+    )
     from web.auth import SignInRequired
 
     app = FastAPI(title="督办 duban", docs_url=None, redoc_url=None, openapi_url=None)
     app.state.services = ctx
     app.state.secure_cookies = secure_cookies
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
-    for module in (routes_account, routes_office, routes_agency, routes_audit, routes_papers, routes_uploads):
+    for module in (
+        routes_account,
+        routes_welcome,
+        routes_office,
+        routes_agency,
+        routes_audit,
+        routes_papers,
+        routes_uploads,
+    ):
         app.include_router(module.router)
 
     @app.exception_handler(SignInRequired)

@@ -66,6 +66,20 @@ ics_tokens = Table(
     Index("ix_ics_tokens_account", "account"),
 )
 
+# A one-time sign-in link (`duban users invite`, migration 0010): good once, until it expires.
+sign_in_links = Table(
+    "sign_in_links",
+    metadata,
+    Column("token_sha256", String(64), primary_key=True),
+    Column("account", ForeignKey("accounts.name", ondelete="CASCADE"), nullable=False),
+    Column("email", String(320), nullable=False),
+    Column("created_by", String(100), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("expires_at", DateTime(timezone=True), nullable=False),
+    Column("used_at", DateTime(timezone=True)),
+    Index("ix_sign_in_links_account", "account"),
+)
+
 
 async def insert_account(conn: AsyncConnection, row: dict[str, Any]) -> bool:
     """Insert an account; False if the name is taken."""
@@ -146,3 +160,41 @@ async def revoke_ics_tokens(conn: AsyncConnection, account: str, now: datetime) 
         .returning(ics_tokens.c.token_sha256)
     )
     return len((await conn.execute(q)).all())
+
+
+async def add_sign_in_link(conn: AsyncConnection, row: dict[str, Any]) -> None:
+    """A new link for the account; its earlier unused ones stop working (the newest e-mail wins)."""
+    await conn.execute(
+        update(sign_in_links)
+        .where(sign_in_links.c.account == row["account"], sign_in_links.c.used_at.is_(None))
+        .values(used_at=row["created_at"])
+    )
+    await conn.execute(insert(sign_in_links).values(**row))
+
+
+async def sign_in_link(conn: AsyncConnection, token_sha256: str, *, lock: bool = False) -> dict[str, Any] | None:
+    """A link and its account's row, whatever their state (the caller says why one is refused)."""
+    q = (
+        select(sign_in_links.c.expires_at, sign_in_links.c.used_at, accounts)
+        .join(accounts, accounts.c.name == sign_in_links.c.account)
+        .where(sign_in_links.c.token_sha256 == token_sha256)
+    )
+    if lock:
+        q = q.with_for_update(of=sign_in_links)
+    row = (await conn.execute(q)).mappings().first()
+    return dict(row) if row is not None else None
+
+
+async def use_sign_in_link(conn: AsyncConnection, token_sha256: str, now: datetime) -> bool:
+    """Spend a link: True once (unused and unexpired), False ever after."""
+    q = (
+        update(sign_in_links)
+        .where(
+            sign_in_links.c.token_sha256 == token_sha256,
+            sign_in_links.c.used_at.is_(None),
+            sign_in_links.c.expires_at > now,
+        )
+        .values(used_at=now)
+        .returning(sign_in_links.c.token_sha256)
+    )
+    return (await conn.execute(q)).first() is not None

@@ -7,7 +7,7 @@ import re
 
 import httpx
 
-from tests.e2e.conftest import Duban, Live, Stack, clean_env
+from tests.e2e.conftest import Duban, Live, Stack, clean_env, free_port, run_duban
 
 
 def test_users_add_list_disable_reset(stack: Stack) -> None:
@@ -31,6 +31,20 @@ def test_users_add_list_disable_reset(stack: Stack) -> None:
     assert back.returncode == 0 and "active" in back.stdout
     missing = stack.run("users", "disable", "nobody")
     assert (missing.returncode, missing.stderr.strip()) == (1, "no account 'nobody'")
+
+
+def test_users_invite_exit_codes(stack: Stack) -> None:
+    bad = stack.run("users", "invite", "clerk-west", "--email", "not an address", "--role", "agency:west")
+    assert bad.returncode == 2 and "bad e-mail address" in bad.stderr and "Traceback" not in bad.stderr
+    norole = stack.run("users", "invite", "clerk-west", "--email", "west@county.test")
+    assert norole.returncode == 2 and "--role" in norole.stderr
+    # No mail server listens here: refused (1), and no account was made.
+    nobody = {**stack.env, "DUBAN_SMTP_PORT": str(free_port())}
+    unsent = run_duban(
+        "users", "invite", "clerk-west", "--email", "west@county.test", "--role", "agency:west", env=nobody
+    )
+    assert unsent.returncode == 1 and "not sent" in unsent.stderr and "Traceback" not in unsent.stderr
+    assert "clerk-west" not in stack.run("users", "list").stdout
 
 
 def test_web_refuses_a_public_address_without_a_secret(duban: Duban) -> None:

@@ -38,6 +38,8 @@ pytestmark = pytest.mark.integration
 ROUTES = {
     ("GET", "/signin"): "public",
     ("POST", "/signin"): "public",
+    ("GET", "/welcome/{token}"): "public",
+    ("POST", "/welcome/{token}"): "public",
     ("GET", "/calendar/{token}.ics"): "token",
     ("POST", "/signout"): "session",
     ("GET", "/"): "page",
