@@ -30,8 +30,8 @@ READERS = ("office", "auditor", "convener")
 
 
 def may_write(actor: Actor) -> None:
-    """Refuse every write to an auditor or a convener (their answers to escalations are not
-    built yet: see docs/ROLES.md)."""
+    """Refuse every write to an auditor or a convener (the convener's one write, its 批示, is
+    `services.convener.answer`'s: see docs/ROLES.md)."""
     if actor.role not in ("office", "agency"):
         raise Forbidden(f"{actor.role} 角色只能查看，不能办理")
 

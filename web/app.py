@@ -53,6 +53,7 @@ def create_app(ctx: Services, *, secure_cookies: bool = True) -> FastAPI:
         routes_account,
         routes_agency,
         routes_audit,
+        routes_convener,
         routes_office,
         routes_papers,
         routes_uploads,
@@ -70,6 +71,7 @@ def create_app(ctx: Services, *, secure_cookies: bool = True) -> FastAPI:
         routes_office,
         routes_agency,
         routes_audit,
+        routes_convener,
         routes_papers,
         routes_uploads,
     ):

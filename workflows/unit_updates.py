@@ -19,6 +19,7 @@ from models.payloads import (
     DecideExtension,
     Evaluate,
     Evidence,
+    Instruct,
     ObligationAction,
     ObligationView,
     PhaseAmendment,
@@ -28,6 +29,7 @@ from models.payloads import (
     StateChange,
 )
 from models.ruleset import Event
+from rules.convener import INSTRUCTED, not_answerable
 from rules.engine import Firing
 from rules.evidence import policy_problem
 from workflows.common import (
@@ -88,6 +90,10 @@ class UnitUpdates:
             return f"unknown obligation {a.obligation_id!r} for this unit"
         if ob.state is ObligationState.withdrawn:
             return f"{ob.id} was withdrawn by a plan amendment"
+        if isinstance(a, Instruct):  # 批示: the convener's, on any state of the work
+            if a.unit_id != ctx.convener:
+                return f"only the convener ({ctx.convener}) may answer an escalation (批示), not {a.unit_id!r}"
+            return not_answerable(ctx.ruleset, ob.id, ob.escalation_level)
         if a.unit_id not in (ob.spec.unit_id, ctx.office):
             return f"unit {a.unit_id!r} may not act on {ob.id}: it belongs to {ob.spec.unit_id!r}"
         if verb in OFFICE_ONLY and a.unit_id != ctx.office:
@@ -287,6 +293,21 @@ class UnitUpdates:
 
     @evaluate.validator
     def _v_evaluate(self, a: Evaluate) -> None:
+        self._ready()
+
+    # -- update: the convener's 批示 ------------------------------------------------------------------
+
+    @workflow.update
+    async def instruct(self, a: Instruct) -> ObligationView:
+        """The convener answers an escalation that reached it. Nothing about the work changes: the
+        answer goes on the chain and, by the mirror, to the unit's and the office's inbox."""
+        ob = await self._admit(a, "instruct")
+        assert self._ctx is not None
+        to = list(dict.fromkeys([ob.spec.unit_id, self._ctx.office]))
+        return self._record(ob, a, kind=INSTRUCTED, detail={"level": ob.escalation_level, "to": to})
+
+    @instruct.validator
+    def _v_instruct(self, a: Instruct) -> None:
         self._ready()
 
     # -- queries -----------------------------------------------------------------------------------

@@ -9,16 +9,47 @@ from typing import Any
 import structlog
 from sqlalchemy import func, select, update
 from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncConnection
 from temporalio import activity
 
 from activities.campaign.common import Base, campaign_counts
+from activities.delivery import InboxItem, write_inbox
 from activities.store import audit
 from activities.store.tables import campaigns, obligations
 from models.obligation import Obligation, ObligationSpec, ObligationState
-from models.payloads import Act, CampaignResult, CloseCampaign, LoadObligations, MirrorBatch, RegisterCampaign
+from models.payloads import (
+    Act,
+    CampaignResult,
+    CloseCampaign,
+    LoadObligations,
+    MirrorBatch,
+    RegisterCampaign,
+    StateChange,
+)
+from rules.convener import INSTRUCTED
 from rules.obligations import expand
 
 log = structlog.get_logger()
+
+
+async def _instruction_to_inboxes(conn: AsyncConnection, campaign_id: str, c: StateChange) -> None:
+    """The convener's 批示 in the inbox of each unit the workflow named (the obligation's unit and
+    the office), once per change and recipient: a retried mirror writes nothing twice."""
+    title = (await conn.execute(select(obligations.c.title).where(obligations.c.id == c.obligation_id))).scalar()
+    for recipient in c.detail.get("to", []):
+        item = InboxItem(
+            key=f"{c.key}#to:{recipient}",
+            campaign_id=campaign_id,
+            recipient=recipient,
+            kind="instruction",
+            title=f"召集人批示：{title or c.obligation_id}",
+            body=c.text,
+            plan_time=c.plan_time,
+            server_time=c.server_time,
+            obligation_id=c.obligation_id,
+            level=int(c.detail.get("level", 0)),
+        )
+        await write_inbox(conn, item)
 
 
 class Lifecycle(Base):
@@ -122,6 +153,8 @@ class Lifecycle(Base):
                 if c.detail.get("evidence"):
                     values["evidence"] = obligations.c.evidence + c.detail["evidence"]
                 await conn.execute(update(obligations).where(obligations.c.id == c.obligation_id).values(**values))
+                if c.event == INSTRUCTED:
+                    await _instruction_to_inboxes(conn, inp.provenance.campaign_id, c)
             await audit.append(
                 conn,
                 inp.provenance,

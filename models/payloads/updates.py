@@ -77,6 +77,13 @@ class Evaluate(ObligationAction):
     accept: bool
 
 
+class Instruct(ObligationAction):
+    """批示: the convener (`unit_id`, the plan's 召集人) answers an escalation of the obligation
+    that reached it, in `text`; recorded on the chain and sent to the unit's and the office's inbox."""
+
+    text: str = Field(min_length=1, max_length=4000)
+
+
 class ObligationView(Payload):
     id: str
     unit_id: str

@@ -4,7 +4,8 @@ with the services the CLI uses; nothing here reaches a workflow, since every ref
 
 - no session: every page redirects to the sign-in form;
 - a form post without the session's CSRF token: 403;
-- an auditor and the convener: 403 on every write;
+- an auditor and the convener: 403 on every write (but the convener's 批示, which only it may
+  post: 404 here, where nothing reached it; 403 for everyone else);
 - agency east: 404 on west's obligation and unit, by URL and by form post; 403 on the office's
   and the auditor's pages;
 - sign-in: wrong passwords lock the account; a disabled account's session ends.
@@ -64,6 +65,8 @@ ROUTES = {
     ("GET", "/c/{campaign}/bulletin/{month}/{fmt}"): "download",
     ("POST", "/act/rectify-report/{order:path}"): "write",
     ("POST", "/act/rectify-review/{order:path}"): "office-write",
+    ("GET", "/c/{campaign}/convener"): "readers",
+    ("POST", "/act/instruct/{obligation:path}"): "convener-write",
     ("GET", "/launch"): "office-page",
     ("POST", "/launch"): "office-write",
     ("GET", "/c/{campaign}/scores"): "office-page",
@@ -76,6 +79,7 @@ FORMS = {
     "/act/extend/": {"due": "2021-12-31", "reason": "x"},
     "/act/rectify-report/": {"text": "x"},
     "/act/rectify-review/": {"accept": "accept"},
+    "/act/instruct/": {"text": "x"},
     "/launch": {"ruleset": ""},
 }
 FILES = {"/launch": {"plan": ("p.yaml", b"id: x")}, "/scores": {"workbook": ("s.xlsx", b"PK")}}
@@ -168,6 +172,9 @@ async def test_the_matrix(site, who: str) -> None:  # type: ignore[no-untyped-de
                 mine = "{obligation" in path or "{unit}" in path or "{order" in path
                 if kind == "download":
                     want = {404}  # nothing issued yet in this campaign: no file, for anyone
+                elif kind == "convener-write":
+                    # Only the convener answers (批示), and only what reached it: nothing has here.
+                    want = {404} if who == "convener" else {403}
                 elif kind == "office-page" or (kind == "office-write" and not mine):
                     want = {403}
                 elif who == "east":
