@@ -21,6 +21,7 @@ from activities.audit_reasons import Context, Step, day, deadline, facts_seen, h
 from activities.store.audit import payload_of
 from activities.store.tables import audit_events, campaigns, obligations
 from models.time import CST
+from rules.convener import INSTRUCTED
 
 _FIRINGS = ("reminder", "escalation", "notice")
 _UPDATES = {
@@ -163,6 +164,10 @@ def _step(ctx: Context, r: Any, ob: Any) -> Step:
             f"{short(r['ruleset_hash'])}, calendar {short(payload.get('calendar_hash'))}"
         )
         return Step(**base, text=text, details=tuple(details))
+    if kind == INSTRUCTED:
+        by = f"{actor} [{payload['account']}, {payload.get('role', '?')}]" if payload.get("account") else actor
+        level = payload.get("level", "?")
+        return Step(**base, text=f"批示 on the level {level} escalation by {by}「{payload.get('text', '')}」")
     if kind in _UPDATES:
         by = actor if actor == r["unit_id"] else f"{actor} (for {r['unit_id']})"
         if payload.get("account"):  # who acted for the unit, as the door proved it

@@ -95,6 +95,10 @@ async def test_the_convener_answers_what_reached_it(
             await env.sleep(timedelta(minutes=10))  # the mirror's debounce
             page = await convener.get(f"/c/{cid}/convener")
             assert "请西镇三日内报送整改方案" in page.text and f"web:{names['convener']}" in page.text
+            explained = await convener.get(f"/explain/{ob}")
+            by = f"convener [web:{names['convener']}, convener]"
+            said = f"批示 on the level 3 escalation by {by}「请西镇三日内报送整改方案」"
+            assert explained.status_code == 200 and said in explained.text
 
         # On the chain: the convener unit acted on west's obligation, and which account did.
         [answered] = await rows(
