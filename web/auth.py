@@ -9,6 +9,8 @@ session's key. The CSRF token is the session's own (synchronizer token), never a
 from __future__ import annotations
 
 import hmac
+import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Annotated
 
@@ -21,6 +23,7 @@ from services.actors import Actor
 from services.context import Services
 
 COOKIE = "duban_session"
+CSRF_REFUSED = "表单已失效（CSRF 校验失败），请刷新页面后重试"
 
 
 class SignInRequired(Exception):
@@ -56,8 +59,24 @@ async def caller(request: Request, ctx: Annotated[Services, Depends(services)]) 
 async def checked(who: Annotated[Caller, Depends(caller)], csrf: Annotated[str, Form()] = "") -> Caller:
     """A form post: the caller, once the form's CSRF token matches the session's (403 if not)."""
     if not csrf or not hmac.compare_digest(csrf, who.csrf):
-        raise HTTPException(status_code=403, detail="表单已失效（CSRF 校验失败），请刷新页面后重试")
+        raise HTTPException(status_code=403, detail=CSRF_REFUSED)
     return who
+
+
+def pre_session_form(request: Request, cookie: str, page: Callable[[str], Response]) -> Response:
+    """A form shown before any session (sign-in, a sign-in link): `page` renders it with its own
+    CSRF token, which is also set as a cookie (double submit: no session to bind it to yet)."""
+    token = secrets.token_urlsafe(24)
+    response = page(token)
+    response.set_cookie(cookie, token, httponly=True, samesite="strict", secure=request.app.state.secure_cookies)
+    return response
+
+
+def check_pre_session(request: Request, cookie: str, csrf: str) -> None:
+    """The post of such a form: its token must match its cookie (403 if not)."""
+    expected = request.cookies.get(cookie, "")
+    if not csrf or not expected or not hmac.compare_digest(csrf, expected):
+        raise HTTPException(status_code=403, detail=CSRF_REFUSED)
 
 
 def set_cookie(response: Response, token: str, *, secure: bool, max_age: int) -> None:

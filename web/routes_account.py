@@ -3,8 +3,6 @@ feed: its token made or revoked by the signed-in account, the feed itself read b
 
 from __future__ import annotations
 
-import hmac
-import secrets
 from typing import Annotated
 
 from fastapi import APIRouter, Form, HTTPException, Request
@@ -13,7 +11,7 @@ from fastapi.responses import RedirectResponse, Response
 from services import accounts, pages
 from services.errors import Forbidden
 from web.app import render
-from web.auth import COOKIE, CallerDep, PostDep, ServicesDep, set_cookie
+from web.auth import COOKIE, CallerDep, PostDep, ServicesDep, check_pre_session, pre_session_form, set_cookie
 from web.calendar_feed import ics
 
 router = APIRouter()
@@ -24,10 +22,7 @@ PRE = "duban_signin"
 
 @router.get("/signin")
 async def signin_form(request: Request) -> Response:
-    token = secrets.token_urlsafe(24)
-    response = render(request, "signin.html", csrf=token, error=None)
-    response.set_cookie(PRE, token, httponly=True, samesite="strict", secure=request.app.state.secure_cookies)
-    return response
+    return pre_session_form(request, PRE, lambda csrf: render(request, "signin.html", csrf=csrf, error=None))
 
 
 @router.post("/signin")
@@ -38,9 +33,7 @@ async def signin(
     password: Annotated[str, Form(max_length=1000)] = "",
     csrf: Annotated[str, Form()] = "",
 ) -> Response:
-    expected = request.cookies.get(PRE, "")
-    if not csrf or not expected or not hmac.compare_digest(csrf, expected):
-        raise HTTPException(status_code=403, detail="表单已失效（CSRF 校验失败），请刷新页面后重试")
+    check_pre_session(request, PRE, csrf)
     try:
         done = await accounts.sign_in(ctx, name=name, password=password)
     except Forbidden as e:

@@ -8,17 +8,15 @@ is not a standing credential). The link's token is in the path, so these pages s
 
 from __future__ import annotations
 
-import hmac
-import secrets
 from typing import Annotated
 
-from fastapi import APIRouter, Form, HTTPException, Request
+from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
 from services import accounts
 from services.errors import Forbidden, Invalid
 from web.app import render
-from web.auth import ServicesDep, set_cookie
+from web.auth import ServicesDep, check_pre_session, pre_session_form, set_cookie
 
 router = APIRouter()
 
@@ -39,10 +37,9 @@ async def welcome_form(request: Request, token: str, ctx: ServicesDep) -> Respon
         account = await accounts.invited(ctx, token=token)
     except Forbidden as e:
         return _page(request, 403, account=None, error=e.message)
-    csrf = secrets.token_urlsafe(24)
-    response = _page(request, account=account, token=token, csrf=csrf, error=None)
-    response.set_cookie(PRE, csrf, httponly=True, samesite="strict", secure=request.app.state.secure_cookies)
-    return response
+    return pre_session_form(
+        request, PRE, lambda csrf: _page(request, account=account, token=token, csrf=csrf, error=None)
+    )
 
 
 @router.post("/welcome/{token}")
@@ -54,9 +51,7 @@ async def welcome(
     again: Annotated[str, Form(max_length=1000)] = "",
     csrf: Annotated[str, Form()] = "",
 ) -> Response:
-    expected = request.cookies.get(PRE, "")
-    if not csrf or not expected or not hmac.compare_digest(csrf, expected):
-        raise HTTPException(status_code=403, detail="表单已失效（CSRF 校验失败），请刷新页面后重试")
+    check_pre_session(request, PRE, csrf)
     try:
         if password != again:
             raise Invalid("两次输入的密码不一致")
