@@ -13,6 +13,7 @@ import uuid
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from itertools import pairwise
+from typing import Any
 
 import pytest
 from temporalio import activity, workflow
@@ -47,27 +48,31 @@ class Outbox:
         return DispatchResult(sent=1, pending=self.left, next_not_before=nxt)
 
 
+def _past_grace(now: datetime, cid: str) -> CampaignContext:
+    """A campaign that ended a year ago in plan time: its grace period is over when the loop starts."""
+    ctx = mini.new_campaign(now).context.model_copy(update={"campaign_id": cid})
+    offset = now - at(ctx.ends + timedelta(days=365), "00:00")
+    return ctx.model_copy(update={"clock": Clock(offset_seconds=int(offset.total_seconds()))})
+
+
+def _loop_worker(env: WorkflowEnvironment, queue: str, dispatch: Callable[..., Any]) -> Worker:
+    return Worker(
+        env.client, task_queue=queue, workflows=[DispatchWorkflow], activities=[dispatch], workflow_runner=sandbox()
+    )
+
+
 @pytest.mark.parametrize("closing", [True, False], ids=["closed", "held-up"])
 async def test_the_loop_drains_what_is_pending_past_the_grace_period(env: WorkflowEnvironment, closing: bool) -> None:
     """Closed (told so), or held up past its grace (a drill's campaign slowed by faults, not yet
     closed when the grace ran out): either way the loop sends what is pending before it ends."""
     now = await env.get_current_time()
     cid = f"mini-drain-{uuid.uuid4().hex[:8]}"
-    ctx = mini.new_campaign(now).context.model_copy(update={"campaign_id": cid})
-    # The campaign ended a year ago in plan time: its grace period is over when the loop starts.
-    offset = now - at(ctx.ends + timedelta(days=365), "00:00")
-    ctx = ctx.model_copy(update={"clock": Clock(offset_seconds=int(offset.total_seconds()))})
+    ctx = _past_grace(now, cid)
     stop = ctx.clock.server_time(at(ctx.ends + timedelta(days=1), "00:00")) + ctx.clock.server_duration(GRACE)
     assert stop < now
     outbox = Outbox()
     queue = str(uuid.uuid4())
-    async with Worker(
-        env.client,
-        task_queue=queue,
-        workflows=[DispatchWorkflow],
-        activities=[outbox.dispatch],
-        workflow_runner=sandbox(),
-    ):
+    async with _loop_worker(env, queue, outbox.dispatch):
         handle = await env.client.start_workflow(
             DispatchWorkflow.run, DispatchInput(context=ctx, closing=closing), id=f"{cid}/dispatch", task_queue=queue
         )
@@ -106,12 +111,6 @@ class LateOutbox:
         return DispatchResult(sent=sent)
 
 
-def _past_grace(now: datetime, cid: str) -> CampaignContext:
-    ctx = mini.new_campaign(now).context.model_copy(update={"campaign_id": cid})
-    offset = now - at(ctx.ends + timedelta(days=365), "00:00")
-    return ctx.model_copy(update={"clock": Clock(offset_seconds=int(offset.total_seconds()))})
-
-
 async def _until(cond: Callable[[], bool]) -> None:
     for _ in range(600):
         if cond():
@@ -129,13 +128,7 @@ async def test_past_the_grace_only_the_campaign_closing_ends_the_loop(env: Workf
     ctx = _past_grace(now, cid)
     outbox = LateOutbox()
     queue = str(uuid.uuid4())
-    async with Worker(
-        env.client,
-        task_queue=queue,
-        workflows=[DispatchWorkflow],
-        activities=[outbox.dispatch],
-        workflow_runner=sandbox(),
-    ):
+    async with _loop_worker(env, queue, outbox.dispatch):
         handle = await env.client.start_workflow(
             DispatchWorkflow.run, DispatchInput(context=ctx), id=f"{cid}/dispatch", task_queue=queue
         )
