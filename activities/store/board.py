@@ -44,7 +44,7 @@ def _calendar(digest: str, data: Any) -> WorkCalendar:
     return found
 
 
-class _Pinned:
+class Pinned:
     def __init__(self, row: Any, now: datetime, calendar: WorkCalendar) -> None:
         clock = Clock.model_validate(row["clock"]) if row["clock"] else Clock(offset_seconds=row["offset_seconds"])
         self.today = clock.plan_time(now).astimezone(CST).date()
@@ -73,7 +73,8 @@ class _Pinned:
         )
 
 
-async def _pinned(conn: AsyncConnection, campaign_id: str, now: datetime | None) -> _Pinned | None:
+async def pinned_clock(conn: AsyncConnection, campaign_id: str, now: datetime | None) -> Pinned | None:
+    """The campaign's plan day (by its pinned clock), calendar and title; None: no such campaign."""
     c = campaigns.c
     q = select(c.clock, c.offset_seconds, c.calendar_hash, c.plan_title).where(c.id == campaign_id)
     row = (await conn.execute(q)).mappings().first()
@@ -83,7 +84,7 @@ async def _pinned(conn: AsyncConnection, campaign_id: str, now: datetime | None)
     if calendar is None:
         data = (await conn.execute(select(c.calendar).where(c.id == campaign_id))).scalar_one()
         calendar = _calendar(row["calendar_hash"], data)
-    return _Pinned(row, now or datetime.now(UTC), calendar)
+    return Pinned(row, now or datetime.now(UTC), calendar)
 
 
 async def obligation_lines(
@@ -95,7 +96,7 @@ async def obligation_lines(
     now: datetime | None = None,
 ) -> list[ObligationLine] | None:
     """The campaign's obligations (a unit's, or one), in unit and task order; None: no campaign."""
-    pinned = await _pinned(conn, campaign_id, now)
+    pinned = await pinned_clock(conn, campaign_id, now)
     if pinned is None:
         return None
     t = obligations
@@ -133,7 +134,7 @@ async def pending_extensions(conn: AsyncConnection, campaign_id: str) -> list[Ex
 
 
 async def board(conn: AsyncConnection, campaign_id: str, *, now: datetime | None = None) -> Board | None:
-    pinned = await _pinned(conn, campaign_id, now)
+    pinned = await pinned_clock(conn, campaign_id, now)
     lines = await obligation_lines(conn, campaign_id, now=now)
     if pinned is None or lines is None:
         return None

@@ -17,7 +17,7 @@ from sqlalchemy import Integer, String, and_, case, cast, func, literal, or_, se
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql.elements import ColumnElement
 
-from activities.store.board import _pinned, pending_extensions
+from activities.store.board import pending_extensions, pinned_clock
 from activities.store.tables import obligations
 from models.board import ObligationLine
 from models.board_summary import (
@@ -64,7 +64,7 @@ async def unit_count(conn: AsyncConnection, campaign_id: str) -> int:
 
 async def summary(conn: AsyncConnection, campaign_id: str, *, now: Any = None) -> BoardSummary | None:
     """Counts per county, per task and in all (GROUPING SETS: one scan), the most overdue."""
-    pinned = await _pinned(conn, campaign_id, now)
+    pinned = await pinned_clock(conn, campaign_id, now)
     if pinned is None:
         return None
     red_before, yellow_until = due_thresholds(pinned.today, pinned.calendar.working_days_between)
@@ -139,7 +139,7 @@ async def grid_page(
 ) -> BoardPage | None:
     """Page `page` (from 1) of the units × tasks grid: GRID_PAGE_UNITS units in id order, of one
     county or all; one task's column or all. A page past the end is empty."""
-    pinned = await _pinned(conn, campaign_id, now)
+    pinned = await pinned_clock(conn, campaign_id, now)
     if pinned is None:
         return None
     where = [t.campaign_id == campaign_id]
