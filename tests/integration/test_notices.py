@@ -30,6 +30,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from activities import servers
 from activities.campaign import CampaignActivities
+from activities.config import Settings
 from activities.delivery import InboxItem, Outbox
 from activities.documents import render_notice
 from activities.store import deliveries as ledger
@@ -48,6 +49,8 @@ from models.documents import SupervisionNotice
 from models.payloads import CampaignContext, DeliverBatch, FiredAction, MonthlyRun, Provenance
 from models.ruleset import ActionKind, Role
 from models.time import CST, at
+from services import papers
+from services.context import Services
 from services.plans import load_plan, prepare
 from tests.integration import mini
 from worker import build_worker
@@ -479,3 +482,21 @@ async def test_cli_refuses_an_ambiguous_number_and_a_file_that_does_not_match_it
     r = duban("notice", code, "--campaign", second.cid, "--pdf", str(pdf))
     assert r.returncode == 0, r.stderr
     assert pdf.read_bytes().startswith(b"%PDF") and code in pdf_text(pdf.read_bytes())
+
+
+async def test_a_rehearsals_notice_papers_wait_for_their_first_request(engine: AsyncEngine) -> None:
+    """A worker with no outbox (a rehearsal) files no papers at issue; `duban notice` (the
+    service) renders them from the chain's document input once, and a second request reads the
+    same stored bytes."""
+    c = await _registered(engine, CampaignActivities(engine, papers_on_request=True))
+    await c.deliver(c.notice("T01", date(2022, 1, 10), overdue=5, occurrence="a"))
+    (issued,) = await _notices(engine, c.cid)
+    assert await _files(engine, c.cid, "notice", issued.code) == {}, "papers rendered at issue"
+    async with Services(Settings(env="test", task_queue="unused"), engine=engine) as ctx:
+        first = await papers.notice(ctx, code=issued.code, campaign=c.cid)
+        stored = await _files(engine, c.cid, "notice", issued.code)
+        assert set(stored) == {"pdf", "docx"}
+        again = await papers.notice(ctx, code=issued.code, campaign=c.cid)
+    assert await _files(engine, c.cid, "notice", issued.code) == stored
+    assert {f: p.sha256 for f, p in first.files.items()} == {f: p.sha256 for f, p in again.files.items()}
+    assert first.files["pdf"].sha256 == stored["pdf"].sha256
