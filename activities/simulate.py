@@ -2,20 +2,32 @@
 
 from __future__ import annotations
 
-import structlog
-from temporalio import activity
-from temporalio.client import Client, WorkflowUpdateFailedError
+from typing import Any
 
+import structlog
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncEngine
+from temporalio import activity
+from temporalio.client import Client, WorkflowHandle, WorkflowUpdateFailedError
+from temporalio.service import RPCError
+
+from activities.paperwork.facts import CampaignPapers
+from activities.store.tables import rectification_orders
 from models.payloads import (
     Acknowledge,
     Act,
     Complete,
+    DeskResult,
     ObligationAction,
     ObligationView,
     ReportProgress,
     SimulateAgency,
+    SimulateDesk,
     SimulateResult,
 )
+from models.rectification import OrderState, RectificationView, ReportRectification, ReviewRectification
+from models.time import CST
+from rules.simulated_answers import REJECT_REASON, REPORT_TEXT, order_answer_day, order_review
 
 log = structlog.get_logger()
 
@@ -34,7 +46,7 @@ class AgencySimulator:
                 arg = Acknowledge(obligation_id=m.obligation_id, unit_id=inp.unit_id, text="已签收")
             elif m.verb == "progress":
                 arg = ReportProgress(
-                    obligation_id=m.obligation_id, unit_id=inp.unit_id, percent=m.percent, text="按计划推进"
+                    obligation_id=m.obligation_id, unit_id=inp.unit_id, percent=m.percent, text=m.text or "按计划推进"
                 )
             else:
                 arg = Complete(obligation_id=m.obligation_id, unit_id=inp.unit_id, text="已办结，佐证材料已上传")
@@ -53,3 +65,68 @@ class AgencySimulator:
             # Any other error (the unit workflow not started yet) fails the activity, and its
             # retry policy waits.
         return out
+
+
+class DeskSimulator:
+    """Rehearsal only: units report on their 责令整改 and the office reviews the reports, through
+    the orders' own Updates, on the days `rules.simulated_answers` gives from the seed."""
+
+    def __init__(self, client: Client, engine: AsyncEngine) -> None:
+        self.client = client
+        self.db = engine
+        self.papers = CampaignPapers()
+
+    @activity.defn(name=Act.simulate_desk)
+    async def simulate_desk(self, inp: SimulateDesk) -> DeskResult:
+        today = inp.plan_time.astimezone(CST).date()
+        o = rectification_orders.c
+        async with self.db.connect() as conn:
+            cal = (await self.papers.facts(conn, inp.campaign_id)).calendar
+            rows = (
+                await conn.execute(
+                    select(rectification_orders)
+                    .where(o.campaign_id == inp.campaign_id, o.workflow_id.is_not(None), o.state != "resolved")
+                    .order_by(o.id)
+                )
+            ).all()
+        out = DeskResult()
+        for r in rows:
+            state = OrderState(r.state)
+            handle = self.client.get_workflow_handle(r.workflow_id)
+            if state is OrderState.reported and r.reported_at is not None:
+                reported = r.reported_at.astimezone(CST).date()
+                on, accept = order_review(cal, seed=inp.seed, key=r.idempotency_key, round=r.round, reported=reported)
+                if today < on:
+                    continue
+                review = ReviewRectification(reviewer=inp.office, accept=accept, reason="" if accept else REJECT_REASON)
+                if await self._send(handle, "review", review, f"sim-review:{r.idempotency_key}#r{r.round}", out):
+                    if accept:
+                        out.accepted += 1
+                    else:
+                        out.rejected += 1
+            elif state.awaiting_report:
+                began = (r.reviewed_at if r.round and r.reviewed_at is not None else r.plan_time).astimezone(CST).date()
+                day = order_answer_day(
+                    cal, seed=inp.seed, key=r.idempotency_key, round=r.round, began=began, due=r.due,
+                    silent=r.unit_id in inp.silent,
+                )  # fmt: skip
+                if day is None or today < day:
+                    continue
+                report = ReportRectification(unit_id=r.unit_id, text=REPORT_TEXT, evidence=["整改前后对比照片.pdf"])
+                if await self._send(handle, "report", report, f"sim-report:{r.idempotency_key}#r{r.round}", out):
+                    out.reported += 1
+        return out
+
+    @staticmethod
+    async def _send(
+        handle: WorkflowHandle[Any, Any], update: str, arg: object, update_id: str, out: DeskResult
+    ) -> bool:
+        try:
+            await handle.execute_update(update, arg, id=update_id, result_type=RectificationView)
+            return True
+        except (WorkflowUpdateFailedError, RPCError) as e:
+            # Refused (on the record as refused), or the order's workflow ended meanwhile (the
+            # campaign closed): the desk moves on.
+            out.refused += 1
+            log.info("desk move refused", update=update, id=update_id, reason=str(getattr(e, "cause", e)))
+            return False

@@ -104,6 +104,7 @@ async def rehearse(
                     never_answering=silent,
                     scorebook=scorebook,
                     misses=misses or {},
+                    answers=True,
                 ),
                 id=f"{cid}/simulation",
                 task_queue=queue,
