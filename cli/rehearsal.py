@@ -67,6 +67,12 @@ def print_summary(summary: dict[str, Any]) -> None:
     t.add_column("count", justify="right")
     for k in COUNTS:
         t.add_row(k, str(summary[k]))
+    answered = summary.get("answers") or {}
+    if answered.get("notices"):
+        n = answered["notices"]
+        t.add_row("notices answered", f"{n['in_time']} in time, {n['late']} late, {n['never']} never")
+    if answered.get("orders"):
+        t.add_row("orders ended", ", ".join(f"{v} {k}" for k, v in answered["orders"].items()))
     eng = summary["engine"]
     for k in ("workflows", "activities", "history_events", "continued_as_new"):
         t.add_row(f"engine: {k}", str(eng[k]))

@@ -106,6 +106,11 @@ def schedule(
 
     answers: dict[str, list[tuple[date, AgencyMove]]] = {}
     if notice_after is not None:
+        # Nobody reports progress on the day it reports the work done (the unit workflow sees both
+        # before it fires the progress event; `rules whatif` replays them one after the other).
+        fates = [
+            f._replace(progress=None) if f.progress and f.complete and f.progress[0] >= f.complete else f for f in fates
+        ]
         fates, answers = answer_notices(
             fates,
             calendar,
