@@ -80,11 +80,9 @@ def answer_notices(
         prompt = random.Random(f"{seed}:notice-answers:{unit}").random() < NOTICE_PROMPT
         for on in sorted({d for i in ids if (d := noticed_on(out[i])) is not None}):
             rng = random.Random(f"{seed}:notice:{unit}:{on.isoformat()}")
-            reply_by = calendar.shift(on, REPLY_DAYS)
-            if prompt:
-                when = calendar.shift(on, rng.randint(1, REPLY_DAYS - 1))
-            else:
-                when = calendar.shift(reply_by, rng.randint(2, 12))
+            # Paperwork days come every RHYTHM (= REPLY_DAYS) working days: a prompt unit answers on
+            # its first after the notice (the notice goes out at 09:00, paperwork at 10:00).
+            when = on if prompt else calendar.shift(on, REPLY_DAYS + rng.randint(1, 10))
             for i in ids:
                 f = out[i]
                 if calendar.on_or_after(f.spec.due) >= on or (f.complete is not None and f.complete < on):
@@ -105,13 +103,19 @@ def answer_notices(
     return [out[f.spec.id] for f in fates], answers
 
 
+def _in_plan(key: str) -> str:
+    """An order's key without its campaign id: the same seed rehearses the same way whatever the
+    campaign is called (`CAMPAIGN#rectify#MONTH#UNIT` → `rectify#MONTH#UNIT`)."""
+    return key.split("#", 1)[-1]
+
+
 def order_answer_day(
     calendar: WorkCalendar, *, seed: int, key: str, round: int, began: date, due: date, silent: bool
 ) -> date | None:
     """When the unit reports on an order's round (None: never): before its due date, or after."""
     if silent:
         return None
-    rng = random.Random(f"{seed}:order:{key}#r{round}")
+    rng = random.Random(f"{seed}:order:{_in_plan(key)}#r{round}")
     fate = rng.random()
     if fate < ORDER_PROMPT:
         span = max(1, calendar.working_days_between(began, due) - 1)
@@ -123,6 +127,6 @@ def order_answer_day(
 
 def order_review(calendar: WorkCalendar, *, seed: int, key: str, round: int, reported: date) -> tuple[date, bool]:
     """When the office reviews a report on an order's round, and whether it accepts it."""
-    rng = random.Random(f"{seed}:review:{key}#r{round}")
+    rng = random.Random(f"{seed}:review:{_in_plan(key)}#r{round}")
     on = calendar.shift(reported, rng.randint(*REVIEW_LAG))
     return on, rng.random() < (ACCEPT_FIRST if round == 0 else ACCEPT_AGAIN)

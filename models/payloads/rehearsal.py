@@ -63,6 +63,8 @@ class SimulateAgency(Payload):
 class SimulateResult(Payload):
     applied: int = 0
     rejected: int = 0
+    slowest: float = 0.0
+    """Seconds the slowest Update took (wall clock)."""
 
 
 class SimulateScores(Payload):
@@ -105,3 +107,5 @@ class DeskResult(Payload):
     accepted: int = 0
     rejected: int = 0
     refused: int = 0
+    slowest: float = 0.0
+    """Seconds the slowest Update took (wall clock)."""
