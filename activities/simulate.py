@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from typing import Any
 
@@ -9,7 +10,14 @@ import structlog
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio import activity
-from temporalio.client import Client, WorkflowHandle, WorkflowUpdateFailedError, WorkflowUpdateStage
+from temporalio.api.testservice.v1 import UnlockTimeSkippingRequest
+from temporalio.client import (
+    Client,
+    WorkflowExecutionStatus,
+    WorkflowHandle,
+    WorkflowUpdateFailedError,
+    WorkflowUpdateStage,
+)
 from temporalio.service import RPCError
 
 from activities.paperwork.facts import CampaignPapers
@@ -106,6 +114,7 @@ class DeskSimulator:
                 if await self._send(handle, "review", review, f"sim-review:{r.idempotency_key}#r{r.round}", out):
                     if accept:
                         out.accepted += 1
+                        await self._orphan_closed(handle)
                     else:
                         out.rejected += 1
             elif state.awaiting_report:
@@ -120,6 +129,24 @@ class DeskSimulator:
                 if await self._send(handle, "report", report, f"sim-report:{r.idempotency_key}#r{r.round}", out):
                     out.reported += 1
         return out
+
+    async def _orphan_closed(self, handle: WorkflowHandle[Any, Any]) -> None:
+        """An accepted report ends the order's workflow. When the parent run that started it has
+        ended (an order is abandoned: it outlives a monthly run that continued as new), the
+        time-skipping test server locks time skipping on the child's completion "until the parent
+        is told", which never happens, and the rehearsal would then crawl at wall-clock speed.
+        Release that one lock; a real server has none, and refuses the call, which is ignored."""
+        try:
+            await asyncio.wait_for(handle.result(), timeout=60)
+            child = await handle.describe()
+            if child.parent_id is None:
+                return
+            parent = await self.client.get_workflow_handle(child.parent_id, run_id=child.parent_run_id).describe()
+            if parent.status is not None and parent.status != WorkflowExecutionStatus.RUNNING:
+                await self.client.test_service.unlock_time_skipping(UnlockTimeSkippingRequest())
+                log.info("test server: released the lock of an orphaned order's completion", order=handle.id)
+        except Exception as e:  # not a time-skipping server, or the order still running: nothing leaked
+            log.info("no test-server lock released", order=handle.id, reason=str(e))
 
     @staticmethod
     async def _send(

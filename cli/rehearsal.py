@@ -72,7 +72,8 @@ def print_summary(summary: dict[str, Any]) -> None:
         n = answered["notices"]
         t.add_row("notices answered", f"{n['in_time']} in time, {n['late']} late, {n['never']} never")
     if answered.get("orders"):
-        t.add_row("orders ended", ", ".join(f"{v} {k}" for k, v in answered["orders"].items()))
+        ended = ", ".join(f"{v} {k}" for k, v in answered["orders"].items())
+        t.add_row("orders ended", f"{ended} ({answered.get('orders_sent_back', 0)} sent back once or more)")
     eng = summary["engine"]
     for k in ("workflows", "activities", "history_events", "continued_as_new"):
         t.add_row(f"engine: {k}", str(eng[k]))

@@ -21,7 +21,8 @@ _ANSWERS = ("obligation.in_progress", "obligation.completed")
 
 
 async def answers(conn: AsyncConnection, campaign_id: str) -> dict[str, Any]:
-    """{"notices": {"in_time", "late", "never"}, "orders": {state: count}}."""
+    """{"notices": {"in_time", "late", "never"}, "orders": {state: count}, "orders_sent_back": n}:
+    `orders_sent_back` counts the orders whose report the office sent back at least once."""
     a = audit_events.c
     reports: dict[str, list[datetime]] = {}
     q = select(a.obligation_id, a.plan_time).where(a.campaign_id == campaign_id, a.kind.in_(_ANSWERS))
@@ -41,7 +42,9 @@ async def answers(conn: AsyncConnection, campaign_id: str) -> dict[str, Any]:
         last = max(t for t in firsts if t is not None).astimezone(CST).date()
         notices["in_time" if reply_by is None or last <= reply_by else "late"] += 1
     orders: dict[str, int] = {}
+    sent_back = 0
     o = rectification_orders.c
-    for (state,) in (await conn.execute(select(o.state).where(o.campaign_id == campaign_id))).all():
+    for state, rounds in (await conn.execute(select(o.state, o.round).where(o.campaign_id == campaign_id))).all():
         orders[state] = orders.get(state, 0) + 1
-    return {"notices": notices, "orders": dict(sorted(orders.items()))}
+        sent_back += rounds > 0
+    return {"notices": notices, "orders": dict(sorted(orders.items())), "orders_sent_back": sent_back}
