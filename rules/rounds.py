@@ -83,7 +83,10 @@ class PriorOrder(NamedTuple):
     state: OrderState
     level: int
     unanswered: bool
-    """Its due date passed without a report at some point (escalated), whatever came after."""
+    """Its due date passed without a report at some point (escalated, or still awaiting one past
+    its due date: an order no workflow follows is never marked escalated), whatever came after."""
+    overdue: bool = False
+    """It still awaits the unit's report, and its due date has passed."""
 
 
 def order_level(prior: Iterable[PriorOrder], *, measures: int) -> int:
@@ -94,9 +97,11 @@ def order_level(prior: Iterable[PriorOrder], *, measures: int) -> int:
 
 def standing(prior: Sequence[PriorOrder], *, measures: int) -> bool:
     """Whether an order of the unit still stands, so a bulletin issues it no new one: one still
-    being answered (open, reported, sent back), or one at the last measure left unanswered."""
+    being answered (reported; open or sent back and not yet due), or one at the last measure left
+    unanswered."""
     return any(
-        p.state in (OrderState.open, OrderState.reported, OrderState.rejected)
-        or (p.state is OrderState.escalated and p.level >= measures)
+        p.state is OrderState.reported
+        or (p.state in (OrderState.open, OrderState.rejected) and not p.overdue)
+        or ((p.state is OrderState.escalated or p.overdue) and p.level >= measures)
         for p in prior
     )

@@ -164,7 +164,7 @@ class Monthly(Base):
         measures = len(ruleset.rectification.measures)
         events = []
         for u in laggards:
-            if standing(await prior_orders(conn, cid, u), measures=measures):
+            if standing(await prior_orders(conn, cid, u, as_of), measures=measures):
                 log.info("order stands", campaign_id=cid, unit_id=u, month=inp.month.isoformat())
                 continue
             late = [r for r in recs if r.unit_id == u and r.due < as_of]

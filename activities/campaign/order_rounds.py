@@ -44,14 +44,20 @@ class OrderDraft:
     rule_id: str | None = None
 
 
-async def prior_orders(conn: AsyncConnection, campaign_id: str, unit_id: str) -> list[PriorOrder]:
+async def prior_orders(conn: AsyncConnection, campaign_id: str, unit_id: str, as_of: date) -> list[PriorOrder]:
+    """The unit's orders as of a date, as the next one's measure reads them."""
     o = rectification_orders.c
     rows = (
         await conn.execute(
-            select(o.state, o.level, o.escalated_at).where(o.campaign_id == campaign_id, o.unit_id == unit_id)
+            select(o.state, o.level, o.escalated_at, o.due).where(o.campaign_id == campaign_id, o.unit_id == unit_id)
         )
     ).all()
-    return [PriorOrder(OrderState(r.state), r.level, r.escalated_at is not None) for r in rows]
+    out = []
+    for r in rows:
+        state = OrderState(r.state)
+        overdue = state.awaiting_report and r.due < as_of
+        out.append(PriorOrder(state, r.level, r.escalated_at is not None or overdue, overdue))
+    return out
 
 
 async def exists(conn: AsyncConnection, key: str) -> bool:
@@ -73,7 +79,7 @@ async def write_order(
     """The order's row and its inbox row, written; its inbox item (for the caller to push) and
     its audit row (for the caller's batch)."""
     cid = facts.campaign_id
-    prior = await prior_orders(conn, cid, d.unit_id)
+    prior = await prior_orders(conn, cid, d.unit_id, at.plan_time.astimezone(CST).date())
     measures = ruleset.rectification.measures
     level = order_level(prior, measures=len(measures))
     measure = measures[level - 1]

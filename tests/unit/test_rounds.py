@@ -103,6 +103,10 @@ def prior(state: OrderState, level: int = 1, unanswered: bool = False) -> PriorO
         ([prior(OrderState.open)], 1, True),  # still being answered: no new order
         ([prior(OrderState.reported)], 1, True),
         ([prior(OrderState.rejected, unanswered=True)], 2, True),
+        # Still open past its due date (a milestone's order, which no workflow marks escalated):
+        # unanswered, and it stands only at the last measure.
+        ([PriorOrder(OrderState.open, 1, True, True)], 2, False),
+        ([PriorOrder(OrderState.open, 3, True, True)], 2, True),
     ],
 )
 def test_repeated_non_response_raises_the_measure(orders: list[PriorOrder], level: int, stands: bool) -> None:
