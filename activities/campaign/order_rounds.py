@@ -94,7 +94,7 @@ async def write_order(
             due=d.due,
             level=level,
             measure=measure,
-            items=d.items,
+            listed=d.items,
             **audit.times(at),
         )
     )

@@ -89,7 +89,7 @@ async def orders_for(conn: AsyncConnection, facts: CampaignFacts, month: date) -
             "state": r.state,
             "level": r.level,
             "measure": r.measure or "责令整改",
-            "items": list(r.items or []),
+            "items": list(r.listed or []),
         }
         if r.month == month:
             issued.append(entry)

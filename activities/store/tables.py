@@ -197,7 +197,7 @@ rectification_orders = Table(
     # 3 约谈 by default), its name, and the obligations the order lists (NULL before).
     Column("level", SmallInteger, nullable=False, server_default="1"),
     Column("measure", Text),
-    Column("items", JSONB),
+    Column("listed", JSONB),  # not "items": `table.c.items` is the column collection's method
     CheckConstraint(
         "state IN ('open', 'reported', 'resolved', 'rejected', 'escalated')", name="ck_rectification_orders_state"
     ),

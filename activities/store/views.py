@@ -220,7 +220,7 @@ async def orders(conn: AsyncConnection, campaign_id: str, *, open_only: bool = F
                 "campaign": campaign_id,
                 "key": r["idempotency_key"],
                 "evidence": r["evidence"] or [],
-                "items": r["items"] or [],
+                "items": r["listed"] or [],
             }
         )
         for r in (await conn.execute(q)).mappings()

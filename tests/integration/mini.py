@@ -155,7 +155,7 @@ async def nothing_lost(engine: AsyncEngine, cid: str) -> None:
     async with engine.connect() as conn:
         rows = (await conn.execute(select(a.kind, a.obligation_id, a.payload).where(a.campaign_id == cid))).all()
         items = (
-            await conn.execute(select(rectification_orders.c.items).where(rectification_orders.c.campaign_id == cid))
+            await conn.execute(select(rectification_orders.c.listed).where(rectification_orders.c.campaign_id == cid))
         ).scalars()
         bodies = (await conn.execute(select(bulletins.c.body).where(bulletins.c.campaign_id == cid))).scalars().all()
     payloads = [(k, ob, json.loads(p)) for k, ob, p in rows]

@@ -22,10 +22,10 @@ def upgrade() -> None:
     # Orders issued before carry level 1 and no list (they named one obligation, or a count).
     op.add_column("rectification_orders", sa.Column("level", sa.SmallInteger(), nullable=False, server_default="1"))
     op.add_column("rectification_orders", sa.Column("measure", sa.Text()))
-    op.add_column("rectification_orders", sa.Column("items", JSONB()))
+    op.add_column("rectification_orders", sa.Column("listed", JSONB()))
 
 
 def downgrade() -> None:
-    op.drop_column("rectification_orders", "items")
+    op.drop_column("rectification_orders", "listed")
     op.drop_column("rectification_orders", "measure")
     op.drop_column("rectification_orders", "level")
