@@ -466,16 +466,16 @@ async def test_a_bulletin_orders_each_laggard_once_at_its_measure_and_not_while_
     c = await _registered(engine)
     now = datetime.now(UTC)
     earlier = [
-        ("west", "open", None),  # still being answered: it stands
-        ("east", "resolved", date(2021, 11, 20)),  # answered, but only after its due date
-        ("east", "escalated", date(2021, 12, 20)),  # and this one not at all
+        ("west", "open", None, date(2022, 1, 14)),  # still being answered, not yet due: it stands
+        ("east", "resolved", date(2021, 11, 20), date(2021, 11, 19)),  # answered only after its due date
+        ("east", "escalated", date(2021, 12, 20), date(2021, 12, 17)),  # and this one not at all
     ]
     async with engine.begin() as conn:
-        for i, (unit, state, escalated) in enumerate(earlier):
+        for i, (unit, state, escalated, due) in enumerate(earlier):
             await conn.execute(
                 rectification_orders.insert().values(
                     idempotency_key=f"{c.cid}#test-order-{i}", campaign_id=c.cid, unit_id=unit,
-                    month=date(2021, 11, 1), overdue=3, due=date(2021, 11, 19), state=state,
+                    month=date(2021, 11, 1), overdue=3, due=due, state=state,
                     escalated_at=at(escalated) if escalated else None, plan_time=at(date(2021, 11, 5)), server_time=now,
                 )
             )  # fmt: skip
