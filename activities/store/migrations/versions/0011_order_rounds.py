@@ -1,7 +1,7 @@
 """责令整改 per unit: an order's level (责令整改 → 通报批评 → 约谈) and the obligations it lists
 
 Revision ID: 0011
-Revises: 0009
+Revises: 0010
 """
 
 from collections.abc import Sequence
@@ -11,9 +11,9 @@ from alembic import op
 from sqlalchemy.dialects.postgresql import JSONB
 
 revision: str = "0011"
-# The lead gave 0008 and re-chains at merge; 0009 is main's head today, and two heads would stop
+# The lead gave 0008 and re-chains at merge; 0010 is main's head today, and two heads would stop
 # `alembic upgrade head`.
-down_revision: str | Sequence[str] | None = "0009"
+down_revision: str | Sequence[str] | None = "0010"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
