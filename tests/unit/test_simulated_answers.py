@@ -45,7 +45,7 @@ def test_units_answer_most_notices_within_the_reply_period_and_the_silent_town_n
     answers = [(wf, d, ob) for wf, moves in days.items() for d, verb, ob, text in moves if text == ANSWER_TEXT]
     assert answers
     # Every answer comes after its item's notice; most within the reply period.
-    lag = Counter()
+    lag: Counter[str] = Counter()
     due = {o.id.split("/", 1)[1]: o.due for o in expand(plan, "c", grace_until=date(2021, 5, 18))}
     for _, d, ob in answers:
         noticed = CALENDAR.shift(CALENDAR.on_or_after(due[ob]), 5)
