@@ -501,6 +501,7 @@ async def test_a_bulletin_orders_each_laggard_once_at_its_measure_and_not_while_
         body = await conn.scalar(select(bulletins.c.body).where(bulletins.c.campaign_id == c.cid))
     assert (row.level, row.measure, sorted(row.listed), row.overdue) == (3, "约谈", sorted(ids), 3)
     assert sorted(first.orders[0].items) == sorted(row.listed)
+    assert body is not None
     assert [(o["unit_id"], o["measure"]) for o in body["orders_issued"]] == [("east", "约谈")]
 
 
