@@ -79,6 +79,9 @@ _ACTION_KINDS = {
     "notice": "notice",
     "rectification_order": "rectify",
     "listed": "bulletin",
+    # Papers per unit: each action's row, naming its unit's notice or order of the round.
+    "notice_item": "notice",
+    "rectification_item": "rectify",
 }
 
 

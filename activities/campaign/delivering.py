@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from temporalio import activity
 
 from activities import paperwork
-from activities.campaign.common import AUDIT_KIND, INBOX_KIND, Base, IssuedNotice, attachments
+from activities.campaign.common import AUDIT_KIND, INBOX_KIND, LISTED_KIND, Base, IssuedNotice, attachments
 from activities.campaign.order_rounds import issue_round_order
 from activities.delivery import InboxItem, write_inbox
 from activities.paperwork.on_request import render_unfiled, store_notice, unfiled_notice
@@ -53,10 +53,10 @@ class Delivering(Base):
                 bound = log.bind(campaign_id=prov.campaign_id, obligation_id=a.obligation_id, rule_id=a.rule_id)
                 if a.kind is ActionKind.notice and a.key in notices:
                     # On its unit's notice of the round: the action's own row says which.
-                    events.append(self._listed(a, kind="notice", paper=notices[a.key].key))
+                    events.append(self._listed(a, kind=LISTED_KIND[a.kind], paper=notices[a.key].key))
                     continue
                 if a.kind is ActionKind.rectify and a.key in orders:
-                    events.append(self._listed(a, kind=AUDIT_KIND[a.kind], paper=orders[a.key].key))
+                    events.append(self._listed(a, kind=LISTED_KIND[a.kind], paper=orders[a.key].key))
                     continue
                 if a.kind is ActionKind.notice:
                     # The notice is the action: its number is taken once, under the action's own key.

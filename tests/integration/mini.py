@@ -163,7 +163,7 @@ async def nothing_lost(engine: AsyncEngine, cid: str) -> None:
     listed = {i for k, _, p in payloads if k == "notice" and "code" in p for i in p["overdue"]}
     assert noticed and noticed <= listed, noticed - listed
     on_orders = {i for its in items for i in its or []}
-    ordered = {ob for k, ob, p in payloads if k == "rectification_order" and ob is not None}
+    ordered = {ob for k, ob, p in payloads if k in ("rectification_order", "rectification_item") and ob is not None}
     assert ordered <= on_orders, ordered - on_orders
     issued = [(b["units"], o) for b in bodies for o in b["orders_issued"]]
     assert issued
