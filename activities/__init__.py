@@ -15,7 +15,7 @@ from activities.dispatching import DispatchAlerts
 from activities.evidence_check import EvidenceActivities
 from activities.rectification import RectificationActivities
 from activities.sending import DeliveryActivities
-from activities.simulate import AgencySimulator
+from activities.simulate import AgencySimulator, DeskSimulator
 
 
 def build(
@@ -53,5 +53,5 @@ def build(
         EvidenceActivities(engine).check_evidence,
     ]
     if client is not None:
-        out += [AgencySimulator(client).simulate_agency, a.simulate_scores]
+        out += [AgencySimulator(client).simulate_agency, a.simulate_scores, DeskSimulator(client, engine).simulate_desk]
     return out

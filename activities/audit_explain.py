@@ -106,6 +106,16 @@ async def explain(conn: AsyncConnection, obligation_id: str) -> Explanation:
         .mappings()
         .all()
     )
+    # Papers issued per unit (a round's 督办通知 or 责令整改) name no obligation: each action's row
+    # names its paper, which is shown in the obligation's timeline with the action.
+    papers = {p[k] for p in (payload_of(r) for r in rows) for k in ("notice", "paper") if isinstance(p.get(k), str)}
+    if papers:
+        more = (
+            await conn.execute(
+                select(audit_events).where(audit_events.c.campaign_id == cid, audit_events.c.event_key.in_(papers))
+            )
+        ).mappings()
+        rows = sorted([*rows, *more], key=lambda r: r["seq"])
     ctx = pinned(campaign, ob)
     steps = [_step(ctx, r, ob) for r in rows]
     if ctx.engine is not None and ctx.spec is not None:

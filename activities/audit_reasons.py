@@ -215,12 +215,17 @@ def _counted_days(ctx: Context, rule: Rule | None, on: date, due: date) -> tuple
     return _dates(due + timedelta(days=1), on), f"fired {day(on)}, counting from the due date {day(due)}"
 
 
+ACTED = ("reminder", "escalation", "listed", "rectification_order", "rectification_item", "notice_item")
+"""The rows a rule's firing for the obligation leaves (an order or notice per unit leaves its
+`…_item` row on each obligation it lists)."""
+
+
 def not_acted(ctx: Context, steps: list[Step], until: datetime) -> list[Step]:
     """Firings the pinned rules schedule for the obligation up to `until` (the campaign's close,
     or its latest row while it runs) that left no row, each with the facts it would have seen,
     rebuilt from the rows before it."""
     assert ctx.engine is not None and ctx.spec is not None
-    acted = {(s.rule_id, s.plan_time.astimezone(CST).date()) for s in steps if s.kind in ("reminder", "escalation")}
+    acted = {(s.rule_id, s.plan_time.astimezone(CST).date()) for s in steps if s.kind in ACTED}
     out = []
     for f in ctx.engine.firings(Obligation(spec=ctx.spec), until=until.astimezone(CST).date()):
         if (f.rule.id, f.on) in acted or f.at > until:

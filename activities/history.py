@@ -36,7 +36,7 @@ from models.payloads import (
     Refusal,
     RegisterCampaign,
 )
-from models.ruleset import ActionKind
+from rules.rounds import audit_keys
 
 # Audit kinds whose every row must trace back to an activity input in Temporal's history.
 TRACED_KINDS = (
@@ -143,9 +143,7 @@ def effects(histories: Iterable[WorkflowHistory]) -> Effects:
 def _keys(activity: str, conv: Any, payloads: Any) -> set[str]:
     if activity == Act.deliver:
         batch: DeliverBatch = conv.from_payloads(payloads, [DeliverBatch])[0]
-        return {a.key for a in batch.actions} | {
-            f"{a.key}#notice" for a in batch.actions if a.notice and a.kind is ActionKind.escalate
-        }
+        return audit_keys(batch.actions, per_unit=batch.per_unit)
     if activity == Act.record_amendment:
         return {amendment_key(conv.from_payloads(payloads, [RecordAmendment])[0])}
     if activity == Act.record_rules:

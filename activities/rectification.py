@@ -59,6 +59,7 @@ async def monthly_orders(conn: AsyncConnection, campaign_id: str, month: date) -
             overdue=r.overdue,
             source="monthly",
             reason=f"{r.month:%Y年%m月}通报：{r.overdue}项任务逾期未办结",
+            items=list(r.listed or []),
         )
         for r in rows
     ]

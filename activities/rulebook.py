@@ -79,6 +79,9 @@ _ACTION_KINDS = {
     "notice": "notice",
     "rectification_order": "rectify",
     "listed": "bulletin",
+    # Papers per unit: each action's row, naming its unit's notice or order of the round.
+    "notice_item": "notice",
+    "rectification_item": "rectify",
 }
 
 
@@ -147,16 +150,16 @@ def _read_row(rec: Record, r: Any) -> None:
         rec.happenings[ob].append(Happening(at=t, extended_due=date.fromisoformat(payload["due"]), token=token))
     elif kind in _ACTION_KINDS and r["rule_id"]:
         role = payload.get("role", "unit") if kind != "notice" else "unit"
+        level = int(payload.get("level", 0)) if kind in ("escalation", "notice") else 0
+        facts = payload.get("facts", {})
         rec.outcomes[ob].append(
-            Outcome(
-                on=t.date(),
-                kind=_ACTION_KINDS[kind],
-                role=role,
-                level=int(payload.get("level", 0)) if kind in ("escalation", "notice") else 0,
-                rule_id=r["rule_id"],
-                facts=payload.get("facts", {}),
-            )
+            Outcome(on=t.date(), kind=_ACTION_KINDS[kind], role=role, level=level, rule_id=r["rule_id"], facts=facts)
         )
+        if kind == "escalation" and "notice" in payload:
+            # Its 督办通知 is its unit's notice of the round (a row of its own, naming no obligation).
+            rec.outcomes[ob].append(
+                Outcome(on=t.date(), kind="notice", role="unit", level=level, rule_id=r["rule_id"], facts=facts)
+            )
 
 
 def simulate(rec: Record, engine: Engine, obligation_id: str) -> list[FiredAction]:

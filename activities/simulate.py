@@ -2,20 +2,41 @@
 
 from __future__ import annotations
 
-import structlog
-from temporalio import activity
-from temporalio.client import Client, WorkflowUpdateFailedError
+import asyncio
+import time
+from typing import Any
 
+import structlog
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncEngine
+from temporalio import activity
+from temporalio.api.testservice.v1 import UnlockTimeSkippingRequest
+from temporalio.client import (
+    Client,
+    WorkflowExecutionStatus,
+    WorkflowHandle,
+    WorkflowUpdateFailedError,
+    WorkflowUpdateStage,
+)
+from temporalio.service import RPCError
+
+from activities.paperwork.facts import CampaignPapers
+from activities.store.tables import rectification_orders
 from models.payloads import (
     Acknowledge,
     Act,
     Complete,
+    DeskResult,
     ObligationAction,
     ObligationView,
     ReportProgress,
     SimulateAgency,
+    SimulateDesk,
     SimulateResult,
 )
+from models.rectification import OrderState, RectificationView, ReportRectification, ReviewRectification
+from models.time import CST
+from rules.simulated_answers import REJECT_REASON, REPORT_TEXT, order_answer_day, order_review
 
 log = structlog.get_logger()
 
@@ -34,7 +55,7 @@ class AgencySimulator:
                 arg = Acknowledge(obligation_id=m.obligation_id, unit_id=inp.unit_id, text="已签收")
             elif m.verb == "progress":
                 arg = ReportProgress(
-                    obligation_id=m.obligation_id, unit_id=inp.unit_id, percent=m.percent, text="按计划推进"
+                    obligation_id=m.obligation_id, unit_id=inp.unit_id, percent=m.percent, text=m.text or "按计划推进"
                 )
             else:
                 arg = Complete(obligation_id=m.obligation_id, unit_id=inp.unit_id, text="已办结，佐证材料已上传")
@@ -42,6 +63,7 @@ class AgencySimulator:
             # The move's own id: when this activity is retried, Temporal recognises each Update
             # already sent and answers it again instead of applying (or refusing) it twice.
             move_id = f"{m.verb}:{m.obligation_id}@{inp.plan_time.isoformat()}"
+            began = time.monotonic()
             try:
                 await handle.execute_update(verb, arg, id=move_id, result_type=ObligationView)
                 out.applied += 1
@@ -50,6 +72,100 @@ class AgencySimulator:
                 # moves on.
                 out.rejected += 1
                 log.info("move refused", obligation_id=m.obligation_id, verb=m.verb, reason=str(e.cause))
+            finally:
+                out.slowest = max(out.slowest, round(time.monotonic() - began, 3))
             # Any other error (the unit workflow not started yet) fails the activity, and its
             # retry policy waits.
         return out
+
+
+class DeskSimulator:
+    """Rehearsal only: units report on their 责令整改 and the office reviews the reports, through
+    the orders' own Updates, on the days `rules.simulated_answers` gives from the seed."""
+
+    def __init__(self, client: Client, engine: AsyncEngine) -> None:
+        self.client = client
+        self.db = engine
+        self.papers = CampaignPapers()
+
+    @activity.defn(name=Act.simulate_desk)
+    async def simulate_desk(self, inp: SimulateDesk) -> DeskResult:
+        today = inp.plan_time.astimezone(CST).date()
+        o = rectification_orders.c
+        async with self.db.connect() as conn:
+            cal = (await self.papers.facts(conn, inp.campaign_id)).calendar
+            rows = (
+                await conn.execute(
+                    select(rectification_orders)
+                    .where(o.campaign_id == inp.campaign_id, o.workflow_id.is_not(None), o.state != "resolved")
+                    .order_by(o.id)
+                )
+            ).all()
+        out = DeskResult()
+        for r in rows:
+            state = OrderState(r.state)
+            handle = self.client.get_workflow_handle(r.workflow_id)
+            if state is OrderState.reported and r.reported_at is not None:
+                reported = r.reported_at.astimezone(CST).date()
+                on, accept = order_review(cal, seed=inp.seed, key=r.idempotency_key, round=r.round, reported=reported)
+                if today < on:
+                    continue
+                review = ReviewRectification(reviewer=inp.office, accept=accept, reason="" if accept else REJECT_REASON)
+                if await self._send(handle, "review", review, f"sim-review:{r.idempotency_key}#r{r.round}", out):
+                    if accept:
+                        out.accepted += 1
+                        await self._orphan_closed(handle)
+                    else:
+                        out.rejected += 1
+            elif state.awaiting_report:
+                began = (r.reviewed_at if r.round and r.reviewed_at is not None else r.plan_time).astimezone(CST).date()
+                day = order_answer_day(
+                    cal, seed=inp.seed, key=r.idempotency_key, round=r.round, began=began, due=r.due,
+                    silent=r.unit_id in inp.silent,
+                )  # fmt: skip
+                if day is None or today < day:
+                    continue
+                report = ReportRectification(unit_id=r.unit_id, text=REPORT_TEXT, evidence=["整改前后对比照片.pdf"])
+                if await self._send(handle, "report", report, f"sim-report:{r.idempotency_key}#r{r.round}", out):
+                    out.reported += 1
+        return out
+
+    async def _orphan_closed(self, handle: WorkflowHandle[Any, Any]) -> None:
+        """An accepted report ends the order's workflow. When the parent run that started it has
+        ended (an order is abandoned: it outlives a monthly run that continued as new), the
+        time-skipping test server locks time skipping on the child's completion "until the parent
+        is told", which never happens, and the rehearsal would then crawl at wall-clock speed.
+        Release that one lock; a real server has none, and refuses the call, which is ignored."""
+        try:
+            await asyncio.wait_for(handle.result(), timeout=60)
+            child = await handle.describe()
+            if child.parent_id is None:
+                return
+            parent = await self.client.get_workflow_handle(child.parent_id, run_id=child.parent_run_id).describe()
+            if parent.status is not None and parent.status != WorkflowExecutionStatus.RUNNING:
+                await self.client.test_service.unlock_time_skipping(UnlockTimeSkippingRequest())
+                log.info("test server: released the lock of an orphaned order's completion", order=handle.id)
+        except Exception as e:  # not a time-skipping server, or the order still running: nothing leaked
+            log.info("no test-server lock released", order=handle.id, reason=str(e))
+
+    @staticmethod
+    async def _send(
+        handle: WorkflowHandle[Any, Any], update: str, arg: object, update_id: str, out: DeskResult
+    ) -> bool:
+        began = time.monotonic()
+        try:
+            # Accepted is enough: the desk needs no answer, and waiting for the outcome of a review
+            # whose acceptance ends the order's workflow can hang the time-skipping test server
+            # (sdk-python #661, sdk-java #1903) until the poll times out.
+            await handle.start_update(
+                update, arg, id=update_id, result_type=RectificationView, wait_for_stage=WorkflowUpdateStage.ACCEPTED
+            )
+            return True
+        except (WorkflowUpdateFailedError, RPCError) as e:
+            # Refused (on the record as refused), or the order's workflow ended meanwhile (the
+            # campaign closed): the desk moves on.
+            out.refused += 1
+            log.info("desk move refused", update=update, id=update_id, reason=str(getattr(e, "cause", e)))
+            return False
+        finally:
+            out.slowest = max(out.slowest, round(time.monotonic() - began, 3))

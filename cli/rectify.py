@@ -88,6 +88,9 @@ def list_(
             "state": o.state,
             "round": o.round,
             "source": o.source,
+            "level": o.level,
+            "measure": o.measure or "责令整改",
+            "items": o.items,
             "followed": o.workflow_id is not None,
             "report": o.report_text,
             "evidence": o.evidence,
@@ -103,10 +106,13 @@ def list_(
     if as_json:
         out.print(json.dumps({"campaign": campaign, "orders": rows}, ensure_ascii=False, indent=2), markup=False)
         return
-    table = Table("order", "unit", "issued", "due", "state", "round", "report")
+    table = Table("order", "unit", "measure", "items", "issued", "due", "state", "round", "report")
     for r in rows:
         issued = r["issued"][:10] if r["issued"] else ""
-        table.add_row(r["order"], r["unit"], issued, r["due"], r["state"], str(r["round"]), (r["report"] or "")[:40])
+        table.add_row(
+            r["order"], r["unit"], r["measure"], str(len(r["items"]) or ""), issued, r["due"], r["state"],
+            str(r["round"]), (r["report"] or "")[:40],
+        )  # fmt: skip
     if rows:
         out.print(table)
     unresolved = sum(r["state"] != OrderState.resolved.value for r in rows)

@@ -67,6 +67,13 @@ def print_summary(summary: dict[str, Any]) -> None:
     t.add_column("count", justify="right")
     for k in COUNTS:
         t.add_row(k, str(summary[k]))
+    answered = summary.get("answers") or {}
+    if answered.get("notices"):
+        n = answered["notices"]
+        t.add_row("notices answered", f"{n['in_time']} in time, {n['late']} late, {n['never']} never")
+    if answered.get("orders"):
+        ended = ", ".join(f"{v} {k}" for k, v in answered["orders"].items())
+        t.add_row("orders ended", f"{ended} ({answered.get('orders_sent_back', 0)} sent back once or more)")
     eng = summary["engine"]
     for k in ("workflows", "activities", "history_events", "continued_as_new"):
         t.add_row(f"engine: {k}", str(eng[k]))

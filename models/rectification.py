@@ -57,6 +57,9 @@ class RectificationOrder(_Model):
     phase: PhaseKind = PhaseKind.rollout
     """For rule conditions that look at `phase` only."""
     reason: str = ""
+    items: list[str] = Field(default_factory=list)
+    """The obligations the order lists (one unit's, issued per unit); empty for orders issued
+    before orders were per unit, and for the monthly cycle's (their row lists them)."""
 
 
 def rectification_workflow_id(campaign_id: str, key: str) -> str:

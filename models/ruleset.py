@@ -186,6 +186,32 @@ class NoticeSeverity(Frozen):
         return self
 
 
+class Rectification(Frozen):
+    """责令整改 as an office issues them: one order per unit, each with its measure.
+
+    A unit's first order is the first measure; every earlier order of the unit left unanswered
+    past its due date moves its next order one measure up (默认：责令整改 → 通报批评 → 约谈), and
+    a unit already at the last measure with that order unanswered gets no further paper: the
+    order stands and each bulletin names it."""
+
+    measures: tuple[str, ...] = Field(default=("责令整改", "通报批评", "约谈"), min_length=1, max_length=9)
+
+    @model_validator(mode="after")
+    def _named(self) -> Rectification:
+        if any(not m.strip() or len(m) > 20 for m in self.measures):
+            raise ValueError("a rectification measure is empty or longer than 20 characters")
+        return self
+
+
+class Launch(Frozen):
+    """What the office decides at launch."""
+
+    grace_working_days: int = Field(default=10, ge=0, le=60)
+    """Obligations the plan makes due before, or within this many official working days of, the
+    launch get a due date the office sets at launch: the launch date plus these working days (a
+    plan issued on the day its first duty falls due is not overdue in its first week). 0: none."""
+
+
 LADDER = (Role.unit, Role.lead, Role.office, Role.convener)
 
 # Fields added after version 1, with the defaults that version 1 behaved as: left out of the
@@ -197,6 +223,8 @@ _V1_DEFAULTS: dict[str, Any] = {
     "ladder": [r.value for r in LADDER],
     "evidence": EvidencePolicy().model_dump(mode="json"),
     "severity": NoticeSeverity().model_dump(mode="json"),
+    "rectification": Rectification().model_dump(mode="json"),
+    "launch": Launch().model_dump(mode="json"),
 }
 _V1_RULE_DEFAULTS: dict[str, dict[str, Any]] = {
     "trigger": {"milestone": None, "event": None},
@@ -220,6 +248,10 @@ class RuleSet(Frozen):
     monthly: Monthly = Monthly()
     severity: NoticeSeverity = NoticeSeverity()
     """The 三色督办 thresholds of 督办通知."""
+    rectification: Rectification = Rectification()
+    """责令整改's measures, rung by rung."""
+    launch: Launch = Launch()
+    """The grace the office gives at launch to work the plan makes due too soon."""
 
     @model_validator(mode="after")
     def _consistent(self) -> RuleSet:

@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from models.rectification import rectification_workflow_id
 
@@ -124,6 +124,11 @@ class Notice(View):
     title: str
     key: str
     unit_name: str
+    items: list[dict[str, Any]] = Field(default_factory=list)
+    """The obligations the notice lists, as its table prints them (obligation, title, due date,
+    working days overdue, state, progress, escalations before it); from its audit record."""
+    copies: list[str] = Field(default_factory=list)
+    """Every unit it is copied to (抄送); `copy_to` keeps the first, as the table has it."""
 
 
 class PaperFile(View):
@@ -195,6 +200,11 @@ class Order(View):
     reviewed_at: datetime | None
     escalated_at: datetime | None
     resolved_at: datetime | None
+    level: int = 1
+    """The rung of the rule set's measures (1 责令整改, 2 通报批评, 3 约谈 by default)."""
+    measure: str | None = None
+    items: list[str] = Field(default_factory=list)
+    """The obligations the order lists (empty for orders issued before orders were per unit)."""
 
     @property
     def order_id(self) -> str:

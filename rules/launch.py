@@ -13,7 +13,8 @@ from models.calendar import CalendarData
 from models.payloads import CampaignContext, CampaignInput
 from models.plan import Plan
 from models.ruleset import RuleSet
-from models.time import Clock, at
+from models.time import CST, Clock, at
+from rules.calendar import WorkCalendar
 from rules.obligations import expand, units_by_phase
 
 TEST_SERVER_LIFETIME = timedelta(days=3650)
@@ -32,6 +33,14 @@ def rehearsal_speed(plan: Plan) -> int:
     then plan time runs faster. Rules reason in plan time, so what happens is the same."""
     span = plan.end - plan.start + timedelta(days=31)
     return max(1, -(-span // TEST_SERVER_LIFETIME))
+
+
+def grace_until(ruleset: RuleSet, calendar: CalendarData, launched: date) -> date | None:
+    """The due date the office sets at launch for work the plan makes due before, or within the
+    rule set's `launch.grace_working_days` official working days of, the launch: that many
+    working days after it. None when the rule set gives no grace."""
+    days = ruleset.launch.grace_working_days
+    return WorkCalendar(calendar).shift(launched, days) if days else None
 
 
 def campaign_input(
@@ -73,6 +82,7 @@ def campaign_input(
         ends=plan.end,
         milestones={m.id: m.due for p in plan.phases for m in p.milestones},
         push=push,
+        grace_until=grace_until(ruleset, calendar, clock.plan_time(server_now).astimezone(CST).date()),
     )
     return CampaignInput(
         context=ctx,

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 from models.obligation import ObligationSpec, UnitRole, obligation_id
 from models.plan import PhaseKind, Plan
 
 
-def expand(plan: Plan, campaign_id: str) -> list[ObligationSpec]:
+def expand(plan: Plan, campaign_id: str, *, grace_until: date | None = None) -> list[ObligationSpec]:
     """Every obligation of a campaign, in a stable order.
+
+    - With `grace_until` (set by the office at launch: `rules.launch.grace_until`), work the plan
+      makes due before that date is due on it instead.
 
     - A phase's duties: one per unit named (e.g. every town's 工作方案 in the planning phase).
     - In a phase with `tasks_due_at_milestones`, every task falls due for its lead unit and each
@@ -58,6 +63,17 @@ def expand(plan: Plan, campaign_id: str) -> list[ObligationSpec]:
                             due=m.due,
                         )
                     )
+    if grace_until is not None:
+        out = [o if o.due >= grace_until else o.model_copy(update={"due": grace_until}) for o in out]
+    return out
+
+
+def graced(plan: Plan, campaign_id: str, grace_until: date) -> dict[date, list[str]]:
+    """The obligations whose due date the office moved to `grace_until` at launch, by plan due date."""
+    out: dict[date, list[str]] = {}
+    for o in expand(plan, campaign_id):
+        if o.due < grace_until:
+            out.setdefault(o.due, []).append(o.id)
     return out
 
 

@@ -17,6 +17,7 @@ an unanswered order is always escalated.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import date, datetime
 
 from pydantic import BaseModel, ConfigDict
@@ -27,6 +28,7 @@ from models.rectification import OrderProgress, OrderState, RectificationOrder
 from models.ruleset import Action, ActionKind, Event, Role, Rule, RuleSet, Trigger, TriggerKind
 from models.time import CST, Clock, at
 from rules.engine import Engine, Firing
+from rules.rounds import Round
 
 FOLLOW_UP_TRIGGERS = frozenset({TriggerKind.before_due, TriggerKind.at_due, TriggerKind.after_due})
 FOLLOW_UP_ACTIONS = frozenset({ActionKind.remind, ActionKind.escalate})
@@ -93,6 +95,30 @@ def order_from_action(action: FiredAction, *, lead: str | None = None) -> Rectif
         obligation_id=action.obligation_id,
         lead=lead,
         reason=action.title,
+    )
+
+
+def order_from_round(r: Round, *, leads: Mapping[str, str]) -> RectificationOrder:
+    """A unit's round of a rule's 责令整改 (`rules.rounds.order_rounds`) as one order to follow up:
+    its items, the first action's due date; escalating "to the lead" goes to the items' lead when
+    they share one, else to the office."""
+    first = r.actions[0]
+    if first.rectify_due is None:
+        raise ValueError(f"{first.key} is not a rectification order")
+    ids = r.obligation_ids
+    shared = {leads.get(i) for i in ids}
+    return RectificationOrder(
+        key=r.key,
+        unit_id=r.unit_id,
+        due=first.rectify_due,
+        issued=first.plan_time,
+        month=first.plan_time.astimezone(CST).date().replace(day=1),
+        overdue=len(ids),
+        source=f"rule:{first.rule_id}",
+        obligation_id=ids[0] if len(ids) == 1 else None,
+        lead=shared.pop() if len(shared) == 1 else None,
+        reason=first.title if len(ids) == 1 else f"{len(ids)}项任务逾期未办结",
+        items=ids,
     )
 
 

@@ -17,12 +17,38 @@ from models.assessment import ScoreBook, ScoreRecord, ScoreSheet
 from models.obligation import ObligationSpec, workflow_id_of
 from models.payloads import AgencyDay, AgencyMove
 from models.plan import AssessmentKind, PhaseKind, Plan
+from models.ruleset import ActionKind, RuleSet, TriggerKind
 from models.time import at
 from rules.calendar import WorkCalendar
 from rules.scoring import acceptance_day, recheck_day, score
+from rules.simulated_answers import Fate, answer_notices
 
 RHYTHM = 5  # working days between an agency's paperwork days
 ON_TIME, LATE = 0.72, 0.90  # cumulative shares: on time, late, and the rest never complete
+
+
+DESK_TIME = "15:00"
+"""When the simulated desk (orders' reports and reviews) works, after the day's notices and bulletin."""
+
+
+def desk_days(calendar: WorkCalendar, start: date, end: date) -> list[date]:
+    """The simulated desk's days: every `RHYTHM` working days from the launch to the plan's end."""
+    out, d = [], calendar.on_or_after(start)
+    while d <= end:
+        out.append(d)
+        d = calendar.shift(d, RHYTHM)
+    return out
+
+
+def notice_after(ruleset: RuleSet) -> int | None:
+    """The working days after a due date at which the rule set first issues a 督办通知 (None: never)."""
+    found = [
+        r.trigger.working_days
+        for r in ruleset.rules
+        if r.trigger.kind is TriggerKind.after_due
+        and (r.action.kind is ActionKind.notice or (r.action.kind is ActionKind.escalate and r.action.notice))
+    ]
+    return min(found) if found else None
 
 
 def never_answering(plan: Plan, seed: int, count: int) -> list[str]:
@@ -39,8 +65,13 @@ def schedule(
     seed: int,
     silent: list[str],
     until: date,
+    notice_after: int | None = None,
 ) -> dict[str, list[AgencyDay]]:
-    """Per unit workflow id, the days its simulated agency acts on, in order."""
+    """Per unit workflow id, the days its simulated agency acts on, in order.
+
+    With `notice_after` (the working days after a due date at which the rule set issues a
+    督办通知), agencies also answer their notices as a county's do (`rules.simulated_answers`):
+    most in writing within the reply period, finishing much of the listed work, some late."""
     by_day: dict[str, dict[date, list[AgencyMove]]] = defaultdict(lambda: defaultdict(list))
 
     def paperwork_day(anchor: date, d: date) -> date:
@@ -48,18 +79,16 @@ def schedule(
         n = max(0, calendar.working_days_between(anchor, d))
         return calendar.shift(anchor, -(-n // RHYTHM) * RHYTHM)
 
+    fates: list[Fate] = []
     for spec in obligations:
         if spec.unit_id in silent:
             continue
         # Seeded by the obligation's place in the plan, not its campaign id: the same seed
         # rehearses the same way whatever the campaign is called.
         rng = random.Random(f"{seed}:{spec.id.split('/', 1)[1]}")
-        wf = workflow_id_of(spec.id)
         anchor = calendar.on_or_after(spec.assigned)
         due = calendar.on_or_after(spec.due)
         ack = paperwork_day(anchor, calendar.shift(anchor, rng.randint(0, 6)))
-        moves = by_day[wf]
-        moves[ack].append(AgencyMove(verb="acknowledge", obligation_id=spec.id))
         fate = rng.random()
         if fate < ON_TIME:
             done: date | None = calendar.shift(due, -rng.randint(RHYTHM, 25))
@@ -71,14 +100,33 @@ def schedule(
             done = calendar.shift(ack, RHYTHM)
         last = done or calendar.shift(due, 10)
         mid = calendar.shift(ack, max(1, calendar.working_days_between(ack, last) // 2))
-        if ack < mid < last:
-            moves[paperwork_day(anchor, mid)].append(
-                AgencyMove(verb="progress", obligation_id=spec.id, percent=rng.choice((30, 50, 60, 80)))
-            )
-        if done is not None:
-            day = paperwork_day(anchor, done)
-            if day <= until:
-                moves[day].append(AgencyMove(verb="complete", obligation_id=spec.id))
+        percent = rng.choice((30, 50, 60, 80))
+        progress = (paperwork_day(anchor, mid), percent) if ack < mid < last else None
+        fates.append(Fate(spec, ack, progress, paperwork_day(anchor, done) if done is not None else None))
+
+    answers: dict[str, list[tuple[date, AgencyMove]]] = {}
+    if notice_after is not None:
+        # Nobody reports progress on the day it reports the work done (the unit workflow sees both
+        # before it fires the progress event; `rules whatif` replays them one after the other).
+        fates = [
+            f._replace(progress=None) if f.progress and f.complete and f.progress[0] >= f.complete else f for f in fates
+        ]
+        fates, answers = answer_notices(
+            fates,
+            calendar,
+            seed=seed,
+            notice_after=notice_after,
+            day=lambda spec, d: paperwork_day(calendar.on_or_after(spec.assigned), d),
+        )
+    for f in fates:
+        moves = by_day[workflow_id_of(f.spec.id)]
+        moves[f.ack].append(AgencyMove(verb="acknowledge", obligation_id=f.spec.id))
+        if f.progress is not None:
+            moves[f.progress[0]].append(AgencyMove(verb="progress", obligation_id=f.spec.id, percent=f.progress[1]))
+        for d, m in answers.get(f.spec.id, []):
+            moves[d].append(m)
+        if f.complete is not None and f.complete <= until:
+            moves[f.complete].append(AgencyMove(verb="complete", obligation_id=f.spec.id))
 
     return {
         wf: [AgencyDay(plan_time=at(d, "10:00"), moves=days[d]) for d in sorted(days) if d <= until]

@@ -20,6 +20,7 @@ from temporalio.testing import WorkflowEnvironment
 from activities import codec, history, servers
 from activities.campaign.common import campaign_counts
 from activities.store import views
+from activities.store.answers import answers
 from models.assessment import ScoreBook
 from models.payloads import CampaignResult, SimulationInput
 from models.plan import Plan
@@ -104,6 +105,7 @@ async def rehearse(
                     never_answering=silent,
                     scorebook=scorebook,
                     misses=misses or {},
+                    answers=True,
                 ),
                 id=f"{cid}/simulation",
                 task_queue=queue,
@@ -127,6 +129,7 @@ async def rehearse(
             histories = await history.collect(env.client, [cid, f"{cid}/simulation"])
         async with ctx.reading() as conn:
             counts = await campaign_counts(conn, cid)
+            answered = await answers(conn, cid)
             trail = await views.audit_trail(conn, cid)
     finally:
         await env.shutdown()
@@ -141,6 +144,7 @@ async def rehearse(
         "seed": seed,
         "silent_units": silent,
         **counts,
+        "answers": answered,
         "engine": {**result.cost.add(sim_cost).model_dump(), "wall_seconds": round(time.monotonic() - started, 2)},
         "campaign_engine": result.cost.model_dump(),
         "simulation_engine": sim_cost.model_dump(),

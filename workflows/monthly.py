@@ -12,7 +12,7 @@ from models.time import at
 from rules.bulletins import bulletins_done
 from workflows.common import REPORT_ACTIVITY, engine_for, own_cost, provenance, sleep_until
 from workflows.dispatch import POKE_PATCH, poke
-from workflows.orders import RECTIFY_PATCH, start_orders
+from workflows.orders import PER_UNIT_PATCH, RECTIFY_PATCH, start_orders
 
 STOP_WHEN_CLOSED_PATCH = "bulletins-stop-when-closed"
 """Before it, bulletins went on to the plan's end after all work was closed."""
@@ -62,6 +62,7 @@ class MonthlyWorkflow:
             day = calendar.shift(publish - timedelta(days=1), monthly.working_day)
             when = at(day, ctx.ruleset.time_of_day) + timedelta(hours=1)
             await sleep_until(ctx, when)
+            per_unit = workflow.patched(PER_UNIT_PATCH)
             result = await workflow.execute_activity(
                 Act.monthly_cycle,
                 MonthlyRun(
@@ -71,6 +72,7 @@ class MonthlyWorkflow:
                     server_time=ctx.clock.server_time(when),
                     rectify_if_overdue_at_least=monthly.rectify_if_overdue_at_least,
                     rectification_due=calendar.shift(day, monthly.rectification_working_days),
+                    per_unit=per_unit,
                 ),
                 result_type=MonthlyResult,
                 **REPORT_ACTIVITY,

@@ -24,6 +24,11 @@ from workflows.rectification import RectificationWorkflow
 
 RECTIFY_PATCH = "rectification-order-workflows"
 """Parents start a RectificationWorkflow per order they issue (histories before it: none)."""
+PER_UNIT_PATCH = "per-unit-papers"
+"""督办通知 and 责令整改 one per unit (`rules.rounds`): a unit workflow's batch makes one notice and
+one order per unit, a bulletin one order per laggard unit at its measure, none to a unit whose
+order still stands. Histories from before: a notice per escalation, an order per rectify action,
+an order per laggard every month."""
 
 
 async def start_orders(ctx: CampaignContext, orders: Sequence[RectificationOrder], *, budget: int) -> int:

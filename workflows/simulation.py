@@ -15,20 +15,25 @@ from models.payloads import (
     Act,
     AgencyDay,
     AgencyInput,
+    DeskResult,
     EngineCost,
     SimulateAgency,
+    SimulateDesk,
     SimulateResult,
     SimulateScores,
     SimulateScoresResult,
     SimulationInput,
 )
+from models.time import CST, at
 from rules.obligations import expand
-from rules.simulation import never_answering, schedule, score_occasions
+from rules.simulation import DESK_TIME, desk_days, never_answering, notice_after, schedule, score_occasions
 from workflows.common import DB_ACTIVITY, engine_for, own_cost, provenance, sleep_until
 from workflows.starts import start_all
 
 SIMULATED_SCORES = "simulated-scores"
 """Patch: with the campaign's score sheets, simulated assessors score the towns."""
+SIMULATED_ANSWERS = "simulated-answers"
+"""Patch: units answer their notices and orders, and the office reviews the orders' reports."""
 
 # The agency's unit workflow may still be starting when its first move comes due: retry
 # quickly for a while, then give the move up (a simulated agency that gives up is realistic).
@@ -64,13 +69,15 @@ class SimulationWorkflow:
         ctx = inp.context
         calendar = engine_for(ctx).calendar
         silent = never_answering(inp.plan, inp.seed, inp.never_answering)
+        answers = inp.answers and workflow.patched(SIMULATED_ANSWERS)
         days = schedule(
             inp.plan,
-            expand(inp.plan, ctx.campaign_id),
+            expand(inp.plan, ctx.campaign_id, grace_until=ctx.grace_until),
             calendar,
             seed=inp.seed,
             silent=silent,
             until=ctx.ends,
+            notice_after=notice_after(ctx.ruleset) if answers else None,
         )
 
         def agency(wf: str, d: list[AgencyDay]) -> Callable[[], Awaitable[ChildWorkflowHandle[Any, Any]]]:
@@ -85,6 +92,8 @@ class SimulationWorkflow:
         scoring = []
         if inp.scorebook is not None and workflow.patched(SIMULATED_SCORES):
             scoring.append(self._assessors(inp, silent))
+        if answers:
+            scoring.append(self._desk(inp, silent))
         cost = own_cost(0)
         for c in await asyncio.gather(*handles, *scoring):
             cost = cost.add(c)
@@ -113,6 +122,26 @@ class SimulationWorkflow:
                 ),
                 result_type=SimulateScoresResult,
                 **DB_ACTIVITY,
+            )
+            n += 1
+        return EngineCost(activities=n)
+
+    async def _desk(self, inp: SimulationInput, silent: list[str]) -> EngineCost:
+        """Every few working days (the agencies' rhythm), units report on their 责令整改 and the office
+        reviews the reports, as `rules.simulated_answers` has them, through the orders' Updates."""
+        ctx = inp.context
+        calendar = engine_for(ctx).calendar
+        n = 0
+        for d in desk_days(calendar, ctx.clock.plan_time(workflow.now()).astimezone(CST).date(), ctx.ends):
+            when = at(d, DESK_TIME)
+            await sleep_until(ctx, when)
+            await workflow.execute_activity(
+                Act.simulate_desk,
+                SimulateDesk(
+                    campaign_id=ctx.campaign_id, office=ctx.office, seed=inp.seed, silent=silent, plan_time=when
+                ),
+                result_type=DeskResult,
+                **AGENCY,
             )
             n += 1
         return EngineCost(activities=n)

@@ -29,7 +29,8 @@ from models.payloads import (
 from models.ruleset import ActionKind
 from models.time import at
 from rules.engine import Firing, took
-from rules.rectification import order_from_action
+from rules.rectification import order_from_action, order_from_round
+from rules.rounds import order_rounds
 from workflows.common import (
     DB_ACTIVITY,
     HISTORY_LIMIT,
@@ -39,7 +40,7 @@ from workflows.common import (
     provenance,
 )
 from workflows.dispatch import POKE_PATCH, poke, pushes
-from workflows.orders import start_orders
+from workflows.orders import PER_UNIT_PATCH, start_orders
 from workflows.unit_updates import UnitUpdates
 
 MIRROR_DEBOUNCE = timedelta(seconds=2)
@@ -209,7 +210,9 @@ class UnitWorkflow(UnitUpdates):
         if not actions:
             return
         # One activity carries every action due at this instant: one round trip, one
-        # transaction, each row guarded by its own idempotency key.
+        # transaction, each row guarded by its own idempotency key. Its papers are per unit:
+        # one notice and one order listing the unit's obligations of the round.
+        per_unit = workflow.patched(PER_UNIT_PATCH)
         await workflow.execute_activity(
             Act.deliver,
             DeliverBatch(
@@ -217,6 +220,7 @@ class UnitWorkflow(UnitUpdates):
                 notice_prefix=ctx.notice_prefix,
                 actions=actions,
                 quiet_hours=ctx.ruleset.quiet_hours,
+                per_unit=per_unit,
             ),
             result_type=DeliverResult,
             **DB_ACTIVITY,
@@ -227,9 +231,12 @@ class UnitWorkflow(UnitUpdates):
         # A rule's 责令整改 is followed up like the monthly bulletin's: its own child workflow
         # (abandoned on close: an order outlives the unit's last obligation).
         leads = {ob.id: ob.spec.lead for ob, _ in due}
-        orders = [
-            order_from_action(a, lead=leads.get(a.obligation_id)) for a in actions if a.kind is ActionKind.rectify
-        ]
+        if per_unit:
+            orders = [order_from_round(r, leads=leads) for r in order_rounds(actions)]
+        else:
+            orders = [
+                order_from_action(a, lead=leads.get(a.obligation_id)) for a in actions if a.kind is ActionKind.rectify
+            ]
         if orders and workflow.patched(RULE_ORDERS_PATCH):
             await start_orders(ctx, orders, budget=ctx.max_children)
 

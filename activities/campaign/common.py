@@ -43,6 +43,9 @@ INBOX_KIND = {
 """The inbox row an action writes."""
 AUDIT_KIND = {**INBOX_KIND, ActionKind.rectify: "rectification_order", ActionKind.bulletin: "listed"}
 """The audit row it writes: a rule's rectification order reads like the monthly cycle's."""
+LISTED_KIND = {ActionKind.notice: "notice_item", ActionKind.rectify: "rectification_item"}
+"""The audit row of an action whose paper is its unit's (papers per unit: `rules.rounds`): the
+paper has the `notice` or `rectification_order` row, one per paper, as before."""
 
 
 # What a campaign's summary counts, in the order it is shown: the table and the rows it counts.

@@ -14,7 +14,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from temporalio import activity
 
 from activities import paperwork
-from activities.campaign.common import AUDIT_KIND, INBOX_KIND, Base, IssuedNotice, attachments
+from activities.campaign.common import AUDIT_KIND, INBOX_KIND, LISTED_KIND, Base, IssuedNotice, attachments
+from activities.campaign.order_rounds import issue_round_order
 from activities.delivery import InboxItem, write_inbox
 from activities.paperwork.on_request import render_unfiled, store_notice, unfiled_notice
 from activities.store import audit
@@ -27,6 +28,7 @@ from activities.store.tables import (
 )
 from models.payloads import Act, DeliverBatch, DeliverResult, FiredAction
 from models.ruleset import ActionKind, Channel
+from rules.rounds import Round, notice_rounds, order_rounds
 
 log = structlog.get_logger()
 
@@ -36,13 +38,26 @@ class Delivering(Base):
     async def deliver(self, inp: DeliverBatch) -> DeliverResult:
         """Carry out the actions a unit workflow's rules fired at one instant, in one transaction:
         each writes its inbox row and audit row (and its notice or rectification order) once,
-        guarded by its idempotency key, so a retried or replayed batch writes nothing twice."""
+        guarded by its idempotency key, so a retried or replayed batch writes nothing twice.
+
+        `per_unit` (`rules.rounds`): the batch's notice-bearing actions make one 督办通知 per unit
+        and its rectify actions one 责令整改 per unit, each listing its obligations; every action
+        keeps its own audit row (naming its paper), so the record still reads per obligation."""
         prov = inp.provenance
         out = DeliverResult()
         events: list[audit.Event] = []
+        notices = {a.key: r for r in notice_rounds(inp.actions) for a in r.actions} if inp.per_unit else {}
+        orders = {a.key: r for r in order_rounds(inp.actions) for a in r.actions} if inp.per_unit else {}
         async with self.db.begin() as conn:
             for a in inp.actions:
                 bound = log.bind(campaign_id=prov.campaign_id, obligation_id=a.obligation_id, rule_id=a.rule_id)
+                if a.kind is ActionKind.notice and a.key in notices:
+                    # On its unit's notice of the round: the action's own row says which.
+                    events.append(self._listed(a, kind=LISTED_KIND[a.kind], paper=notices[a.key].key))
+                    continue
+                if a.kind is ActionKind.rectify and a.key in orders:
+                    events.append(self._listed(a, kind=LISTED_KIND[a.kind], paper=orders[a.key].key))
+                    continue
                 if a.kind is ActionKind.notice:
                     # The notice is the action: its number is taken once, under the action's own key.
                     if await self._already(conn, a.key):
@@ -89,6 +104,8 @@ class Delivering(Base):
                 payload = a.audit_payload()
                 if a.channels != [Channel.inbox]:
                     payload["channels"] = [c.value for c in a.channels]
+                if a.key in notices:
+                    payload["notice"] = notices[a.key].key
                 events.append(
                     audit.event(
                         a,
@@ -103,22 +120,55 @@ class Delivering(Base):
                 )
                 bound.info(kind, recipient=a.recipient, plan_time=a.plan_time.isoformat())
                 await self._push(conn, item)
-                if a.notice:
+                if a.notice and not inp.per_unit:
                     notice = await self._notice(conn, inp, a, key=f"{a.key}#notice")
                     out.notices.append(notice.code)
                     events.append(self._notice_event(a, notice, key=f"{a.key}#notice"))
+            for r in notice_rounds(inp.actions) if inp.per_unit else []:
+                if await self._already(conn, r.key):
+                    continue
+                notice = await self._notice(conn, inp, r.actions[0], key=r.key, round=r)
+                out.delivered += 1
+                out.notices.append(notice.code)
+                events.append(self._notice_event(r.actions[0], notice, key=r.key, round=r))
+            for r in order_rounds(inp.actions) if inp.per_unit else []:
+                facts = await self.papers.facts(conn, prov.campaign_id)
+                ruleset = await self.papers.ruleset(conn, prov.campaign_id, prov.ruleset_hash)
+                issued = await issue_round_order(conn, facts, ruleset, r, quiet=inp.quiet_hours)
+                if issued is not None:
+                    item, event = issued
+                    out.delivered += 1
+                    events.append(event)
+                    await self._push(conn, item)
             await audit.append(conn, prov, events)
         # Papers after the numbers: rendering holds no lock, so one unit's notices do not queue
         # behind another's. Keys of notices already numbered (by this attempt or an earlier one
         # that died before its papers) are done here, from the document input on the chain.
-        keys = [a.key for a in inp.actions if a.kind is ActionKind.notice]
-        keys += [f"{a.key}#notice" for a in inp.actions if a.notice and a.kind is ActionKind.escalate]
+        if inp.per_unit:
+            keys = [r.key for r in notice_rounds(inp.actions)]
+        else:
+            keys = [a.key for a in inp.actions if a.kind is ActionKind.notice]
+            keys += [f"{a.key}#notice" for a in inp.actions if a.notice and a.kind is ActionKind.escalate]
         if self.papers_on_request:
             # Nobody is sent these papers (no outbox): `duban notice` renders them when asked.
             return out
         for key in keys:
             await self._papers(inp, key)
         return out
+
+    @staticmethod
+    def _listed(a: FiredAction, *, kind: str, paper: str) -> audit.Event:
+        """The audit row of an action whose paper is its unit's (a notice or order of the round)."""
+        return audit.event(
+            a,
+            key=a.key,
+            kind=kind,
+            actor=f"rule:{a.rule_id}",
+            obligation_id=a.obligation_id,
+            unit_id=a.unit_id,
+            rule_id=a.rule_id,
+            payload={**a.audit_payload(), "paper": paper},
+        )
 
     async def _papers(self, inp: DeliverBatch, key: str) -> None:
         """Render a numbered notice (DOCX + PDF) from the document input its audit row holds,
@@ -152,19 +202,27 @@ class Delivering(Base):
         return (await conn.execute(select(inbox.c.id).where(inbox.c.idempotency_key == key))).first() is not None
 
     @staticmethod
-    def _notice_event(a: FiredAction, notice: IssuedNotice, *, key: str) -> audit.Event:
+    def _notice_event(a: FiredAction, notice: IssuedNotice, *, key: str, round: Round | None = None) -> audit.Event:
+        """The notice's own audit row. A round's names no obligation (its actions' rows do, each
+        naming this notice), so an obligation's record counts the notice once."""
+        payload: dict[str, Any] = {"code": notice.code, "to": a.unit_id, "level": a.level, **notice.record}
+        if round is not None:
+            payload["level"] = max(x.level for x in round.actions)
+            payload["listed"] = [x.key for x in round.actions]
         return audit.event(
             a,
             key=key,
             kind="notice",
             actor=f"rule:{a.rule_id}",
-            obligation_id=a.obligation_id,
+            obligation_id=a.obligation_id if round is None else None,
             unit_id=a.unit_id,
             rule_id=a.rule_id,
-            payload={"code": notice.code, "to": a.unit_id, "level": a.level, **notice.record},
+            payload=payload,
         )
 
-    async def _notice(self, conn: AsyncConnection, inp: DeliverBatch, a: FiredAction, *, key: str) -> IssuedNotice:
+    async def _notice(
+        self, conn: AsyncConnection, inp: DeliverBatch, a: FiredAction, *, key: str, round: Round | None = None
+    ) -> IssuedNotice:
         """A numbered 督办通知: its row, its inbox row, and the record of its audit row (with the
         document's whole input); its DOCX + PDF come after the commit (`_papers`).
 
@@ -175,7 +233,8 @@ class Delivering(Base):
         cid, year = inp.provenance.campaign_id, a.plan_time.year
         facts = await self.papers.facts(conn, cid)
         thresholds = await self.papers.severity(conn, cid, inp.provenance.ruleset_hash)
-        draft = await paperwork.draft_notice(conn, facts, a, thresholds=thresholds)
+        acts = round.actions if round is not None else (a,)
+        draft = await paperwork.draft_notice(conn, facts, a, thresholds=thresholds, round=acts if round else ())
         number = (
             await conn.execute(
                 insert(notice_counters)
@@ -188,11 +247,17 @@ class Delivering(Base):
         ).scalar_one()
         code = f"{inp.notice_prefix}〔{year}〕{number}号"
         document = draft.document(cid, code)
+        several = round is not None and len(round.obligation_ids) > 1
         body = (
-            f"{code}（{draft.severity.label}）\n{a.body}\n"
+            f"{code}（{draft.severity.label}）\n{draft.body[0] if several else a.body}\n"
             f"请于收到本通知后{paperwork.REPLY_WORKING_DAYS}个工作日内书面报告整改落实情况。"
         )
-        title = f"督办通知 {code}：{a.title}"
+        title = (
+            f"督办通知 {code}：{draft.addressee}逾期任务{len(draft.items)}项"
+            if several
+            else f"督办通知 {code}：{a.title}"
+        )
+        level = max(x.level for x in acts)
         await conn.execute(
             insert(supervision_notices).values(
                 idempotency_key=key,
@@ -204,7 +269,7 @@ class Delivering(Base):
                 copy_to=draft.copy_ids[0] if draft.copy_ids else None,
                 obligation_id=a.obligation_id,
                 rule_id=a.rule_id,
-                level=a.level,
+                level=level,
                 title=title,
                 body=body,
                 **audit.times(a),
@@ -216,7 +281,7 @@ class Delivering(Base):
             InboxItem(
                 key=key, campaign_id=cid, recipient=a.unit_id, kind="notice", title=title, body=body,
                 **audit.times(a), obligation_id=a.obligation_id, rule_id=a.rule_id,
-                level=a.level,
+                level=level,
             ),
         )  # fmt: skip
         return IssuedNotice(
@@ -229,10 +294,11 @@ class Delivering(Base):
                 "prior_notices": draft.prior_notices,
                 "escalation_level": draft.escalation_level,
                 "overdue": [i.obligation_id for i in draft.items],
+                **({"round": round.obligation_ids} if round is not None else {}),
                 "reply_by": draft.reply_by.isoformat(),
                 # The document's whole input: the papers are rendered from it after the number's
                 # transaction, and anyone can render it again and compare the stored files' hashes.
                 "document": document.model_dump(mode="json"),
-                "channels": [c.value for c in a.channels],
+                "channels": list(dict.fromkeys(c.value for x in acts for c in x.channels)),
             },
         )

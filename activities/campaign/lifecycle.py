@@ -27,7 +27,7 @@ from models.payloads import (
     StateChange,
 )
 from rules.convener import INSTRUCTED
-from rules.obligations import expand
+from rules.obligations import expand, graced
 
 log = structlog.get_logger()
 
@@ -56,7 +56,7 @@ class Lifecycle(Base):
     @activity.defn(name=Act.register_campaign)
     async def register_campaign(self, inp: RegisterCampaign) -> int:
         ctx = inp.context
-        specs = expand(inp.plan, ctx.campaign_id)
+        specs = expand(inp.plan, ctx.campaign_id, grace_until=ctx.grace_until)
         async with self.db.begin() as conn:
             await conn.execute(
                 insert(campaigns)
@@ -96,10 +96,28 @@ class Lifecycle(Base):
                     "offset_seconds": ctx.clock.offset_seconds,
                     "obligations": len(specs),
                     **({"scorebook_hash": inp.scorebook.digest()} if inp.scorebook else {}),
+                    **self._grace(inp),
                 },
             )
         log.info("campaign registered", campaign_id=ctx.campaign_id, obligations=len(specs))
         return len(specs)
+
+    @staticmethod
+    def _grace(inp: RegisterCampaign) -> dict[str, Any]:
+        """On the launch's record: the due date the office set at launch, and for which obligations
+        (by the date the plan gave them), so every moved deadline is accounted for."""
+        ctx = inp.context
+        if ctx.grace_until is None:
+            return {}
+        moved = graced(inp.plan, ctx.campaign_id, ctx.grace_until)
+        return {
+            "grace": {
+                "due": ctx.grace_until.isoformat(),
+                "working_days": ctx.ruleset.launch.grace_working_days,
+                "set_by": ctx.office,
+                "obligations": {d.isoformat(): ids for d, ids in sorted(moved.items())},
+            }
+        }
 
     @activity.defn(name=Act.load_obligations)
     async def load_obligations(self, inp: LoadObligations) -> list[Obligation]:

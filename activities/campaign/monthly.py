@@ -5,23 +5,30 @@ from __future__ import annotations
 
 import asyncio
 import time
+from datetime import date
 
 import structlog
 from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncConnection
 from temporalio import activity
 
 from activities import paperwork
 from activities.campaign.common import Base
+from activities.campaign.order_rounds import OrderDraft, prior_orders, write_order
 from activities.delivery import InboxItem, write_inbox
 from activities.documents import render_bulletin, render_ledger_xlsx
 from activities.rectification import monthly_orders, unresolved_orders
 from activities.store import audit, documents
 from activities.store.tables import bulletins, rectification_orders
+from models.obligation import ObligationState
 from models.payloads import Act, MonthlyResult, MonthlyRun
+from models.reconciliation import ObligationRecord
+from models.ruleset import RuleSet
 from models.time import CST
 from rules.bulletins import open_obligations
 from rules.reconcile import reconcile
+from rules.rounds import standing
 
 log = structlog.get_logger()
 
@@ -53,6 +60,10 @@ class Monthly(Base):
             per = {u.unit_id: u for u in rec.units}
             laggards = list(rec.laggards)
             events = []
+            if inp.per_unit:
+                ruleset = await self.papers.ruleset(conn, cid, prov.ruleset_hash)
+                events += await self._orders_per_unit(conn, inp, facts, ruleset, recs, laggards, as_of)
+                laggards = []  # written above
             for u in laggards:
                 key = f"{cid}#rectify#{month}#{u}"
                 await conn.execute(
@@ -132,7 +143,42 @@ class Monthly(Base):
             )
             await audit.append(conn, prov, events)
             issued = await monthly_orders(conn, cid, inp.month)
-        log.info("monthly bulletin", campaign_id=cid, month=month, laggards=len(laggards), rendered_ms=rendered_ms)
+        log.info("monthly bulletin", campaign_id=cid, month=month, orders=len(issued), rendered_ms=rendered_ms)
         return MonthlyResult(
-            bulletin=True, rectification_orders=len(laggards), orders=issued, open_obligations=open_obligations(recs)
+            bulletin=True, rectification_orders=len(issued), orders=issued, open_obligations=open_obligations(recs)
         )
+
+    async def _orders_per_unit(
+        self,
+        conn: AsyncConnection,
+        inp: MonthlyRun,
+        facts: paperwork.CampaignFacts,
+        ruleset: RuleSet,
+        recs: list[ObligationRecord],
+        laggards: list[str],
+        as_of: date,
+    ) -> list[audit.Event]:
+        """One order per laggard unit listing its overdue obligations, at its measure; none to a
+        unit whose order still stands (the bulletin names that one among the unresolved)."""
+        cid = inp.provenance.campaign_id
+        measures = len(ruleset.rectification.measures)
+        events = []
+        for u in laggards:
+            if standing(await prior_orders(conn, cid, u, as_of), measures=measures):
+                log.info("order stands", campaign_id=cid, unit_id=u, month=inp.month.isoformat())
+                continue
+            late = [r for r in recs if r.unit_id == u and r.due < as_of]
+            items = [r.id for r in late if r.state is not ObligationState.completed]
+            draft = OrderDraft(
+                key=f"{cid}#rectify#{inp.month.isoformat()}#{u}",
+                unit_id=u,
+                items=items,
+                due=inp.rectification_due,
+                month=inp.month,
+                why=f"{inp.month:%Y年%m月}通报",
+            )
+            quiet = ruleset.quiet_hours
+            item, event = await write_order(conn, facts, ruleset, draft, at=inp, actor="office", quiet=quiet)
+            await self._push(conn, item)
+            events.append(event)
+        return events

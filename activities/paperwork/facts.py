@@ -62,7 +62,7 @@ class CampaignPapers:
 
     def __init__(self) -> None:
         self._facts: dict[str, CampaignFacts] = {}
-        self._severity: dict[tuple[str, str], NoticeSeverity] = {}
+        self._rulesets: dict[tuple[str, str], RuleSet] = {}
 
     async def facts(self, conn: AsyncConnection, campaign_id: str) -> CampaignFacts:
         if campaign_id not in self._facts:
@@ -90,8 +90,12 @@ class CampaignPapers:
 
     async def severity(self, conn: AsyncConnection, campaign_id: str, ruleset_hash: str) -> NoticeSeverity:
         """The 三色督办 thresholds of the rule set in force (the one whose hash the action carries)."""
+        return (await self.ruleset(conn, campaign_id, ruleset_hash)).severity
+
+    async def ruleset(self, conn: AsyncConnection, campaign_id: str, ruleset_hash: str) -> RuleSet:
+        """The rule set in force: the launch one, or one installed later, by its hash."""
         key = (campaign_id, ruleset_hash)
-        if key not in self._severity:
+        if key not in self._rulesets:
             facts = await self.facts(conn, campaign_id)
             found = facts.ruleset if ruleset_hash == facts.ruleset_hash else None
             if found is None:
@@ -110,5 +114,5 @@ class CampaignPapers:
             if found is None:
                 log.warning("rule set not found, launch thresholds used", campaign_id=campaign_id, hash=ruleset_hash)
                 found = facts.ruleset
-            self._severity[key] = found.severity
-        return self._severity[key]
+            self._rulesets[key] = found
+        return self._rulesets[key]

@@ -87,6 +87,9 @@ async def orders_for(conn: AsyncConnection, facts: CampaignFacts, month: date) -
             "overdue": r.overdue,
             "due": r.due.isoformat(),
             "state": r.state,
+            "level": r.level,
+            "measure": r.measure or "责令整改",
+            "items": list(r.listed or []),
         }
         if r.month == month:
             issued.append(entry)

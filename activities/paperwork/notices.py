@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 
@@ -71,11 +72,21 @@ SEVERITY_ASK = {
 
 
 async def draft_notice(
-    conn: AsyncConnection, facts: CampaignFacts, a: FiredAction, *, thresholds: NoticeSeverity
+    conn: AsyncConnection,
+    facts: CampaignFacts,
+    a: FiredAction,
+    *,
+    thresholds: NoticeSeverity,
+    round: Sequence[FiredAction] = (),
 ) -> NoticeDraft:
     """The notice an action issues: to its unit, listing every obligation of the unit not completed
     and due before the notice date (this one first), copied to their lead units (and the
-    escalation's target, when it is neither the unit nor the issuing office)."""
+    escalation's target, when it is neither the unit nor the issuing office).
+
+    With `round` (the unit's notice-bearing actions of one batch, `a` the first: one notice per
+    unit per round), the round's obligations come first. The colour is the unit's either way: its
+    most overdue listed item, every notice the unit has had, the highest level reached."""
+    acts = list(round) or [a]
     cid = facts.campaign_id
     on = a.plan_time.astimezone(CST).date()
     cal = facts.calendar
@@ -91,13 +102,16 @@ async def draft_notice(
             .order_by(obligations.c.due, obligations.c.id)
         )
     ).all()
-    rows = [r for r in overdue if r.id == a.obligation_id] + [r for r in overdue if r.id != a.obligation_id]
-    own = rows[0] if rows and rows[0].id == a.obligation_id else None
-    if own is None:
+    own_ids = list(dict.fromkeys(x.obligation_id for x in acts))
+    by_id = {r.id: r for r in overdue}
+    missing = [i for i in own_ids if i not in by_id]
+    if missing:
         # A notice rule may fire before the due date, or the mirror may not have caught up: the
-        # notice still lists the obligation it is about.
-        own = (await conn.execute(select(obligations).where(obligations.c.id == a.obligation_id))).one()
-        rows.insert(0, own)
+        # notice still lists the obligations it is about.
+        for r in (await conn.execute(select(obligations).where(obligations.c.id.in_(missing)))).all():
+            by_id[r.id] = r
+    rows = [by_id[i] for i in own_ids if i in by_id] + [r for r in overdue if r.id not in own_ids]
+    own = rows[0]
     ids = [r.id for r in rows]
     escalations: dict[str, int] = dict(
         (
@@ -108,38 +122,28 @@ async def draft_notice(
             )
         ).all()
     )
-    prior = int(
-        (
-            await conn.execute(
-                select(func.count()).where(
-                    notices_t.c.campaign_id == cid,
-                    # How often the unit has been 督办'd, whatever the item: a county office
-                    # raises the colour for a unit that keeps needing notices.
-                    notices_t.c.unit_id == a.unit_id,
-                )
-            )
-        ).scalar_one()
-    )
-    days_overdue = int(a.facts.get("days_overdue", 0))
-    level = max(own.escalation_level, a.level)
+    # How often the unit has been 督办'd, whatever the item: a county office raises the colour for
+    # a unit that keeps needing notices.
+    earlier = select(func.count()).where(notices_t.c.campaign_id == cid, notices_t.c.unit_id == a.unit_id)
+    prior = int((await conn.execute(earlier)).scalar_one())
+    engine_days = {x.obligation_id: int(x.facts.get("days_overdue", 0)) for x in acts}
     items = tuple(
         OverdueItem(
             obligation_id=r.id,
             title=r.title,
             due=r.due,
-            # The engine's count for the notice's own obligation (it moved a due date off a rest
+            # The engine's count for the notice's own obligations (it moved a due date off a rest
             # day); the others' from the table's due date.
-            overdue_working_days=(
-                days_overdue if r is own and days_overdue else max(1, cal.working_days_between(r.due, on))
-            ),
+            overdue_working_days=(engine_days.get(r.id) or max(1, cal.working_days_between(r.due, on))),
             state=ObligationState(r.state),
             progress=r.progress,
             escalations=int(escalations.get(r.id, 0)),
         )
         for r in rows
     )
-    # The notice lists every overdue item of the unit: its colour follows the latest of them.
-    worst = max((i.overdue_working_days for i in items if i.due < on), default=days_overdue)
+    level = max(own.escalation_level, *(x.level for x in acts))
+    # The notice lists every overdue item of the unit: its colour follows the most overdue of them.
+    worst = max((i.overdue_working_days for i in items if i.due < on), default=engine_days[a.obligation_id])
     colour = severity_of(thresholds, days_overdue=worst, prior_notices=prior, escalation_level=level)
     office = facts.plan.joint_meeting.office
     copies: list[str] = []
@@ -155,6 +159,13 @@ async def draft_notice(
     opening = f"根据《{facts.plan.title}》和督办工作要求，经核查，截至{cn_date(on)}，你单位承担的"
     if len(items) == 1:
         opening += f"{own_text}（见下表）。"
+    elif len(own_ids) > 1:
+        opening += (
+            f"{len(items)}项任务已超过完成时限仍未办结（见下表），其中{len(own_ids)}项经牵头单位督办仍未办结，"
+            f"现提请联席会议办公室督办。"
+        )
+        if prior:
+            opening += f"此前已向你单位下发督办通知{prior}次。"
     else:
         opening += f"{len(items)}项任务已超过完成时限仍未办结（见下表）。其中{own_text}。"
     body = (opening, SEVERITY_ASK[colour])
@@ -170,7 +181,7 @@ async def draft_notice(
         body=body,
         reply_by=cal.shift(on, REPLY_WORKING_DAYS),
         issued=on,
-        days_overdue=days_overdue,
+        days_overdue=worst,
         prior_notices=prior,
         escalation_level=level,
     )

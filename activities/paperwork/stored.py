@@ -115,6 +115,14 @@ async def notice_record(conn: AsyncConnection, notice: dict[str, Any]) -> dict[s
     return payload_of(row) if row is not None else {}
 
 
+async def notice_records(conn: AsyncConnection, campaign_id: str, keys: list[str]) -> dict[str, dict[str, Any]]:
+    """Many notices' audit payloads at once, by notice key."""
+    if not keys:
+        return {}
+    q = select(audit_events).where(audit_events.c.campaign_id == campaign_id, audit_events.c.event_key.in_(keys))
+    return {r["event_key"]: payload_of(r) for r in (await conn.execute(q)).mappings()}
+
+
 async def bulletin_of(conn: AsyncConnection, campaign_id: str, month: date) -> dict[str, Any]:
     await require_campaign(conn, campaign_id)
     q = select(bulletins.c.body).where(bulletins.c.campaign_id == campaign_id, bulletins.c.month == month)

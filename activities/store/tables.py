@@ -193,6 +193,11 @@ rectification_orders = Table(
     Column("escalated_at", DateTime(timezone=True)),
     Column("resolved_at", DateTime(timezone=True)),
     Column("step_seq", Integer, nullable=False, server_default="0"),
+    # Issued per unit (migration 0011): the rung of the rule set's measures (1 责令整改, 2 通报批评,
+    # 3 约谈 by default), its name, and the obligations the order lists (NULL before).
+    Column("level", SmallInteger, nullable=False, server_default="1"),
+    Column("measure", Text),
+    Column("listed", JSONB),  # not "items": `table.c.items` is the column collection's method
     CheckConstraint(
         "state IN ('open', 'reported', 'resolved', 'rejected', 'escalated')", name="ck_rectification_orders_state"
     ),

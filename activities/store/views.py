@@ -16,7 +16,15 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from activities.campaign.common import campaign_counts
-from activities.paperwork import CampaignPapers, bulletin_of, notice_by_code, notice_record, notices_of, stored_files
+from activities.paperwork import (
+    CampaignPapers,
+    bulletin_of,
+    notice_by_code,
+    notice_record,
+    notice_records,
+    notices_of,
+    stored_files,
+)
 from activities.store import deliveries as ledger
 from activities.store.audit import payload_of
 from activities.store.scores import EVALUATION_KIND, current
@@ -104,7 +112,32 @@ async def notices(conn: AsyncConnection, campaign_id: str, unit: str | None = No
     """A campaign's notices in number order (raises paperwork.PaperNotFound for no campaign)."""
     rows = await notices_of(conn, campaign_id, unit)
     names = await unit_names(conn, campaign_id)
-    return [Notice.model_validate({**r, "unit_name": names.get(r["unit"], r["unit"])}) for r in rows]
+    records = await notice_records(conn, campaign_id, [r["key"] for r in rows])
+    return [
+        Notice.model_validate({**r, "unit_name": names.get(r["unit"], r["unit"]), **_listed(records.get(r["key"]))})
+        for r in rows
+    ]
+
+
+def _listed(record: dict[str, Any] | None) -> dict[str, Any]:
+    """What a notice lists and whom it copies, from what its audit row recorded."""
+    if not record:
+        return {}
+    doc = record.get("document") or {}
+    items = [
+        {
+            "obligation": i.get("obligation_id"),
+            "title": i.get("title"),
+            "due": i.get("due"),
+            "days_overdue": i.get("overdue_working_days"),
+            "state": i.get("state"),
+            "progress": i.get("progress"),
+            "escalations": i.get("escalations"),
+        }
+        for i in doc.get("items") or []
+    ]
+    copies = record.get("copy_to")
+    return {"items": items, "copies": copies if isinstance(copies, list) else [copies] if copies else []}
 
 
 async def notice_paper(conn: AsyncConnection, code: str, campaign_id: str | None = None) -> NoticePaper:
@@ -114,7 +147,7 @@ async def notice_paper(conn: AsyncConnection, code: str, campaign_id: str | None
     record = await notice_record(conn, row)
     files = await stored_files(conn, row["campaign"], "notice", row["code"], record.get("documents") or {})
     names = await unit_names(conn, row["campaign"])
-    notice = Notice.model_validate({**row, "unit_name": names.get(row["unit"], row["unit"])})
+    notice = Notice.model_validate({**row, "unit_name": names.get(row["unit"], row["unit"]), **_listed(record)})
     return NoticePaper(notice=notice, record=record, files=_files(files), names=names)
 
 
@@ -182,7 +215,13 @@ async def orders(conn: AsyncConnection, campaign_id: str, *, open_only: bool = F
         q = q.where(t.c.state != OrderState.resolved.value)
     return [
         Order.model_validate(
-            {**r, "campaign": campaign_id, "key": r["idempotency_key"], "evidence": r["evidence"] or []}
+            {
+                **r,
+                "campaign": campaign_id,
+                "key": r["idempotency_key"],
+                "evidence": r["evidence"] or [],
+                "items": r["listed"] or [],
+            }
         )
         for r in (await conn.execute(q)).mappings()
     ]

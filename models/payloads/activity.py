@@ -77,6 +77,10 @@ class DeliverBatch(Payload):
     actions: list[FiredAction]
     quiet_hours: QuietHours | None = None
     """The rule set's quiet hours for e-mail and webhook pushes (None: the worker's setting)."""
+    per_unit: bool = False
+    """Papers per unit (`rules.rounds`): one 督办通知 and one 责令整改 per unit for the batch, each
+    listing its obligations. False in histories from before (a notice per escalation, an order
+    per rectify action), which `audit verify` reads as they were written."""
 
 
 class DeliverResult(Payload):
@@ -138,6 +142,9 @@ class MonthlyRun(Payload):
     server_time: datetime
     rectify_if_overdue_at_least: int
     rectification_due: date
+    per_unit: bool = False
+    """Orders at the unit's measure, listing its overdue obligations, none while its order stands
+    (`rules.rounds`); False in histories from before: an order per laggard every month."""
 
 
 class MonthlyResult(Payload):

@@ -26,6 +26,7 @@ class Act(StrEnum):
     record_amendment = "record_amendment"
     simulate_agency = "simulate_agency"
     evaluate = "evaluate"  # 总结评价: the comprehensive evaluation, the final report (EvaluateRun)
+    simulate_desk = "simulate_desk"  # rehearsals: units report on orders, the office reviews (SimulateDesk)
     simulate_scores = "simulate_scores"  # rehearsals: the simulated assessors' scores (SimulateScores)
     dispatch = "dispatch"  # e-mail and webhook pushes: models.delivery.DispatchRequest / DispatchResult
     dispatch_alert = "dispatch_alert"  # a channel down or a push uncertain: told to the office

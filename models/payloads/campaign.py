@@ -43,6 +43,10 @@ class CampaignContext(Payload):
     push: bool = False
     """Launched with a contacts file: e-mail and webhook pushes are queued, and a DispatchWorkflow
     sends them. False for rehearsals, and for campaigns launched before pushes existed."""
+    grace_until: date | None = None
+    """The due date the office set at launch for work the plan makes due before it or too soon
+    after it (the rule set's `launch.grace_working_days` from the launch: `rules.launch.grace_until`).
+    None: no grace (campaigns launched before it, or a rule set giving none)."""
 
 
 class CampaignInput(Payload):

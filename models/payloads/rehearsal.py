@@ -18,6 +18,8 @@ class AgencyMove(Payload):
     verb: str  # acknowledge | progress | complete
     obligation_id: str
     percent: int = 0
+    text: str = ""
+    """What the agency writes with it (a default text when empty)."""
 
 
 class AgencyDay(Payload):
@@ -39,6 +41,9 @@ class SimulationInput(Payload):
     misses: dict[str, list[str]] = Field(default_factory=dict)
     """Milestone → the towns that miss it (fail its acceptance and the re-check); a milestone
     named here has exactly these, one not named gets seeded misses."""
+    answers: bool = False
+    """Units answer their 督办通知 and 责令整改 and the office reviews the reports
+    (`rules.simulated_answers`); False in histories from before, where nobody answered them."""
 
 
 class AgencyInput(Payload):
@@ -58,6 +63,8 @@ class SimulateAgency(Payload):
 class SimulateResult(Payload):
     applied: int = 0
     rejected: int = 0
+    slowest: float = 0.0
+    """Seconds the slowest Update took (wall clock)."""
 
 
 class SimulateScores(Payload):
@@ -83,3 +90,22 @@ class SimulateScoresResult(Payload):
 
 
 PhaseInput.model_rebuild()
+
+
+class SimulateDesk(Payload):
+    """Rehearsals: on one day, units report on their 责令整改 and the office reviews the reports."""
+
+    campaign_id: str
+    office: str
+    seed: int
+    silent: list[str]
+    plan_time: datetime
+
+
+class DeskResult(Payload):
+    reported: int = 0
+    accepted: int = 0
+    rejected: int = 0
+    refused: int = 0
+    slowest: float = 0.0
+    """Seconds the slowest Update took (wall clock)."""

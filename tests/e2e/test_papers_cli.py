@@ -58,6 +58,12 @@ def test_notices_are_listed_and_each_writes_its_checked_files(campaign: dict[str
     for n in listed:
         assert {"code", "date", "unit", "severity", "obligation", "level"} <= n.keys()
         assert n["severity"] in ("blue", "yellow", "red") and n["obligation"].startswith(f"{cid}/")
+        # The obligations the notice lists (one notice per unit per round), its own first, with the
+        # figures its table prints; and everyone it is copied to.
+        assert n["items"] and n["items"][0]["obligation"] == n["obligation"]
+        for item in n["items"]:
+            assert f"/{n['unit']}/" in item["obligation"] and item["due"] < n["date"] and item["days_overdue"] >= 1
+        assert n["copies"] and n["copies"][0] == n["copy_to"]
     first = listed[0]
     table = ok(run_duban("notices", cid, "--unit", first["unit"])).stdout
     assert first["code"] in table and first["severity"] in table

@@ -5,14 +5,17 @@ never answers. So, from the default rule set and China's calendar, exactly:
 
 - 2021-12-28 (3 working days before the 2021-12-31 due date): a reminder to west per task;
 - 2022-01-04 (1 working day after, past the New Year holiday): escalation to each task's lead;
-- 2022-01-10 (5 working days after): escalation to the office with 督办通知 测督〔2022〕1–3号;
-- monthly bulletins May 2021 … Feb 2022; rectification orders for west from the December one;
+- 2022-01-10 (5 working days after): escalation to the office with one 督办通知 测督〔2022〕1号
+  listing west's three tasks (one notice per unit per round);
+- monthly bulletins May 2021 … Feb 2022; rectification orders for west from the December one, one
+  a bulletin, each a measure up (责令整改, 通报批评, 约谈: west never answers);
 - 达标验收 (basic) for both towns, 年度总评 at the end.
 """
 
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import subprocess
 import sys
@@ -32,7 +35,14 @@ from temporalio.testing import WorkflowEnvironment
 from activities import servers
 from activities.campaign import CampaignActivities
 from activities.store.db import make_engine
-from activities.store.tables import assessments, bulletins, inbox, rectification_orders, supervision_notices
+from activities.store.tables import (
+    assessments,
+    audit_events,
+    bulletins,
+    inbox,
+    rectification_orders,
+    supervision_notices,
+)
 from models.obligation import unit_workflow_id
 from models.payloads import AgencyDay, AgencyInput, AgencyMove, CampaignInput, Provenance, RegisterCampaign
 from models.plan import PhaseKind
@@ -135,6 +145,30 @@ async def notices(engine: AsyncEngine, cid: str) -> list[tuple[str, str, str, st
             )
             for r in (await conn.execute(q)).all()
         ]
+
+
+async def nothing_lost(engine: AsyncEngine, cid: str) -> None:
+    """Papers per unit lose nothing: every obligation an escalation raised a 督办通知 for is listed
+    on a notice, every obligation a rule ordered rectified is on an order, and an order a bulletin
+    issues lists every obligation its unit had overdue then."""
+    a = audit_events.c
+    async with engine.connect() as conn:
+        rows = (await conn.execute(select(a.kind, a.obligation_id, a.payload).where(a.campaign_id == cid))).all()
+        items = (
+            await conn.execute(select(rectification_orders.c.listed).where(rectification_orders.c.campaign_id == cid))
+        ).scalars()
+        bodies = (await conn.execute(select(bulletins.c.body).where(bulletins.c.campaign_id == cid))).scalars().all()
+    payloads = [(k, ob, json.loads(p)) for k, ob, p in rows]
+    noticed = {ob for k, ob, p in payloads if k == "escalation" and "notice" in p}
+    listed = {i for k, _, p in payloads if k == "notice" and "code" in p for i in p["overdue"]}
+    assert noticed and noticed <= listed, noticed - listed
+    on_orders = {i for its in items for i in its or []}
+    ordered = {ob for k, ob, p in payloads if k in ("rectification_order", "rectification_item") and ob is not None}
+    assert ordered <= on_orders, ordered - on_orders
+    issued = [(b["units"], o) for b in bodies for o in b["orders_issued"]]
+    assert issued
+    for units, o in issued:
+        assert len(set(o["items"])) == units[o["unit_id"]]["overdue"] > 0, o
 
 
 async def reports(engine: AsyncEngine, cid: str) -> dict[str, Any]:

@@ -2,8 +2,10 @@
 
 One mini campaign is rehearsed for the module with the default rules plus a level-3 escalation to
 the convener 15 working days after the due date (a second notice) and a red threshold of 15 days
-overdue, so west, which never answers, gets a blue notice per task on 2022-01-10 and a red one on
-2022-01-24. Other tests call the activities directly on campaigns registered without workflows.
+overdue, so west, which never answers, gets one blue notice listing its three tasks on 2022-01-10 and a
+red one on 2022-01-24 (papers per unit: `rules.rounds`; before, a notice per task on each day).
+Other tests call the activities directly on campaigns registered without workflows, most with
+batches delivered as before papers were per unit (`DeliverBatch.per_unit` False).
 """
 
 from __future__ import annotations
@@ -144,7 +146,8 @@ async def test_each_notice_is_stored_as_pdf_and_docx_and_mailed_with_them(
 ) -> None:
     cid = rehearsal.campaign_id
     issued = await _notices(engine, cid)
-    assert [n.code for n in issued] == [f"测督〔2022〕{i}号" for i in range(1, 7)]
+    # One notice per unit per round, each listing all three of west's overdue tasks.
+    assert [n.code for n in issued] == ["测督〔2022〕1号", "测督〔2022〕2号"]
     async with engine.connect() as conn:
         q = select(obligations.c.id, obligations.c.title).where(obligations.c.campaign_id == cid)
         titles: dict[str, str] = {o: t for o, t in (await conn.execute(q)).all()}
@@ -159,6 +162,7 @@ async def test_each_notice_is_stored_as_pdf_and_docx_and_mailed_with_them(
         again = render_notice(SupervisionNotice.model_validate(record["document"]))
         assert {f: again[f].sha256 for f in ("docx", "pdf")} == {f: files[f].sha256 for f in ("docx", "pdf")}
         assert record["severity"] == n.severity
+        assert len(record["round"]) == 3 and set(record["overdue"]) == set(record["round"])
         task = n.obligation_id.rsplit("/", 1)[1][:3]
 
         text = pdf_text(files["pdf"].content)
@@ -187,17 +191,17 @@ async def test_each_notice_is_stored_as_pdf_and_docx_and_mailed_with_them(
 
 
 async def test_severity_rises_with_lateness_as_the_rule_set_says(engine: AsyncEngine, rehearsal: Rehearsal) -> None:
-    """The unit that never answers is 督办'd for its three tasks on 2022-01-10 (blue, then yellow
-    and red: the second and third notice to the same unit), and red on 2022-01-24 (20 working days
-    late, and notices before)."""
+    """The unit that never answers is 督办'd for its three tasks in one notice on 2022-01-10 (blue),
+    and again on 2022-01-24 (red: 15 working days late; yellow by repetition alone)."""
     issued = await _notices(engine, rehearsal.campaign_id)
-    by_day: dict[str, list[tuple[str, int]]] = {}
-    for n in sorted(issued, key=lambda n: n.number):
-        by_day.setdefault(n.plan_time.astimezone(CST).date().isoformat(), []).append((n.severity, n.level))
-    assert by_day == {
-        "2022-01-10": [("blue", 2), ("yellow", 2), ("red", 2)],
-        "2022-01-24": [("red", 3)] * 3,
-    }
+    # The second is red by lateness (15 working days, this rule set's red) and would be yellow by
+    # repetition alone (the unit's second notice).
+    assert [(n.plan_time.astimezone(CST).date().isoformat(), n.severity, n.level) for n in issued] == [
+        ("2022-01-10", "blue", 2),
+        ("2022-01-24", "red", 3),
+    ]
+    record = await _record(engine, rehearsal.campaign_id, issued[1].idempotency_key)
+    assert (record["prior_notices"], record["days_overdue"]) == (1, 15)
 
 
 def notice_action(
@@ -403,6 +407,11 @@ async def test_every_bulletin_counts_what_the_obligations_table_holds(
         ("west", "2021-12-01"),
         ("west", "2022-01-01"),
     ]
+    # West never answers: each bulletin's order is one measure up (责令整改 → 通报批评 → 约谈), and
+    # lists all three of its overdue tasks.
+    issued = [o for b in (dec, jan, feb) for o in b["orders_issued"]]
+    assert [o["measure"] for o in issued] == ["责令整改", "通报批评", "约谈"]
+    assert all(len(o["items"]) == 3 and all("/west/" in i for i in o["items"]) for o in issued)
     text_ = pdf_text((await _files(engine, cid, "bulletin", "2022-02"))["pdf"].content)
     for words in ("2022年2月", "西镇", "东镇", "通报批评", "责令整改"):
         assert words in text_, words
@@ -452,6 +461,51 @@ async def test_orders_still_open_are_listed_until_resolved(engine: AsyncEngine) 
 
 
 # -- the CLI on what was stored ---------------------------------------------------------------------
+
+
+async def test_a_bulletin_orders_each_laggard_once_at_its_measure_and_not_while_its_order_stands(
+    engine: AsyncEngine,
+) -> None:
+    c = await _registered(engine)
+    now = datetime.now(UTC)
+    earlier = [
+        ("west", "open", None, date(2022, 1, 14)),  # still being answered, not yet due: it stands
+        ("east", "resolved", date(2021, 11, 20), date(2021, 11, 19)),  # answered only after its due date
+        ("east", "escalated", date(2021, 12, 20), date(2021, 12, 17)),  # and this one not at all
+    ]
+    async with engine.begin() as conn:
+        for i, (unit, state, escalated, due) in enumerate(earlier):
+            await conn.execute(
+                rectification_orders.insert().values(
+                    idempotency_key=f"{c.cid}#test-order-{i}", campaign_id=c.cid, unit_id=unit,
+                    month=date(2021, 11, 1), overdue=3, due=due, state=state,
+                    escalated_at=at(escalated) if escalated else None, plan_time=at(date(2021, 11, 5)), server_time=now,
+                )
+            )  # fmt: skip
+    run = MonthlyRun(
+        provenance=c.prov, month=date(2021, 12, 1), plan_time=at(date(2022, 1, 5), "10:00"), server_time=now,
+        rectify_if_overdue_at_least=3, rectification_due=date(2022, 1, 19), per_unit=True,
+    )  # fmt: skip
+    first = await c.acts.monthly_cycle(run)
+    again = await c.acts.monthly_cycle(run)
+    # West's order stands; east, twice unanswered past a due date, is at the third measure.
+    assert [o.unit_id for o in first.orders] == ["east"] and again.orders == first.orders
+    async with engine.connect() as conn:
+        row = (
+            await conn.execute(
+                select(rectification_orders).where(rectification_orders.c.idempotency_key == first.orders[0].key)
+            )
+        ).one()
+        ids = (
+            await conn.execute(
+                select(obligations.c.id).where(obligations.c.unit_id == "east", obligations.c.campaign_id == c.cid)
+            )
+        ).scalars()
+        body = await conn.scalar(select(bulletins.c.body).where(bulletins.c.campaign_id == c.cid))
+    assert (row.level, row.measure, sorted(row.listed), row.overdue) == (3, "约谈", sorted(ids), 3)
+    assert sorted(first.orders[0].items) == sorted(row.listed)
+    assert body is not None
+    assert [(o["unit_id"], o["measure"]) for o in body["orders_issued"]] == [("east", "约谈")]
 
 
 async def test_cli_refuses_an_ambiguous_number_and_a_file_that_does_not_match_its_record(

@@ -159,7 +159,16 @@ def test_a_version_1_rule_set_keeps_the_hash_it_was_pinned_with() -> None:
     launched on a version-1 rule set still matches its pinned hash."""
     basic = parse_ruleset((RULESETS / "suixian-basic.yaml").read_text(encoding="utf-8"), path="b.yaml")
     v1 = basic.model_dump(mode="json")
-    for k in ("deadline_shift", "quiet_hours", "extensions", "evidence", "severity", "ladder"):
+    for k in (
+        "deadline_shift",
+        "quiet_hours",
+        "extensions",
+        "evidence",
+        "severity",
+        "ladder",
+        "rectification",
+        "launch",
+    ):
         del v1[k]
     for r in v1["rules"]:
         del r["trigger"]["milestone"], r["trigger"]["event"], r["action"]["working_days"]
