@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import subprocess
+from datetime import timedelta
 from pathlib import Path
 
 from openpyxl import load_workbook
+from temporalio.api.testservice.v1 import SleepRequest
+from temporalio.testing import WorkflowEnvironment
 
 
 def no_traceback(r: subprocess.CompletedProcess[str]) -> None:
@@ -21,3 +24,12 @@ def fill(path: Path, *, scores: int = 4, value: float = 90) -> None:
         for cell in row:
             cell.value = value
     wb.save(path)
+
+
+async def skip(env: WorkflowEnvironment, duration: timedelta, *, rpc_timeout: timedelta = timedelta(minutes=5)) -> None:
+    """`env.sleep` with room to wait: the time-skipping server answers only once the workers are
+    idle, and a thousand workflows starting on a loaded machine outlast the call's default timeout
+    ("Timeout expired" in the full suite, never alone)."""
+    req = SleepRequest()
+    req.duration.FromTimedelta(duration)
+    await env.client.test_service.unlock_time_skipping_with_sleep(req, timeout=rpc_timeout)

@@ -23,6 +23,7 @@ from rules.loading import parse_yaml
 from rules.obligations import expand, units_by_phase
 from rules.province import multiply
 from services.plans import DEFAULT_PLAN, DEFAULT_RULES, prepare
+from tests.support import skip
 from worker import build_worker
 from workflows import CampaignWorkflow
 from workflows.starts import CONCURRENT_STARTS, START_BATCH
@@ -78,7 +79,7 @@ async def test_every_unit_workflow_of_a_many_town_campaign_starts_with_its_oblig
         # The planning phase begins at launch: each town's 工作方案.
         for phase in (PhaseKind.planning, PhaseKind.rollout):
             if phase is PhaseKind.rollout:
-                await env.sleep(timedelta(days=1))  # to 2021-05-01
+                await skip(env, timedelta(days=1))  # to 2021-05-01
             expected = {u: sorted(s.id for s in specs if s.phase == phase and s.unit_id == u) for u in units[phase]}
             found = await asyncio.gather(
                 *(obligations_of(env.client, unit_workflow_id(cid, phase, u)) for u in expected)
