@@ -40,6 +40,7 @@ from models.payloads import (
     SimulateScoresResult,
 )
 from models.plan import AssessmentKind, Plan
+from rules.assessment_schedule import sampled
 from rules.calendar import WorkCalendar
 from rules.scoring import recheck_day, score
 from rules.simulation import simulated_scores
@@ -67,7 +68,9 @@ class AssessmentActivities:
             row = (await conn.execute(select(campaigns).where(campaigns.c.id == cid))).mappings().one()
             book = ScoreBook.model_validate(row["scorebook"]) if row["scorebook"] else None
             sheet = None
-            if book is not None:
+            if book is not None and inp.sheet_id is not None:
+                sheet = next((s for s in book.sheets if s.id == inp.sheet_id), None)
+            elif book is not None:
                 sheet = book.acceptance(inp.milestone) if inp.milestone else book.of_kind(AssessmentKind(inp.kind))
             if book is None or sheet is None:
                 return AssessResult(written=await judge_by_obligations(conn, inp))
@@ -79,9 +82,12 @@ class AssessmentActivities:
         book = ScoreBook.model_validate(row["scorebook"])
         calendar = WorkCalendar(CalendarData.model_validate(row["calendar"]))
         held_on = inp.plan_time.date()
-        milestone = inp.milestone or ""
+        milestone = inp.milestone or inp.round or ""
         acceptance = sheet.kind == AssessmentKind.acceptance
         towns = book.units_in_scope(plan.directory)
+        if inp.round is not None:  # a scheduled round looks at its sample of towns
+            drawn = set(sampled(sheet, [u.id for u in towns], cid, inp.round))
+            towns = tuple(u for u in towns if u.id in drawn)
         if inp.attempt > 1:
             failed_before = set(
                 (
@@ -97,9 +103,10 @@ class AssessmentActivities:
                 ).scalars()
             )
             towns = tuple(u for u in towns if u.id in failed_before)
-        latest = stored_scores.latest_per_unit(
-            await stored_scores.current(conn, cid, sheets=[sheet.id], on_or_before=held_on)
-        )
+        scored = await stored_scores.current(conn, cid, sheets=[sheet.id], on_or_before=held_on)
+        if inp.since is not None:  # a round judges its own period's scores, not last month's
+            scored = [r for r in scored if r.assessed_on >= inp.since]
+        latest = stored_scores.latest_per_unit(scored)
         events: list[audit.Event] = []
         if inp.attempt == 1 and not latest:
             # Nobody was scored: the acceptance was not held in duban (scored on paper, or late).
@@ -107,10 +114,16 @@ class AssessmentActivities:
             events.append(
                 audit.event(
                     inp,
-                    key=f"{assess_key(cid, inp.kind, inp.milestone, '')}not-held",
+                    key=f"{assess_key(cid, inp.kind, inp.milestone or inp.round, '')}not-held",
                     kind="assessment.not_held",
                     actor="office",
-                    payload={"kind": inp.kind, "milestone": inp.milestone, "sheet": sheet.id, "towns": len(towns)},
+                    payload={
+                        "kind": inp.kind,
+                        "milestone": inp.milestone,
+                        "round": inp.round,
+                        "sheet": sheet.id,
+                        "towns": len(towns),
+                    },
                 )
             )
             await audit.append(conn, inp.provenance, events)
@@ -131,6 +144,8 @@ class AssessmentActivities:
                 "attempt": inp.attempt,
                 "scored": r is not None,
             }
+            if inp.round is not None:
+                detail |= {"round": inp.round, "since": inp.since.isoformat() if inp.since else None}
             if r is not None and result is not None:
                 detail |= {
                     "score_id": r.id,
@@ -316,6 +331,8 @@ class AssessmentActivities:
             p = await stored_scores.pinned(conn, cid, lock=True)
             sheet = p.book.sheet(inp.sheet_id)
             towns = [u.id for u in p.scope()]
+            if inp.round is not None:  # a scheduled round: the towns it samples
+                towns = list(sampled(sheet, towns, cid, inp.round))
             if inp.recheck:
                 latest = stored_scores.latest_per_unit(
                     await stored_scores.current(conn, cid, sheets=[sheet.id], on_or_before=inp.on)

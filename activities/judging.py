@@ -85,7 +85,7 @@ async def judged_event(
             .values(
                 campaign_id=cid,
                 kind=inp.kind,
-                milestone=inp.milestone or "",
+                milestone=inp.milestone or inp.round or "",
                 unit_id=unit,
                 attempt=inp.attempt,
                 score=score if score is not None else 0.0,
@@ -101,7 +101,7 @@ async def judged_event(
         return None
     return audit.event(
         inp,
-        key=assess_key(cid, inp.kind, inp.milestone, unit, inp.attempt),
+        key=assess_key(cid, inp.kind, inp.milestone or inp.round, unit, inp.attempt),
         kind="assessment",
         actor="office",
         unit_id=unit,

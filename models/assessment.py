@@ -15,6 +15,7 @@ from typing import Annotated
 
 from pydantic import Field, StringConstraints, field_validator, model_validator
 
+from models.assessment_schedule import Every
 from models.frozen import Frozen
 from models.plan import AssessmentKind, Unit, UnitDirectory, UnitId, content_hash
 
@@ -26,6 +27,7 @@ RECHECK_WORKING_DAYS = 20
 """A failed acceptance is re-checked this many working days later unless its sheet says otherwise
 (the plan names no interval: about a month, the office's choice)."""
 _EPS = 1e-6
+_SCHEDULE_FIELDS = ("every", "day", "sample", "until")
 
 
 class Criterion(Frozen):
@@ -60,6 +62,16 @@ class ScoreSheet(Frozen):
     """Acceptance (达标验收) only: the milestone this sheet judges (basic → 基础型, model → 示范型)."""
     dates: tuple[date, ...] = ()
     """Field inspection (拉练检查) only: the set dates it is held on; a score must carry one of them."""
+    every: Every | None = None
+    """Routine, field inspection, annual review: held once in every such period of the plan's
+    working phases (to `until`), on `day` of the period's last month or the last working day."""
+    day: int | None = Field(default=None, ge=1, le=28)
+    """With `every`: the day of the period's last month it is held on (moved onto a working day);
+    unset, the period's last working day."""
+    sample: int | None = Field(default=None, ge=1)
+    """Routine only: towns drawn per round (日常督导's 抽查), seeded by campaign and round; unset, all."""
+    until: date | None = None
+    """With `every`: no round after this date (a plan with a distant horizon names no end)."""
     pass_mark: float = Field(allow_inf_nan=False)
     """On the sheet's 0–100 scale; a unit passes with a (rounded) score at or above it."""
     recheck_working_days: int | None = Field(default=None, ge=1, le=250)
@@ -85,12 +97,18 @@ class ScoreSheet(Frozen):
             raise ValueError(f"sheet {self.id}: an acceptance sheet names the milestone it judges")
         if self.kind != AssessmentKind.acceptance and self.milestone is not None:
             raise ValueError(f"sheet {self.id}: only an acceptance sheet judges a milestone")
-        if self.kind == AssessmentKind.field_inspection and not self.dates:
-            raise ValueError(f"sheet {self.id}: a field inspection is held on set dates (dates:)")
+        if self.kind == AssessmentKind.field_inspection and not self.dates and self.every is None:
+            raise ValueError(f"sheet {self.id}: a field inspection is held on set dates (dates:) or `every`")
         if self.kind != AssessmentKind.acceptance and self.recheck_working_days is not None:
             raise ValueError(f"sheet {self.id}: only an acceptance sheet is re-checked (recheck_working_days)")
         if self.kind != AssessmentKind.field_inspection and self.dates:
             raise ValueError(f"sheet {self.id}: only a field inspection has set dates")
+        if self.every is not None and (self.kind == AssessmentKind.acceptance or self.dates):
+            raise ValueError(f"sheet {self.id}: an acceptance or a sheet with set dates has no `every`")
+        if self.every is None and (self.day is not None or self.until is not None):
+            raise ValueError(f"sheet {self.id}: `day` and `until` go with `every`")
+        if self.sample is not None and self.kind != AssessmentKind.routine:
+            raise ValueError(f"sheet {self.id}: only routine supervision samples towns (sample)")
         if len(set(self.dates)) != len(self.dates):
             raise ValueError(f"sheet {self.id}: a date appears twice")
         return self
@@ -146,6 +164,8 @@ class ScoreBook(Frozen):
     """The plan id the sheets belong to (milestone ids are that plan's)."""
     exclude_seat: bool = True
     """Score the towns the plan covers: 建制镇（不含城关镇） leaves the seat town out."""
+    scored: tuple[UnitId, ...] = ()
+    """The units scored, when not the towns (a town's own plan scores the office doing its work)."""
     evaluation: EvaluationWeights = EvaluationWeights()
     sheets: tuple[ScoreSheet, ...] = Field(min_length=1)
 
@@ -178,12 +198,23 @@ class ScoreBook(Frozen):
         return next((s for s in self.sheets if s.kind == kind), None)
 
     def units_in_scope(self, directory: UnitDirectory) -> tuple[Unit, ...]:
-        """The towns, farms and scenic areas scored, in directory order."""
+        """The towns, farms and scenic areas scored (or the units `scored` names), in directory order."""
+        if self.scored:
+            return tuple(u for u in directory.units if u.id in self.scored)
         return tuple(u for u in directory.units if u.kind.is_local and not (self.exclude_seat and u.seat))
 
     def digest(self) -> str:
-        """Pinned beside every stored score, so a score is always read against its own sheet."""
-        return content_hash(self.model_dump(mode="json"))
+        """Pinned beside every stored score, so a score is always read against its own sheet.
+        Fields added since (schedules, `scored`) count only when set: a book written before them
+        keeps its hash."""
+        data = self.model_dump(mode="json")
+        if not data["scored"]:
+            del data["scored"]
+        for s in data["sheets"]:
+            for k in _SCHEDULE_FIELDS:
+                if s[k] is None:
+                    del s[k]
+        return content_hash(data)
 
 
 # -- scores -----------------------------------------------------------------------------------------

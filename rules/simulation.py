@@ -14,6 +14,7 @@ from datetime import date, datetime
 from typing import NamedTuple
 
 from models.assessment import ScoreBook, ScoreRecord, ScoreSheet
+from models.assessment_schedule import Occasion
 from models.obligation import ObligationSpec, workflow_id_of
 from models.payloads import AgencyDay, AgencyMove
 from models.plan import AssessmentKind, PhaseKind, Plan
@@ -160,15 +161,21 @@ class ScoreOccasion(NamedTuple):
     on: date
     recheck: bool
     milestone: str | None
+    round: str | None = None
+    """A scheduled round (rules.assessment_schedule): its sample of towns is scored."""
 
     @property
     def plan_time(self) -> datetime:
         return at(self.on, SCORING_TIME)
 
 
-def score_occasions(book: ScoreBook, plan: Plan, calendar: WorkCalendar) -> list[ScoreOccasion]:
+def score_occasions(
+    book: ScoreBook, plan: Plan, calendar: WorkCalendar, rounds: Sequence[Occasion] = ()
+) -> list[ScoreOccasion]:
     """When a rehearsal's assessors score: before each milestone's acceptance, before its re-check,
-    and before the annual review at the end of the evaluation phase; in time order."""
+    before each scheduled round (on a field inspection's set date itself: its scores carry it),
+    and, unless the schedule holds the annual reviews, before the one at the end of the
+    evaluation phase; in time order."""
     due = {m.id: m.due for p in plan.phases for m in p.milestones}
     ends = [p.end for p in plan.phases if p.name == PhaseKind.evaluation]
     out: list[ScoreOccasion] = []
@@ -180,8 +187,15 @@ def score_occasions(book: ScoreBook, plan: Plan, calendar: WorkCalendar) -> list
                 ScoreOccasion(sheet.id, calendar.shift(due[sheet.milestone], -LEAD_DAYS), False, sheet.milestone)
             )
             out.append(ScoreOccasion(sheet.id, max(calendar.shift(again, -LEAD_DAYS), held), True, sheet.milestone))
-        elif sheet.kind == AssessmentKind.annual_review and ends:
+        elif sheet.kind == AssessmentKind.annual_review and ends and not any(r.sheet_id == sheet.id for r in rounds):
             out.append(ScoreOccasion(sheet.id, calendar.shift(ends[0], -REVIEW_LEAD_DAYS), False, None))
+    for r in rounds:
+        if r.round == r.on.isoformat():
+            day = r.on  # a set date: the score is dated the day the inspectors came
+        else:
+            lead = REVIEW_LEAD_DAYS if r.kind == AssessmentKind.annual_review else LEAD_DAYS
+            day = max(calendar.shift(r.on, -lead), r.since)
+        out.append(ScoreOccasion(r.sheet_id, day, False, None, r.round))
     return sorted(out, key=lambda o: (o.on, o.recheck, o.sheet_id))
 
 

@@ -3,6 +3,7 @@ activity, called by name (models.payloads.Act) so no database code enters the sa
 
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
+from workflows.assessments import AssessmentsWorkflow
 from workflows.campaign import CampaignWorkflow
 from workflows.dispatch import DispatchWorkflow
 from workflows.monthly import MonthlyWorkflow
@@ -19,6 +20,7 @@ WORKFLOWS = [
     MonthlyWorkflow,
     RectificationWorkflow,
     DispatchWorkflow,
+    AssessmentsWorkflow,
 ]
 REHEARSAL_WORKFLOWS = [SimulationWorkflow, AgencyWorkflow]
 
@@ -36,6 +38,7 @@ __all__ = [
     "REHEARSAL_WORKFLOWS",
     "WORKFLOWS",
     "AgencyWorkflow",
+    "AssessmentsWorkflow",
     "CampaignWorkflow",
     "DispatchWorkflow",
     "MonthlyWorkflow",

@@ -9,9 +9,11 @@ from typing import Any
 from temporalio import workflow
 from temporalio.workflow import ChildWorkflowHandle
 
+from models.assessment_schedule import Occasion
 from models.payloads import (
     Act,
     AmendPlan,
+    AssessmentsInput,
     CampaignContext,
     CampaignInput,
     CampaignResult,
@@ -34,10 +36,12 @@ from models.payloads import (
 from models.ruleset import RuleSet
 from models.time import at
 from rules.amend import AmendmentError, diff
+from rules.assessment_schedule import scheduled_rounds
 from rules.engine import RuleError
 from rules.loading import SourceError, parse_ruleset, proven
 from rules.obligations import expand, units_by_phase
-from workflows.common import DB_ACTIVITY, REPORT_ACTIVITY, own_cost, plan_now, provenance
+from workflows.assessments import SCHEDULED_ASSESSMENTS, AssessmentsWorkflow
+from workflows.common import DB_ACTIVITY, REPORT_ACTIVITY, engine_for, own_cost, plan_now, provenance
 from workflows.dispatch import DISPATCH_PATCH, finish_dispatch, start_dispatch
 from workflows.monthly import MonthlyWorkflow
 from workflows.phase import PhaseWorkflow, relay
@@ -73,6 +77,12 @@ class CampaignWorkflow:
         dispatch = await start_dispatch(ctx) if ctx.push and workflow.patched(DISPATCH_PATCH) else None
         # Worked out at launch: a province's expansion would overrun the workflow task's deadline.
         units = inp.phase_units if inp.phase_units is not None else units_by_phase(expand(plan, ctx.campaign_id))
+        # The rounds the score sheets schedule (日常督导, 拉练检查, 年度总评 …), held by a child of
+        # their own; campaigns started before it hold only the milestones and the final review.
+        rounds: list[Occasion] = []
+        if inp.scorebook is not None and workflow.patched(SCHEDULED_ASSESSMENTS):
+            rounds = scheduled_rounds(inp.scorebook, plan, engine_for(ctx).calendar)
+        scheduled = sorted({r.kind.value for r in rounds})
         children = [
             self._start(
                 PhaseWorkflow.run,
@@ -83,11 +93,20 @@ class CampaignWorkflow:
                     end=p.end,
                     units=units.get(p.name, []),
                     milestones=[MilestoneRef(id=m.id, name=m.name, due=m.due) for m in p.milestones],
+                    scheduled=scheduled,
                 ),
                 id=f"{ctx.campaign_id}/{p.name.value}",
             )
             for p in plan.phases
         ]
+        if rounds:
+            children.append(
+                self._start(
+                    AssessmentsWorkflow.run,
+                    AssessmentsInput(context=ctx, rounds=rounds),
+                    id=f"{ctx.campaign_id}/assessments",
+                )
+            )
         first = min((p.start for p in plan.phases if p.tasks_due_at_milestones), default=plan.start)
         children.append(
             self._start(

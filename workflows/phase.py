@@ -203,7 +203,8 @@ class PhaseWorkflow:
         cost, *_ = await asyncio.gather(units, *(self._milestone(inp, m) for m in inp.milestones))
         assert isinstance(cost, EngineCost)
         if inp.phase.value == "evaluation":
-            await self._assess(inp, kind="annual_review", milestone=None, on=inp.end)
+            if "annual_review" not in inp.scheduled:  # else each year's is a scheduled round
+                await self._assess(inp, kind="annual_review", milestone=None, on=inp.end)
             if workflow.patched(FINAL_EVALUATION):
                 await self._evaluate(inp)
         await workflow.wait_condition(workflow.all_handlers_finished)

@@ -25,6 +25,7 @@ from models.payloads import (
     SimulationInput,
 )
 from models.time import CST, at
+from rules.assessment_schedule import scheduled_rounds
 from rules.obligations import expand
 from rules.simulation import DESK_TIME, desk_days, never_answering, notice_after, schedule, score_occasions
 from workflows.common import DB_ACTIVITY, engine_for, own_cost, provenance, sleep_until
@@ -32,6 +33,8 @@ from workflows.starts import start_all
 
 SIMULATED_SCORES = "simulated-scores"
 """Patch: with the campaign's score sheets, simulated assessors score the towns."""
+SCHEDULED_SCORES = "simulated-scheduled-scores"
+"""Patch: simulated assessors also score each round the score sheets schedule."""
 SIMULATED_ANSWERS = "simulated-answers"
 """Patch: units answer their notices and orders, and the office reviews the orders' reports."""
 
@@ -105,7 +108,10 @@ class SimulationWorkflow:
         ctx = inp.context
         assert inp.scorebook is not None
         n = 0
-        for o in score_occasions(inp.scorebook, inp.plan, engine_for(ctx).calendar):
+        calendar = engine_for(ctx).calendar
+        # The scheduled rounds' scores (日常督导's sample each month, 拉练检查, each 年度总评).
+        rounds = scheduled_rounds(inp.scorebook, inp.plan, calendar) if workflow.patched(SCHEDULED_SCORES) else []
+        for o in score_occasions(inp.scorebook, inp.plan, calendar, rounds):
             await sleep_until(ctx, o.plan_time)
             await workflow.execute_activity(
                 Act.simulate_scores,
@@ -119,6 +125,7 @@ class SimulationWorkflow:
                     misses=inp.misses[o.milestone] if o.milestone is not None and o.milestone in inp.misses else None,
                     plan_time=o.plan_time,
                     server_time=ctx.clock.server_time(o.plan_time),
+                    round=o.round,
                 ),
                 result_type=SimulateScoresResult,
                 **DB_ACTIVITY,

@@ -29,6 +29,7 @@ from models.payloads.activity import (
 from models.payloads.base import Act, Payload, Provenance
 from models.payloads.campaign import (
     AmendPlan,
+    AssessmentsInput,
     CampaignContext,
     CampaignInput,
     CampaignResult,
@@ -93,6 +94,7 @@ __all__ = [
     "AmendPlan",
     "AssessResult",
     "AssessRun",
+    "AssessmentsInput",
     "CampaignContext",
     "CampaignInput",
     "CampaignResult",

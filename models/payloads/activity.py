@@ -167,6 +167,13 @@ class AssessRun(Payload):
     server_time: datetime
     attempt: int = Field(default=1, ge=1)
     """1: at the milestone (or the year's end); 2: the re-check (复查) of the towns that failed."""
+    sheet_id: str | None = None
+    """A scheduled round (rules.assessment_schedule): the sheet it is held on."""
+    round: str | None = None
+    """A scheduled round's name (2021-05, 2021-H2, 2021, a set date): kept in the row's milestone
+    column and its keys, so each round of a kind is its own assessment."""
+    since: date | None = None
+    """A scheduled round: only scores dated from this day count (last month's are not this month's)."""
 
 
 class AssessResult(Payload):

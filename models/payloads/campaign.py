@@ -8,6 +8,7 @@ from datetime import date, datetime
 from pydantic import Field
 
 from models.assessment import ScoreBook
+from models.assessment_schedule import Occasion
 from models.calendar import CalendarData
 from models.obligation import Obligation, ObligationSpec
 from models.payloads.base import Payload, Provenance
@@ -93,6 +94,16 @@ class PhaseInput(Payload):
     end: date
     units: list[str]
     milestones: list[MilestoneRef] = Field(default_factory=list)
+    scheduled: list[str] = Field(default_factory=list)
+    """Assessment kinds the campaign's schedule holds (workflows.assessments): an annual review
+    there is not also held at the end of the evaluation phase."""
+
+
+class AssessmentsInput(Payload):
+    """The campaign's scheduled assessment rounds (rules.assessment_schedule), in date order."""
+
+    context: CampaignContext
+    rounds: list[Occasion]
 
 
 class MilestoneRef(Payload):

@@ -82,6 +82,8 @@ class SimulateScores(Payload):
     """Exactly these towns fail (None: seeded)."""
     plan_time: datetime
     server_time: datetime
+    round: str | None = None
+    """A scheduled round (日常督导 2021-05, …): only the towns it samples are scored."""
 
 
 class SimulateScoresResult(Payload):
