@@ -72,6 +72,10 @@ def _check_plan(book: ScoreBook, plan: Plan, *, path: str, lines: dict[Path, int
         raise SourceError(path, lines.get(("plan",), 1), f"plan: the sheets are for {book.plan!r}, not {plan.id!r}")
     milestones = {m.id for p in plan.phases for m in p.milestones}
     tasks = {t.no for t in plan.tasks}
+    units = {u.id for u in plan.directory.units}
+    for i, u in enumerate(book.scored):
+        if u not in units:
+            raise SourceError(path, lines.get(("scored", i), 1), f"scored: the plan's directory has no unit {u!r}")
     for i, s in enumerate(book.sheets):
         if s.milestone is not None and s.milestone not in milestones:
             raise SourceError(
