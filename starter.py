@@ -5,7 +5,22 @@ from __future__ import annotations
 
 import typer
 
-from cli import audit, calendar, campaign, db, obligations, papers, plan, rectify, rehearsal, rules, scores, users, web
+from cli import (
+    assessments,
+    audit,
+    calendar,
+    campaign,
+    db,
+    obligations,
+    papers,
+    plan,
+    rectify,
+    rehearsal,
+    rules,
+    scores,
+    users,
+    web,
+)
 from cli.common import run_app
 
 
@@ -28,6 +43,7 @@ def build() -> typer.Typer:
         app.command()(command)
     for sub, name in ((scores.app, "scores"), (rules.app, "rules"), (rectify.app, "rectify"), (users.app, "users")):
         app.add_typer(sub, name=name)
+    app.add_typer(assessments.app, name="assessments")
     return app
 
 

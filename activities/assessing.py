@@ -309,6 +309,7 @@ class AssessmentActivities:
                     "standards": {m: list(u) for m, u in ev.standards.items()},
                     "laggards": [x.unit_id for x in ev.laggards],
                     "commended": list(ev.commended),
+                    "nominees": [[n.unit_id, n.person] for n in record.nominees],
                     "documents": hashes,
                 },
             )

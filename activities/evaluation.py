@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from activities.campaign.common import _on_time
 from activities.store import scores as stored_scores
+from activities.store.nominations import nominations
 from activities.store.tables import obligations, rectification_orders
 from models.assessment import EvaluationInput, EvaluationRecord, ScoreBook, UnitFacts
 from models.documents import CarriedItem, FinalReport, ScorePart, TownScore
@@ -99,6 +100,7 @@ async def evaluation_of(
         facts=facts,
         scores=len(rows),
         evaluation=result,
+        nominees=tuple(await nominations(conn, campaign_id, as_of=_end_of(as_of))),
     )
     return record, final_report(p.plan, p.book, record, WorkCalendar(p.calendar))
 
@@ -160,6 +162,10 @@ def final_report(plan: Plan, book: ScoreBook, record: EvaluationRecord, calendar
         towns=towns,
         laggards=tuple(units[x.unit_id].name for x in ev.laggards),
         commendation=tuple(units[u].name for u in ev.commended),
+        people=tuple(
+            f"{n.person}（{units[n.unit_id].name if n.unit_id in units else n.unit_id}{n.title}）：{n.reason}"
+            for n in record.nominees
+        ),
         carried=tuple(carried),
         summary=(
             f"按照《{plan.title}》“日常督导、拉练检查、年度总评、达标验收”的要求，对各镇（场、景区）"

@@ -74,6 +74,8 @@ def print_summary(summary: dict[str, Any]) -> None:
     if answered.get("orders"):
         ended = ", ".join(f"{v} {k}" for k, v in answered["orders"].items())
         t.add_row("orders ended", f"{ended} ({answered.get('orders_sent_back', 0)} sent back once or more)")
+    for kind, k in (summary.get("assessments_by_kind") or {}).items():
+        t.add_row(f"assessments: {kind}", f"{k['judged']} in {k['rounds']} rounds, {k['passed']} passed")
     eng = summary["engine"]
     for k in ("workflows", "activities", "history_events", "continued_as_new"):
         t.add_row(f"engine: {k}", str(eng[k]))

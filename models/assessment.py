@@ -16,6 +16,7 @@ from typing import Annotated
 from pydantic import Field, StringConstraints, field_validator, model_validator
 
 from models.assessment_schedule import Every
+from models.commendation import Nomination
 from models.frozen import Frozen
 from models.plan import AssessmentKind, Unit, UnitDirectory, UnitId, content_hash
 
@@ -63,11 +64,9 @@ class ScoreSheet(Frozen):
     dates: tuple[date, ...] = ()
     """Field inspection (拉练检查) only: the set dates it is held on; a score must carry one of them."""
     every: Every | None = None
-    """Routine, field inspection, annual review: held once in every such period of the plan's
-    working phases (to `until`), on `day` of the period's last month or the last working day."""
+    """Not acceptance: held once a period of the working phases (to `until`), on `day` of the
+    period's last month (moved onto a working day), or unset, the period's last working day."""
     day: int | None = Field(default=None, ge=1, le=28)
-    """With `every`: the day of the period's last month it is held on (moved onto a working day);
-    unset, the period's last working day."""
     sample: int | None = Field(default=None, ge=1)
     """Routine only: towns drawn per round (日常督导's 抽查), seeded by campaign and round; unset, all."""
     until: date | None = None
@@ -397,3 +396,5 @@ class EvaluationRecord(Frozen):
     scores: int = Field(ge=0)
     """Stored score records counted (corrections replace what they correct)."""
     evaluation: Evaluation
+    nominees: tuple[Nomination, ...] = ()
+    """楚天杯: the individuals the office nominated (towns: `evaluation.commended`)."""

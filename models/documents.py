@@ -369,6 +369,8 @@ class FinalReport(Frozen):
     """后进: unit names."""
     commendation: tuple[Text, ...] = ()
     """Recommended for the 楚天杯: unit names."""
+    people: tuple[Text, ...] = ()
+    """Individuals the office nominated for the 楚天杯: "姓名（单位职务）：事迹"."""
     carried: tuple[CarriedItem, ...] = ()
     summary: tuple[Text, ...] = ()
     """Opening paragraphs."""

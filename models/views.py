@@ -226,3 +226,35 @@ class AuditLine(View):
     actor: str
     payload: Any
     hash: str
+
+
+class AssessmentRow(View):
+    """One unit judged in one assessment: a milestone's 达标验收 (and its re-check) or a round of
+    the plan's schedule (日常督导 2021-05, 拉练检查 2021-09-15, 年度总评 2021 …)."""
+
+    kind: str
+    round: str
+    """The milestone (basic, model) or the scheduled round; empty for the one final annual review
+    of a campaign launched before schedules."""
+    attempt: int
+    unit_id: str
+    held_on: date
+    score: float
+    passed: bool
+    scored: bool
+    """False: the unit had no score for it (it counts as not passed)."""
+
+
+class AssessmentKindCount(View):
+    kind: str
+    rounds: int
+    """Distinct rounds (or milestones) held."""
+    judged: int
+    passed: int
+
+
+class AssessmentList(View):
+    campaign: str
+    names: dict[str, str]
+    kinds: list[AssessmentKindCount]
+    assessments: list[AssessmentRow]

@@ -130,6 +130,7 @@ async def rehearse(
         async with ctx.reading() as conn:
             counts = await campaign_counts(conn, cid)
             answered = await answers(conn, cid)
+            held = views.by_kind(await views.assessments_held(conn, cid))
             trail = await views.audit_trail(conn, cid)
     finally:
         await env.shutdown()
@@ -145,6 +146,7 @@ async def rehearse(
         "silent_units": silent,
         **counts,
         "answers": answered,
+        "assessments_by_kind": {k.kind: k.model_dump(exclude={"kind"}) for k in held},
         "engine": {**result.cost.add(sim_cost).model_dump(), "wall_seconds": round(time.monotonic() - started, 2)},
         "campaign_engine": result.cost.model_dump(),
         "simulation_engine": sim_cost.model_dump(),

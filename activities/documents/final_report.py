@@ -68,6 +68,13 @@ def layout(report: FinalReport) -> Document:
             if report.commendation
             else "本次不推荐参评“楚天杯”的单位。"
         ),
+        *body(
+            *(
+                [f"推荐以下{len(report.people)}名同志参评“楚天杯”先进个人：", *report.people]
+                if report.people
+                else ["本次不推荐参评“楚天杯”的个人。"]
+            )
+        ),
         section(5, "纳入长效管理事项"),
         *carried(report),
         *body("特此报告。"),  # the text's last line: the 署名 never stands on a page of its own

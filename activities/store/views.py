@@ -28,11 +28,21 @@ from activities.paperwork import (
 from activities.store import deliveries as ledger
 from activities.store.audit import payload_of
 from activities.store.scores import EVALUATION_KIND, current
-from activities.store.tables import assessment_scores, audit_events, campaigns, documents, inbox, rectification_orders
+from activities.store.tables import (
+    assessment_scores,
+    assessments,
+    audit_events,
+    campaigns,
+    documents,
+    inbox,
+    rectification_orders,
+)
 from models.delivery import DeliveryStatus
 from models.rectification import OrderState
 from models.time import CST
 from models.views import (
+    AssessmentKindCount,
+    AssessmentRow,
     AuditLine,
     BulletinPaper,
     CampaignHead,
@@ -252,3 +262,39 @@ async def audit_keys(conn: AsyncConnection, campaign_id: str) -> list[tuple[str,
     t = audit_events
     q = select(t.c.event_key, t.c.kind, t.c.workflow_id, t.c.run_id).where(t.c.campaign_id == campaign_id)
     return [(r[0], r[1], r[2], r[3]) for r in (await conn.execute(q)).all()]
+
+
+async def assessments_held(conn: AsyncConnection, campaign_id: str, *, kind: str | None = None) -> list[AssessmentRow]:
+    """Every unit judged in every assessment, in the order held."""
+    t = assessments
+    q = select(t).where(t.c.campaign_id == campaign_id).order_by(t.c.plan_time, t.c.kind, t.c.unit_id, t.c.attempt)
+    if kind is not None:
+        q = q.where(t.c.kind == kind)
+    return [
+        AssessmentRow(
+            kind=r["kind"],
+            round=r["milestone"],
+            attempt=r["attempt"],
+            unit_id=r["unit_id"],
+            held_on=r["plan_time"].astimezone(CST).date(),
+            score=r["score"],
+            passed=r["passed"],
+            scored=bool((r["detail"] or {}).get("scored", True)),
+        )
+        for r in (await conn.execute(q)).mappings()
+    ]
+
+
+def by_kind(rows: Sequence[AssessmentRow]) -> list[AssessmentKindCount]:
+    """Per kind, in the plan's order (日常督导, 拉练检查, 年度总评, 达标验收): rounds held, units judged, passed."""
+    order = ("routine", "field_inspection", "annual_review", "acceptance")
+    kinds = sorted({r.kind for r in rows}, key=lambda k: (order.index(k) if k in order else len(order), k))
+    return [
+        AssessmentKindCount(
+            kind=k,
+            rounds=len({(r.round, r.attempt) for r in rows if r.kind == k}),
+            judged=sum(1 for r in rows if r.kind == k),
+            passed=sum(1 for r in rows if r.kind == k and r.passed),
+        )
+        for k in kinds
+    ]
