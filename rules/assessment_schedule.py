@@ -68,12 +68,14 @@ def sheet_rounds(sheet: ScoreSheet, plan: Plan, calendar: WorkCalendar) -> list[
     if sheet.every is None or sheet.kind == AssessmentKind.acceptance:
         return out
     for ps, pe in _periods(sheet.every, first, last):
-        if sheet.day is not None:
-            on = calendar.on_or_after(date(pe.year, pe.month, sheet.day))
-        else:
-            on = calendar.shift(pe + timedelta(days=1), -1)  # the period's last working day
+        # A period the plan ends in (2022's review of a plan ending in March) is held by its end.
+        end = min(pe, last)
+        closing = calendar.shift(end + timedelta(days=1), -1)  # the last working day by `end`
+        on = calendar.on_or_after(date(pe.year, pe.month, sheet.day)) if sheet.day is not None else closing
+        if on > end:
+            on = closing
         since = max(ps, first)
-        if since <= on <= last:
+        if since <= on:
             out.append(
                 Occasion(
                     kind=sheet.kind,

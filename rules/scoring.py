@@ -71,7 +71,7 @@ def points_problem(sheet: ScoreSheet, criterion_id: str, points: float) -> str |
 
 
 def date_problem(sheet: ScoreSheet, on: date) -> str | None:
-    if sheet.kind == AssessmentKind.field_inspection and on not in sheet.dates:
+    if sheet.kind == AssessmentKind.field_inspection and sheet.dates and on not in sheet.dates:
         dates = "、".join(d.isoformat() for d in sheet.dates)
         return f"评分日期 {on.isoformat()} 不是拉练检查日（{dates}）"
     return None

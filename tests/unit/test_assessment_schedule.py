@@ -136,3 +136,20 @@ def test_a_book_without_schedules_keeps_the_hash_it_had_before_them(book: ScoreB
             del s[k]
     assert bare.digest() == content_hash(data)
     assert book.digest() != bare.digest()  # a schedule is part of what a score was entered against
+
+
+def test_a_period_the_plan_ends_in_is_held_by_the_plans_end(
+    book: ScoreBook, plan: Plan, calendar: cal.WorkCalendar
+) -> None:
+    short = plan.model_copy(
+        update={
+            "phases": tuple(
+                p.model_copy(update={"end": date(2022, 7, 31)}) if p.name.value == "evaluation" else p
+                for p in plan.phases
+            )
+        }
+    )
+    rounds = [(o.round, o.on.isoformat()) for o in sheet_rounds(book.sheet("annual_review"), short, calendar)]
+    assert rounds == [("2021", "2021-12-31"), ("2022", "2022-07-29")]  # 07-31 is a Sunday
+    routine = sheet_rounds(book.sheet("routine"), short, calendar)
+    assert routine[-1].round == "2022-07" and routine[-1].on == date(2022, 7, 20)
