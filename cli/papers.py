@@ -275,6 +275,8 @@ def evaluation(
     for m, ids in ev.standards.items():
         out.print(f"meets {m}: {len(ids)} of {len(ev.towns)}", markup=False)
     out.print(f"楚天杯 recommended: {'、'.join(names[u] for u in ev.commended) or 'none'}", markup=False)
+    people = [f"{n.person}（{n.unit_id}{n.title}）" for n in record.nominees]
+    out.print(f"楚天杯 individuals nominated: {'、'.join(people) or 'none'}", markup=False)
     out.print(f"laggards (后进): {'、'.join(names[x.unit_id] for x in ev.laggards) or 'none'}", markup=False)
     for item in ev.long_term:
         out.print(

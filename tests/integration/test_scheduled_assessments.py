@@ -223,3 +223,9 @@ async def test_duban_assessments_list_shows_each_kind(rehearsal: Any, db_url: st
         assert line in r.stdout
     r = mini.duban("assessments", "nominate", cid, "east", "赵六", "--reason", "迟到", db_url=db_url, var_dir=tmp_path)
     assert r.returncode == 1 and "Traceback" not in r.stderr
+
+
+async def test_duban_evaluation_names_the_nominated_people(rehearsal: Any, db_url: str, tmp_path: Path) -> None:
+    r = mini.duban("evaluation", rehearsal["cid"], db_url=db_url, var_dir=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert "楚天杯 individuals nominated: 李明（west镇长）" in r.stdout
