@@ -75,8 +75,11 @@ def print_summary(summary: dict[str, Any]) -> None:
         ended = ", ".join(f"{v} {k}" for k, v in answered["orders"].items())
         t.add_row("orders ended", f"{ended} ({answered.get('orders_sent_back', 0)} sent back once or more)")
     eng = summary["engine"]
-    for k in ("workflows", "activities", "history_events", "continued_as_new"):
-        t.add_row(f"engine: {k}", str(eng[k]))
+    # Counted from every saved history (before: from what the workflow trees reported, which
+    # left the detached 责令整改 workflows out).
+    for k in ("workflows", "runs", "activities", "history_events", "continued_as_new"):
+        if k in eng:
+            t.add_row(f"engine: {k}", str(eng[k]))
     t.add_row("wall time", f"{eng['wall_seconds']:.1f} s")
     out.print(t)
 
