@@ -17,7 +17,9 @@ from temporalio.client import WorkflowHistory
 COST_KEYS = ("workflows", "runs", "activities", "history_events", "continued_as_new")
 
 
-def engine_cost(histories: Iterable[WorkflowHistory], *, where: Callable[[str], bool] = lambda _: True) -> dict[str, int]:
+def engine_cost(
+    histories: Iterable[WorkflowHistory], *, where: Callable[[str], bool] = lambda _: True
+) -> dict[str, int]:
     """Workflows (distinct ids), runs (continue-as-new starts another), activities scheduled and
     history events of the histories whose workflow id `where` admits."""
     ids: set[str] = set()

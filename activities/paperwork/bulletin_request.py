@@ -70,13 +70,12 @@ async def file_bulletin_on_request(conn: AsyncConnection, campaign_id: str, mont
         return False
     # CPU-bound (about a second for a county): off the event loop.
     files, sheet = await asyncio.to_thread(render_papers, record)
-    stamp = {"plan_time": row.plan_time, "server_time": row.server_time}
-    hashes = {
-        "bulletin": await documents.store(
-            conn, campaign_id=campaign_id, kind="bulletin", ref=ref, files=dict(files), **stamp
-        ),
-        "ledger": await documents.store(conn, campaign_id=campaign_id, kind="ledger", ref=ref, files={"xlsx": sheet}, **stamp),
-    }  # fmt: skip
+    hashes = {}
+    for kind, filed in (("bulletin", dict(files)), ("ledger", {"xlsx": sheet})):
+        hashes[kind] = await documents.store(
+            conn, campaign_id=campaign_id, kind=kind, ref=ref, files=filed,
+            plan_time=row.plan_time, server_time=row.server_time,
+        )  # fmt: skip
     # The body names the files' hashes as a bulletin filed at publication does, so every reader
     # (`duban bulletin --json`, the checked read-back) sees one shape.
     await conn.execute(update(bulletins).where(bulletins.c.id == row.id).values(body={**row.body, "documents": hashes}))
