@@ -56,7 +56,8 @@ async def _chain_row(engine: AsyncEngine, cid: str) -> dict[str, Any]:
 
 async def _body(engine: AsyncEngine, cid: str) -> dict[str, Any]:
     async with engine.connect() as conn:
-        body: dict[str, Any] = await conn.scalar(select(bulletins.c.body).where(bulletins.c.campaign_id == cid))
+        body = await conn.scalar(select(bulletins.c.body).where(bulletins.c.campaign_id == cid))
+    assert isinstance(body, dict)
     return body
 
 
