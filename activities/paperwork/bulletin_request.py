@@ -32,7 +32,7 @@ def bulletin_key(campaign_id: str, month: date) -> str:
 
 def document_input(bulletin: Bulletin, ledger: Ledger) -> dict[str, Any]:
     """What the audit row records in place of the files' hashes: both documents' whole input."""
-    return {"bulletin": bulletin.model_dump(mode="json"), "ledger": ledger.model_dump(mode="json")}
+    return {"bulletin": bulletin.model_dump(mode="json"), "ledger": pack_ledger(ledger)}
 
 
 def render_papers(record: dict[str, Any]) -> tuple[RenderedSet, RenderedFile]:
@@ -40,8 +40,45 @@ def render_papers(record: dict[str, Any]) -> tuple[RenderedSet, RenderedFile]:
     doc = record["document"]
     return (
         render_bulletin(Bulletin.model_validate(doc["bulletin"])),
-        render_ledger_xlsx(Ledger.model_validate(doc["ledger"])),
+        render_ledger_xlsx(unpack_ledger(doc["ledger"])),
     )
+
+
+def pack_ledger(ledger: Ledger) -> dict[str, Any]:
+    """The 台账's input as a table: a county's is every obligation each month (707 rows), and as
+    one JSON object per row it was three quarters of a rehearsal's whole audit chain. Columns
+    once; text columns as indexes into one list of distinct strings (a task's title and lead
+    recur in every town); obligation ids without the campaign's id, which every one begins with."""
+    data = ledger.model_dump(mode="json")
+    rows: list[dict[str, Any]] = data.pop("rows")
+    prefix = f"{ledger.campaign_id}/"
+    if not all(r["obligation_id"].startswith(prefix) for r in rows):
+        prefix = ""
+    columns = list(rows[0]) if rows else []
+    text = [c for c in columns if all(r[c] is None or isinstance(r[c], str) for r in rows)]
+    strings: dict[str, int] = {}
+
+    def cell(column: str, v: Any) -> Any:
+        if column not in text or v is None:
+            return v
+        if column == "obligation_id":
+            v = v[len(prefix) :]
+        return strings.setdefault(v, len(strings))
+
+    table = [[cell(c, r[c]) for c in columns] for r in rows]
+    return {**data, "id_prefix": prefix, "columns": columns, "text": text, "strings": list(strings), "rows": table}
+
+
+def unpack_ledger(packed: dict[str, Any]) -> Ledger:
+    data = dict(packed)
+    prefix, columns, strings = data.pop("id_prefix"), data.pop("columns"), data.pop("strings")
+    text = set(data.pop("text"))
+    rows = []
+    for values in data.pop("rows"):
+        row = {c: strings[v] if c in text and v is not None else v for c, v in zip(columns, values, strict=True)}
+        row["obligation_id"] = prefix + row["obligation_id"]
+        rows.append(row)
+    return Ledger.model_validate({**data, "rows": rows})
 
 
 async def file_bulletin_on_request(conn: AsyncConnection, campaign_id: str, month: date) -> bool:
