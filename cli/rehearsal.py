@@ -77,8 +77,11 @@ def print_summary(summary: dict[str, Any]) -> None:
     for kind, k in (summary.get("assessments_by_kind") or {}).items():
         t.add_row(f"assessments: {kind}", f"{k['judged']} in {k['rounds']} rounds, {k['passed']} passed")
     eng = summary["engine"]
-    for k in ("workflows", "activities", "history_events", "continued_as_new"):
-        t.add_row(f"engine: {k}", str(eng[k]))
+    # Counted from every saved history (before: from what the workflow trees reported, which
+    # left the detached 责令整改 workflows out).
+    for k in ("workflows", "runs", "activities", "history_events", "continued_as_new"):
+        if k in eng:
+            t.add_row(f"engine: {k}", str(eng[k]))
     t.add_row("wall time", f"{eng['wall_seconds']:.1f} s")
     out.print(t)
 

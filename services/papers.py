@@ -11,6 +11,7 @@ from contextlib import asynccontextmanager
 from datetime import date
 
 from activities.paperwork import ChecksumMismatch, PaperNotFound, UnknownCampaign, notice_by_code
+from activities.paperwork.bulletin_request import file_bulletin_on_request
 from activities.paperwork.on_request import file_on_request
 from activities.store import views
 from models.delivery import DeliveryStatus
@@ -53,8 +54,13 @@ async def notice(ctx: Services, *, code: str, campaign: str | None = None) -> No
 
 async def bulletin(ctx: Services, *, campaign: str, month: date) -> BulletinPaper:
     """A month's 通报 as published, with its checked files."""
+    first = month.replace(day=1)
     async with _papers():
-        return await ctx.read(views.bulletin_paper, campaign, month.replace(day=1))
+        async with ctx.writing() as conn:
+            # A rehearsal leaves its bulletins' papers for the first request, as its notices':
+            # rendered from the document input on the audit chain, stored once, read back checked.
+            await file_bulletin_on_request(conn, campaign, first)
+        return await ctx.read(views.bulletin_paper, campaign, first)
 
 
 async def deliveries(ctx: Services, *, campaign: str, status: DeliveryStatus | None = None) -> DeliveryLedger:

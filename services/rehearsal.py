@@ -19,6 +19,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from activities import codec, history, servers
 from activities.campaign.common import campaign_counts
+from activities.history_cost import engine_cost, is_rectification
 from activities.store import views
 from activities.store.answers import answers
 from models.assessment import ScoreBook
@@ -147,7 +148,11 @@ async def rehearse(
         **counts,
         "answers": answered,
         "assessments_by_kind": {k.kind: k.model_dump(exclude={"kind"}) for k in held},
-        "engine": {**result.cost.add(sim_cost).model_dump(), "wall_seconds": round(time.monotonic() - started, 2)},
+        # The engine's true cost, counted from every history (the detached 责令整改 workflows too);
+        # `engine_reported` is what the workflow trees sum up themselves, as `engine` said before.
+        "engine": {**engine_cost(histories), "wall_seconds": round(time.monotonic() - started, 2)},
+        "engine_reported": result.cost.add(sim_cost).model_dump(),
+        "rectification_engine": engine_cost(histories, where=is_rectification),
         "campaign_engine": result.cost.model_dump(),
         "simulation_engine": sim_cost.model_dump(),
         "histories": len(histories),

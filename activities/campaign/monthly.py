@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import time
 from datetime import date
+from typing import Any
 
 import structlog
 from sqlalchemy import select
@@ -18,9 +19,11 @@ from activities.campaign.common import Base
 from activities.campaign.order_rounds import OrderDraft, prior_orders, write_order
 from activities.delivery import InboxItem, write_inbox
 from activities.documents import render_bulletin, render_ledger_xlsx
+from activities.paperwork import bulletin_request
 from activities.rectification import monthly_orders, unresolved_orders
 from activities.store import audit, documents
 from activities.store.tables import bulletins, rectification_orders
+from models.documents import Bulletin, Ledger
 from models.obligation import ObligationState
 from models.payloads import Act, MonthlyResult, MonthlyRun
 from models.reconciliation import ObligationRecord
@@ -38,7 +41,9 @@ class Monthly(Base):
     async def monthly_cycle(self, inp: MonthlyRun) -> MonthlyResult:
         """月度对账 (reconcile every obligation as of today) → 通报 (the month's bulletin: its JSON
         body, DOCX + PDF and the 台账 workbook, all stored) → 责令整改 (an order for each unit with
-        too many overdue obligations), in one transaction."""
+        too many overdue obligations), in one transaction. In a rehearsal (`papers_on_request`)
+        the audit row records both documents' input and their files wait for the first request
+        (`paperwork.bulletin_request`): about 1.3 s of rendering a month, off the campaign's path."""
         prov = inp.provenance
         cid = prov.campaign_id
         as_of = inp.plan_time.astimezone(CST).date()
@@ -105,19 +110,16 @@ class Monthly(Base):
             doc = paperwork.bulletin_document(facts, rec, orders, month=inp.month, issued=as_of)
             ledger = paperwork.ledger_document(facts, recs, rec)
             began = time.perf_counter()
-            files = await asyncio.to_thread(render_bulletin, doc)
-            sheet = await asyncio.to_thread(render_ledger_xlsx, ledger)
+            filed: dict[str, Any]
+            if self.papers_on_request:
+                # Nobody is sent a rehearsal's bulletin: its papers wait for `duban bulletin`
+                # (paperwork.bulletin_request), rendered from the input the chain records here.
+                hashes: dict[str, dict[str, str]] = {}
+                filed = {"document": bulletin_request.document_input(doc, ledger)}
+            else:
+                hashes = await self._file(conn, inp, doc, ledger)
+                filed = {"documents": hashes}
             rendered_ms = round(1000 * (time.perf_counter() - began))
-            stamp = {"plan_time": inp.plan_time, "server_time": inp.server_time}
-            hashes = {
-                "bulletin": await documents.store(
-                    conn, campaign_id=cid, kind="bulletin", ref=inp.month.strftime("%Y-%m"), files=dict(files), **stamp
-                ),
-                "ledger": await documents.store(
-                    conn, campaign_id=cid, kind="ledger", ref=inp.month.strftime("%Y-%m"), files={"xlsx": sheet},
-                    **stamp,
-                ),
-            }  # fmt: skip
             body = paperwork.bulletin_body(rec, orders, month=inp.month, doc=doc, hashes=hashes)
             # The rectification workflows' own view of what is still open, by workflow id.
             body["unresolved_orders"] = await unresolved_orders(conn, cid, before=inp.plan_time)
@@ -128,7 +130,7 @@ class Monthly(Base):
                 0,
                 audit.event(
                     inp,
-                    key=f"{cid}#bulletin#{month}",
+                    key=bulletin_request.bulletin_key(cid, inp.month),
                     kind="bulletin",
                     actor="office",
                     payload={
@@ -137,7 +139,7 @@ class Monthly(Base):
                         "units": len(per),
                         "commended": list(rec.commended),
                         "totals": rec.totals.model_dump(),
-                        "documents": hashes,
+                        **filed,
                     },
                 ),
             )
@@ -147,6 +149,18 @@ class Monthly(Base):
         return MonthlyResult(
             bulletin=True, rectification_orders=len(issued), orders=issued, open_obligations=open_obligations(recs)
         )
+
+    @staticmethod
+    async def _file(conn: AsyncConnection, inp: MonthlyRun, doc: Bulletin, ledger: Ledger) -> dict[str, dict[str, str]]:
+        """Render the 通报 (DOCX + PDF) and the 台账 (XLSX) and store them; their SHA-256 by document."""
+        cid, ref = inp.provenance.campaign_id, inp.month.strftime("%Y-%m")
+        files = await asyncio.to_thread(render_bulletin, doc)
+        sheet = await asyncio.to_thread(render_ledger_xlsx, ledger)
+        at = audit.times(inp)
+        return {
+            "bulletin": await documents.store(conn, campaign_id=cid, kind="bulletin", ref=ref, files=dict(files), **at),
+            "ledger": await documents.store(conn, campaign_id=cid, kind="ledger", ref=ref, files={"xlsx": sheet}, **at),
+        }
 
     async def _orders_per_unit(
         self,

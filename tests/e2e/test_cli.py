@@ -386,6 +386,12 @@ def test_demo_rehearses_a_campaign_reproducibly(duban: Duban, tmp_path: Path) ->
         for k in ("workflows", "activities", "history_events"):
             assert type(summary["engine"][k]) is int and summary["engine"][k] > 0, (k, summary["engine"])
         assert isinstance(summary["engine"]["wall_seconds"], int | float)
+        # The engine's true cost: every saved history counted, the detached 责令整改 workflows
+        # too, which the workflow trees' own sum (`engine_reported`) leaves out.
+        eng, reported, orders = summary["engine"], summary["engine_reported"], summary["rectification_engine"]
+        assert eng["runs"] == summary["histories"] == eng["workflows"] + eng["continued_as_new"]
+        assert eng["workflows"] == reported["workflows"] + orders["workflows"]
+        assert eng["activities"] >= reported["activities"]
 
         # mini-plan: 3 tasks for 2 towns plus the 3 lead agencies; one town never answers (--silent 1)
         assert summary["obligations"] == 9
