@@ -10,6 +10,7 @@ from cli import (
     audit,
     calendar,
     campaign,
+    convener,
     db,
     obligations,
     papers,
@@ -41,7 +42,13 @@ def build() -> typer.Typer:
         *(papers.bulletin, papers.evaluation, web.web),
     ):
         app.command()(command)
-    for sub, name in ((scores.app, "scores"), (rules.app, "rules"), (rectify.app, "rectify"), (users.app, "users")):
+    for sub, name in (
+        (scores.app, "scores"),
+        (rules.app, "rules"),
+        (rectify.app, "rectify"),
+        (users.app, "users"),
+        (convener.app, "convener"),
+    ):
         app.add_typer(sub, name=name)
     app.add_typer(assessments.app, name="assessments")
     return app

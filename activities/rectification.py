@@ -220,6 +220,8 @@ class RectificationActivities:
                     payload["reason"] = inp.reason
                 if inp.actions:
                     payload["actions"] = [a.key for a in inp.actions]
+                if inp.level is not None:
+                    payload["level"] = inp.level
                 payload.update(audit.who(inp.account, inp.role))
                 events.append(
                     audit.event(

@@ -35,6 +35,25 @@ class ConvenerEscalation(BaseModel):
     answers: list[Answer] = []
 
 
+class ConvenerOrder(BaseModel):
+    """One 责令整改 order whose escalation reached the convener, with the latest such escalation."""
+
+    model_config = ConfigDict(frozen=True)
+
+    order_id: str
+    """Its workflow's id (`CAMPAIGN/rectify/…`), what `duban convener instruct` and the form take."""
+    unit_id: str
+    title: str
+    due: date
+    """The due date of its current round."""
+    state: str
+    round: int
+    level: int
+    escalated_at: datetime
+    message: str
+    answers: list[Answer] = []
+
+
 class ConvenerPage(BaseModel):
     model_config = ConfigDict(frozen=True)
 
@@ -42,3 +61,5 @@ class ConvenerPage(BaseModel):
     convener: str
     """The plan's convener unit (召集人)."""
     items: list[ConvenerEscalation]
+    orders: list[ConvenerOrder] = []
+    """Rectification orders whose escalation reached the convener."""

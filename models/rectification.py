@@ -152,6 +152,23 @@ class ReviewRectification(_Model):
         return self
 
 
+class InstructRectification(_Model):
+    """批示: the convener (`unit_id`, the plan's 召集人) answers an escalation of the order that
+    reached it, in `text`; recorded on the chain and sent to the unit's and the office's inbox."""
+
+    unit_id: str
+    text: str = Field(min_length=1, max_length=4000)
+    account: str | None = Field(default=None, max_length=100)
+    """Who answers for the convener, as the door proved it."""
+    role: str | None = Field(default=None, max_length=20)
+
+    @model_validator(mode="after")
+    def _said(self) -> InstructRectification:
+        if not self.text.strip():
+            raise ValueError("批示内容不能为空")
+        return self
+
+
 class RectificationView(_Model):
     key: str
     workflow_id: str

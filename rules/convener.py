@@ -7,6 +7,9 @@ from models.ruleset import ActionKind, Role, RuleSet
 
 INSTRUCTED = "escalation.answered"
 """The audit kind of a convener's 批示 (the unit workflow records it; the mirror delivers it)."""
+ORDER_ANSWERED_STEP = "answered"
+"""The rectification step of a 批示 on an order (its audit kind: `rectification.answered`)."""
+ORDER_INSTRUCTED = f"rectification.{ORDER_ANSWERED_STEP}"
 
 
 def convener_level(ruleset: RuleSet) -> int | None:
@@ -19,7 +22,8 @@ def convener_level(ruleset: RuleSet) -> int | None:
 
 
 def not_answerable(ruleset: RuleSet, obligation_id: str, escalation_level: int) -> str | None:
-    """Why the convener may not answer this obligation's escalation now, or None."""
+    """Why the convener may not answer this obligation's (or rectification order's) escalation
+    now, or None."""
     level = convener_level(ruleset)
     if level is None:
         return "the campaign's rule set escalates nothing to the convener: there is nothing to answer"

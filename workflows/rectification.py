@@ -57,6 +57,7 @@ from workflows.common import (
     refuse,
 )
 from workflows.dispatch import poke, pushes
+from workflows.rectification_answers import OrderAnswers
 
 FACTS_PATCH = "rectification-facts-per-firing"
 """Each follow-up firing of a batch sees the facts the earlier ones left (histories before: per batch)."""
@@ -65,7 +66,10 @@ LAST_LOOK_PATCH = "rectification-last-look"
 
 
 @workflow.defn
-class RectificationWorkflow:
+class RectificationWorkflow(OrderAnswers):
+    """An order's loop, its unit's 整改报告 and the office's review; the convener's 批示 is
+    `OrderAnswers`'."""
+
     def __init__(self) -> None:
         self._ctx: CampaignContext | None = None
         self._order: RectificationOrder | None = None
@@ -188,9 +192,10 @@ class RectificationWorkflow:
         notices: Sequence[OrderNotice] = (),
         plan_time: datetime | None = None,
         who: tuple[str | None, str | None] = (None, None),
+        level: int | None = None,
     ) -> None:
         """Mirror the order's state and record the step (and its follow-ups) in one activity;
-        `who`: the account and role an Update carried."""
+        `who`: the account and role an Update carried; `level`: the one a 批示 answered."""
         assert self._ctx is not None and self._order is not None and self._p is not None
         ctx, p = self._ctx, self._p
         p.seq += 1
@@ -219,6 +224,7 @@ class RectificationWorkflow:
                 server_time=ctx.clock.server_time(when),
                 account=who[0],
                 role=who[1],
+                level=level,
             ),
             **DB_ACTIVITY,
         )

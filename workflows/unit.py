@@ -28,6 +28,7 @@ from models.payloads import (
 )
 from models.ruleset import ActionKind
 from models.time import at
+from rules.convener import INSTRUCTED
 from rules.engine import Firing, took
 from rules.rectification import order_from_action, order_from_round
 from rules.rounds import order_rounds
@@ -53,6 +54,8 @@ MIRROR_DEBOUNCE_PLAN = timedelta(minutes=5)
 
 RULE_ORDERS_PATCH = "rule-orders"
 """Histories from before rules' rectification orders had workflows of their own."""
+INSTRUCT_PUSH_PATCH = "instruct-push"
+"""A mirrored 批示 pokes the dispatch loop (its pushes were queued by the mirror)."""
 
 
 def _done(o: Obligation) -> bool:
@@ -246,3 +249,7 @@ class UnitWorkflow(UnitUpdates):
             Act.mirror, MirrorBatch(provenance=provenance(ctx), changes=changes), **DB_ACTIVITY
         )
         self._activities += 1
+        # A 批示 mirrored queued its pushes to the unit and the office: the loop sends them now,
+        # not at its next look (histories from before sent nothing, and poked nobody).
+        if ctx.push and any(c.event == INSTRUCTED for c in changes) and workflow.patched(INSTRUCT_PUSH_PATCH):
+            await poke(ctx)

@@ -3,6 +3,7 @@ its units, their changes mirrored, closed with its counts."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import date
 from typing import Any
 
@@ -32,9 +33,15 @@ from rules.obligations import expand, graced
 log = structlog.get_logger()
 
 
-async def _instruction_to_inboxes(conn: AsyncConnection, campaign_id: str, c: StateChange) -> None:
+async def _instruction_to_inboxes(
+    conn: AsyncConnection,
+    campaign_id: str,
+    c: StateChange,
+    push: Callable[[AsyncConnection, InboxItem], Awaitable[Any]],
+) -> None:
     """The convener's 批示 in the inbox of each unit the workflow named (the obligation's unit and
-    the office), once per change and recipient: a retried mirror writes nothing twice."""
+    the office), and queued for their channels (e-mail, webhook, group robots), once per change and
+    recipient: a retried mirror writes nothing twice, and pushes only what it wrote."""
     title = (await conn.execute(select(obligations.c.title).where(obligations.c.id == c.obligation_id))).scalar()
     for recipient in c.detail.get("to", []):
         item = InboxItem(
@@ -49,7 +56,8 @@ async def _instruction_to_inboxes(conn: AsyncConnection, campaign_id: str, c: St
             obligation_id=c.obligation_id,
             level=int(c.detail.get("level", 0)),
         )
-        await write_inbox(conn, item)
+        if await write_inbox(conn, item):
+            await push(conn, item)
 
 
 class Lifecycle(Base):
@@ -172,7 +180,7 @@ class Lifecycle(Base):
                     values["evidence"] = obligations.c.evidence + c.detail["evidence"]
                 await conn.execute(update(obligations).where(obligations.c.id == c.obligation_id).values(**values))
                 if c.event == INSTRUCTED:
-                    await _instruction_to_inboxes(conn, inp.provenance.campaign_id, c)
+                    await _instruction_to_inboxes(conn, inp.provenance.campaign_id, c, self._push)
             await audit.append(
                 conn,
                 inp.provenance,

@@ -1,6 +1,7 @@
 """The read side of the convener's page: the escalations whose recipient was the campaign's
 convener (inbox rows the rules wrote), each obligation once with its latest such escalation, and
-the convener's answers (批示) from the audit chain."""
+the convener's answers (批示) from the audit chain; the rectification orders likewise
+(`activities.store.convener_orders`)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import json
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from activities.store import convener_orders as orders
 from activities.store.tables import audit_events, campaigns, inbox, obligations
 from models.convener import Answer, ConvenerEscalation, ConvenerPage
 from rules.convener import INSTRUCTED
@@ -85,4 +87,17 @@ async def convener_page(conn: AsyncConnection, campaign_id: str) -> ConvenerPage
         )
         for r in rows
     ]
-    return ConvenerPage(campaign=campaign_id, convener=convener, items=items)
+    return ConvenerPage(
+        campaign=campaign_id,
+        convener=convener,
+        items=items,
+        orders=await orders.convener_orders(conn, campaign_id, convener),
+    )
+
+
+async def order_escalated_to_convener(conn: AsyncConnection, campaign_id: str, workflow_id: str) -> str | None:
+    """The convener unit, if an escalation of this rectification order reached it; else None."""
+    convener = await convener_of(conn, campaign_id)
+    if convener is None or not await orders.order_escalated_to_convener(conn, campaign_id, workflow_id, convener):
+        return None
+    return convener

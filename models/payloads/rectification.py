@@ -58,6 +58,8 @@ class RectificationStep(Payload):
     account: str | None = None
     """The account that acted for `actor` (a report's unit, the reviewing office), if an Update did."""
     role: str | None = None
+    level: int | None = None
+    """A convener's 批示: the escalation level it answered (None for every other step)."""
 
 
 class DispatchTally(Payload):

@@ -67,6 +67,7 @@ ROUTES = {
     ("POST", "/act/rectify-review/{order:path}"): "office-write",
     ("GET", "/c/{campaign}/convener"): "readers",
     ("POST", "/act/instruct/{obligation:path}"): "convener-write",
+    ("POST", "/act/instruct-order/{order:path}"): "convener-write",
     ("GET", "/launch"): "office-page",
     ("POST", "/launch"): "office-write",
     ("GET", "/c/{campaign}/scores"): "office-page",
@@ -80,6 +81,7 @@ FORMS = {
     "/act/rectify-report/": {"text": "x"},
     "/act/rectify-review/": {"accept": "accept"},
     "/act/instruct/": {"text": "x"},
+    "/act/instruct-order/": {"text": "x"},
     "/launch": {"ruleset": ""},
 }
 FILES = {"/launch": {"plan": ("p.yaml", b"id: x")}, "/scores": {"workbook": ("s.xlsx", b"PK")}}
