@@ -71,7 +71,7 @@ async def test_the_convener_answers_an_obligation_and_an_order_and_both_are_push
     contacts = ContactBook(
         region="测试县",
         units={
-            u: Contact(email=f"{u}@county.test", webhook=f"{hooks.url}/ok", webhook_secret_env=SECRET_ENV)  # type: ignore[arg-type]
+            u: Contact(email=f"{u}@county.test", webhook=f"{hooks.url}/ok", webhook_secret_env=SECRET_ENV)
             for u in ("west", "office")
         },
     )
@@ -121,7 +121,8 @@ async def test_the_convener_answers_an_obligation_and_an_order_and_both_are_push
             told = (
                 await conn.execute(
                     select(inbox.c.idempotency_key, inbox.c.recipient, inbox.c.body).where(
-                        inbox.c.campaign_id == cid, inbox.c.body.in_(["请西镇三日内报送整改方案", "请西镇主要负责人约谈"])
+                        inbox.c.campaign_id == cid,
+                        inbox.c.body.in_(["请西镇三日内报送整改方案", "请西镇主要负责人约谈"]),
                     )
                 )
             ).all()
