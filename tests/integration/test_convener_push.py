@@ -22,6 +22,7 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 import activities
+from activities import history
 from activities.campaign import CampaignActivities
 from activities.config import Settings
 from activities.delivery import Outbox
@@ -33,6 +34,7 @@ from models.contacts import Contact, ContactBook
 from models.rectification import InstructRectification
 from services import convener
 from services.actors import Actor
+from services.audit import verify_campaign
 from services.context import Services
 from services.errors import NotFound
 from services.plans import load_plan, prepare
@@ -135,6 +137,12 @@ async def test_the_convener_answers_an_obligation_and_an_order_and_both_are_push
                     )
                 )
             ).all()
+        # The record holds: the chain, and Temporal's histories (both answers, the refusal, the
+        # pokes) replayed and held against it.
+        histories = await history.collect(env.client, [cid])
+        async with engine.connect() as conn:
+            verdict = await verify_campaign(conn, cid, histories=histories)
+        assert verdict.ok, verdict.problems()
         await env.client.get_workflow_handle(cid).terminate("test done")
 
     # Each answer in the unit's and the office's inbox once, and pushed to each by e-mail and by
