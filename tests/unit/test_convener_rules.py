@@ -5,6 +5,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+from pydantic import ValidationError
+
+from models.rectification import InstructRectification
 from models.ruleset import RuleSet
 from rules.convener import convener_level, not_answerable
 from rules.loading import parse_ruleset
@@ -35,3 +39,13 @@ def test_a_rule_set_that_never_escalates_to_the_convener_answers_nothing() -> No
     assert convener_level(rs) is None
     why = not_answerable(rs, "c/rollout/west/T01-basic", 9)
     assert why is not None and "escalates nothing to the convener" in why
+
+
+def test_an_answer_to_an_order_has_text() -> None:
+    said = InstructRectification(unit_id="convener", text="请约谈", account="web:c", role="convener")
+    assert said.text == "请约谈"
+    for empty in ("", "   \n"):
+        with pytest.raises(ValidationError):
+            InstructRectification(unit_id="convener", text=empty)
+    with pytest.raises(ValidationError):
+        InstructRectification(unit_id="convener", text="x" * 4001)
