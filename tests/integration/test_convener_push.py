@@ -2,8 +2,9 @@
 pushes (time-skipping Temporal, PostgreSQL, the worker with an outbox), a real SMTP server and a
 real HTTP receiver on 127.0.0.1. Nobody answers, so an obligation's escalation and a 责令整改
 order's escalation both reach the convener; the convener answers each (the order through its own
-workflow), and the unit and the office each get the answer once by e-mail and once by signed
-webhook. The order's workflow refuses, on the record, an answer that is not the convener's."""
+workflow), and the unit and the office each get the answer once by e-mail, once by signed
+webhook and once by their group robot (钉钉 for the unit, 企业微信 for the office). The order's
+workflow refuses, on the record, an answer that is not the convener's; `audit verify` holds."""
 
 from __future__ import annotations
 
@@ -30,7 +31,8 @@ from activities.keepalive import KeepAlive
 from activities.sending import DeliveryActivities
 from activities.store import deliveries as ledger
 from activities.store.tables import audit_events, inbox
-from models.contacts import Contact, ContactBook
+from models.contacts import Contact, ContactBook, Robot
+from models.delivery import delivery_id
 from models.rectification import InstructRectification
 from services import convener
 from services.actors import Actor
@@ -39,7 +41,15 @@ from services.context import Services
 from services.errors import NotFound
 from services.plans import load_plan, prepare
 from tests.integration import mini
-from tests.integration.receivers import SECRET, SECRET_ENV, Hooks, Mailbox, settings_for
+from tests.integration.receivers import (
+    ROBOT_SECRET,
+    ROBOT_SECRET_ENV,
+    SECRET,
+    SECRET_ENV,
+    Hooks,
+    Mailbox,
+    settings_for,
+)
 from tests.integration.test_convener import with_convener
 from workflows import REHEARSAL_WORKFLOWS, WORKFLOWS, RectificationWorkflow, sandbox
 
@@ -64,6 +74,7 @@ async def test_the_convener_answers_an_obligation_and_an_order_and_both_are_push
     tmp_path: Path,
 ) -> None:
     monkeypatch.setenv(SECRET_ENV, SECRET)
+    monkeypatch.setenv(ROBOT_SECRET_ENV, ROBOT_SECRET)
     box, port = smtp
     cid = f"conv-push-{uuid.uuid4().hex[:8]}"
     plan = load_plan(mini.MINI_PLAN)
@@ -73,8 +84,16 @@ async def test_the_convener_answers_an_obligation_and_an_order_and_both_are_push
     contacts = ContactBook(
         region="测试县",
         units={
-            u: Contact(email=f"{u}@county.test", webhook=f"{hooks.url}/ok", webhook_secret_env=SECRET_ENV)
-            for u in ("west", "office")
+            u: Contact(
+                email=f"{u}@county.test",
+                webhook=f"{hooks.url}/ok",
+                webhook_secret_env=SECRET_ENV,
+                **{robot: Robot.model_validate({"url": f"{hooks.url}{path}", "secret_env": ROBOT_SECRET_ENV})},
+            )
+            for u, robot, path in (
+                ("west", "dingtalk", "/dingtalk/send?access_token=west"),
+                ("office", "wecom", "/wecom/send"),
+            )
         },
     )
     queue = str(uuid.uuid4())
@@ -154,13 +173,22 @@ async def test_the_convener_answers_an_obligation_and_an_order_and_both_are_push
         ("west", "请西镇主要负责人约谈"),
     ]
     for r in told:
-        for ch in ("email", "webhook"):
+        robot = "dingtalk" if r.recipient == "west" else "wecom"
+        for ch in ("email", "webhook", robot):
             key = f"{r.idempotency_key}#{ch}"
             assert rows[key]["status"] == "sent", (key, rows[key]["status"])
         [mail] = box.with_id(f"{r.idempotency_key}#email")
         assert mail["To"] == f"{r.recipient}@county.test" and r.body in mail.get_content()
         [(_, headers, body)] = hooks.with_id(f"{r.idempotency_key}#webhook")
         assert json.loads(body)["text"] == r.body and signed(headers, body)
+        # The group robot: its own format, its key or signature checked by the receiver (errcode 0).
+        robot_key = f"{r.idempotency_key}#{robot}"
+        [(path, _, body)] = hooks.with_id(robot_key)
+        assert (
+            path.startswith(f"/{robot}/send")
+            and r.body in json.loads(body)["markdown"]["text" if robot == "dingtalk" else "content"]
+        )
+        assert [a.get("errcode") for did, a in hooks.answers if did == delivery_id(robot_key)] == [0]
 
     answers = [json.loads(p) for k, _, p in chain if k == "rectification.answered"]
     assert [(a["text"], a["account"], a["role"], a["level"]) for a in answers] == [
