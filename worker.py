@@ -61,7 +61,8 @@ def build_worker(
         workflow_runner=sandbox() if settings.workflow_sandbox else UnsandboxedWorkflowRunner(),
         max_cached_workflows=settings.max_cached_workflows,
         interceptors=[KeepAlive(), LogContext(), *([metrics.interceptor()] if metrics else [])],
-        max_concurrent_activities=50,
+        max_concurrent_activities=settings.max_concurrent_activities,
+        max_concurrent_workflow_tasks=settings.max_concurrent_workflow_tasks,
         # Without it, shutdown() cancels activities at once: a send half done is then recorded
         # as "uncertain" and never re-sent, though it usually arrived. Let them finish instead.
         graceful_shutdown_timeout=timedelta(seconds=settings.graceful_shutdown_seconds),
@@ -82,7 +83,7 @@ async def run(settings: Settings | None = None) -> None:
         # A laptop's embedded database is brought up to date here for convenience; production
         # runs `duban db upgrade` as its own deployment step, before any worker starts.
         await until_up("PostgreSQL", lambda: upgrade(url), wait)
-    engine = make_engine(url)
+    engine = make_engine(url, pool_size=settings.db_pool_size, max_overflow=settings.db_max_overflow)
     install_sdk_runtime(settings)  # before the client: it takes the runtime that exports telemetry
     client = await until_up("Temporal", lambda: connect(settings), wait)
     structlog.get_logger().info("worker starting", task_queue=settings.task_queue, encrypted=bool(settings.codec_keys))

@@ -64,6 +64,13 @@ class Settings(BaseSettings):
         description="run workflow code in the SDK's sandbox (re-imported per run); off trades that guard for speed",
     )
     max_cached_workflows: int = Field(default=1000, ge=0, le=100_000, description="the worker's sticky cache")
+    # Swept in BENCHMARKS.md ("Settings swept"); the defaults are the ones chosen there.
+    max_concurrent_workflow_tasks: int = Field(
+        default=100, ge=2, le=10_000, description="workflow tasks a worker runs at once (the SDK's default)"
+    )
+    max_concurrent_activities: int = Field(default=50, ge=1, le=10_000, description="activities a worker runs at once")
+    db_pool_size: int = Field(default=5, ge=1, le=200, description="PostgreSQL connections kept open per process")
+    db_max_overflow: int = Field(default=5, ge=0, le=200, description="extra connections beyond the pool, closed after")
     rehearsal_papers: str = Field(
         default="on-request",
         pattern="^(on-request|at-issue)$",

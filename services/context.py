@@ -45,7 +45,11 @@ class Services:
     async def engine(self) -> AsyncEngine:
         """The database engine; the embedded PostgreSQL is started and migrated as `duban up` does."""
         if self._engine is None:
-            self._engine = make_engine(await migrate(self.settings))
+            self._engine = make_engine(
+                await migrate(self.settings),
+                pool_size=self.settings.db_pool_size,
+                max_overflow=self.settings.db_max_overflow,
+            )
         return self._engine
 
     @asynccontextmanager

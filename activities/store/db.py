@@ -12,8 +12,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
 
-def make_engine(url: str, *, pool_size: int = 5) -> AsyncEngine:
-    return create_async_engine(url, pool_size=pool_size, max_overflow=5, pool_pre_ping=True)
+def make_engine(url: str, *, pool_size: int = 5, max_overflow: int = 5) -> AsyncEngine:
+    return create_async_engine(url, pool_size=pool_size, max_overflow=max_overflow, pool_pre_ping=True)
 
 
 def alembic_config(url: str) -> Config:
