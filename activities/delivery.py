@@ -106,30 +106,35 @@ class InboxItem:
     """The deadline the message is about (the obligation's due date, a notice's reply-by date)."""
 
 
+def _inbox_row(item: InboxItem) -> dict[str, object]:
+    return {
+        "idempotency_key": item.key,
+        "campaign_id": item.campaign_id,
+        "recipient": item.recipient,
+        "kind": item.kind,
+        "obligation_id": item.obligation_id,
+        "rule_id": item.rule_id,
+        "level": item.level,
+        "title": item.title,
+        "body": item.body,
+        "plan_time": item.plan_time,
+        "server_time": item.server_time,
+    }
+
+
 async def write_inbox(conn: AsyncConnection, item: InboxItem) -> bool:
     """The item's in-app inbox row, once (its key is unique); whether it is new. Every action,
     notice, order and alert reaches a person through here; pushes follow with `Outbox.push`."""
-    new = (
-        await conn.execute(
-            insert(inbox)
-            .values(
-                idempotency_key=item.key,
-                campaign_id=item.campaign_id,
-                recipient=item.recipient,
-                kind=item.kind,
-                obligation_id=item.obligation_id,
-                rule_id=item.rule_id,
-                level=item.level,
-                title=item.title,
-                body=item.body,
-                plan_time=item.plan_time,
-                server_time=item.server_time,
-            )
-            .on_conflict_do_nothing()
-            .returning(inbox.c.id)
-        )
-    ).scalar()
-    return new is not None
+    return bool(await write_inboxes(conn, [item]))
+
+
+async def write_inboxes(conn: AsyncConnection, items: Sequence[InboxItem]) -> set[str]:
+    """Several items' inbox rows in one statement (one round trip), each once: the keys of those
+    that are new. A key already there (a retried batch) is left alone by its unique constraint."""
+    if not items:
+        return set()
+    stmt = insert(inbox).values([_inbox_row(i) for i in items]).on_conflict_do_nothing()
+    return set((await conn.execute(stmt.returning(inbox.c.idempotency_key))).scalars())
 
 
 class Outbox:

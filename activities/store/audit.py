@@ -195,8 +195,17 @@ async def append(conn: AsyncConnection, prov: Provenance, events: Sequence[Event
     if not events:
         return 0
     cid = prov.campaign_id
-    await conn.execute(insert(audit_heads).values(campaign_id=cid, seq=0, hash=GENESIS).on_conflict_do_nothing())
-    head = (await conn.execute(select(audit_heads).where(audit_heads.c.campaign_id == cid).with_for_update())).one()
+    # The head, made on first use and locked until the caller commits, in one round trip: the
+    # no-op update on conflict takes the row lock as SELECT … FOR UPDATE did, so appends to one
+    # campaign's chain still queue behind each other.
+    head = (
+        await conn.execute(
+            insert(audit_heads)
+            .values(campaign_id=cid, seq=0, hash=GENESIS)
+            .on_conflict_do_update(index_elements=["campaign_id"], set_={"seq": audit_heads.c.seq})
+            .returning(audit_heads.c.seq, audit_heads.c.hash)
+        )
+    ).one()
     keys = [e.key for e in events]
     seen = set(
         (
