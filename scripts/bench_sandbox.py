@@ -57,8 +57,9 @@ async def main() -> None:
             began = time.perf_counter()
             runner.prepare_workflow(defn)
             times.append(time.perf_counter() - began)
-        per[defn.name] = 1000 * statistics.median(times)
-        print(f"| {defn.name} | {per[defn.name]:.1f} |")
+        name = defn.name or cls.__name__
+        per[name] = 1000 * statistics.median(times)
+        print(f"| {name} | {per[name]:.1f} |")
     if args.histories:
         counts = runs_by_type(args.histories)
         total = sum(per.get(name, 0.0) * n for name, n in counts.items())
