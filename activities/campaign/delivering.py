@@ -49,7 +49,7 @@ class Delivering(Base):
         notices = {a.key: r for r in notice_rounds(inp.actions) for a in r.actions} if inp.per_unit else {}
         orders = {a.key: r for r in order_rounds(inp.actions) for a in r.actions} if inp.per_unit else {}
         # Every plain action's inbox row in one statement, its obligation's counters in one more,
-        # rather than two round trips per action (issue 16.2); each row is still written once,
+        # rather than two round trips per action (issue 16.1); each row is still written once,
         # its key unique, so a retried batch finds its rows there and counts them `already`.
         plain = {
             a.key: self._item(inp, a)
@@ -59,7 +59,9 @@ class Delivering(Base):
         reminded: dict[str, int] = {}
         escalated: dict[str, int] = {}
         async with self.db.begin() as conn:
-            new = await write_inboxes(conn, list(plain.values()))
+            # Batches from before per-unit rounds draft their notices mid-batch, counting the
+            # escalation rows before them: those still write row by row, in order.
+            new = await write_inboxes(conn, list(plain.values())) if inp.per_unit else set()
             for a in inp.actions:
                 bound = log.bind(campaign_id=prov.campaign_id, obligation_id=a.obligation_id, rule_id=a.rule_id)
                 if a.kind is ActionKind.notice and a.key in notices:
@@ -74,6 +76,7 @@ class Delivering(Base):
                     if await self._already(conn, a.key):
                         out.already += 1
                         continue
+                    await self._bump(conn, reminded, escalated)  # the notice reads the levels
                     notice = await self._notice(conn, inp, a, key=a.key)
                     out.delivered += 1
                     out.notices.append(notice.code)
@@ -82,6 +85,8 @@ class Delivering(Base):
                     continue
                 kind = INBOX_KIND[a.kind]
                 item = plain[a.key]
+                if not inp.per_unit and await write_inbox(conn, item):
+                    new.add(a.key)
                 if a.key not in new:
                     out.already += 1
                     bound.info("already delivered", key=a.key)
@@ -125,9 +130,12 @@ class Delivering(Base):
                 bound.info(kind, recipient=a.recipient, plan_time=a.plan_time.isoformat())
                 await self._push(conn, item)
                 if a.notice and not inp.per_unit:
+                    await self._bump(conn, reminded, escalated)  # the notice reads the levels
                     notice = await self._notice(conn, inp, a, key=f"{a.key}#notice")
                     out.notices.append(notice.code)
                     events.append(self._notice_event(a, notice, key=f"{a.key}#notice"))
+            # Before any notice is drafted: a notice's colour reads its obligations' 督办 levels.
+            await self._bump(conn, reminded, escalated)
             for r in notice_rounds(inp.actions) if inp.per_unit else []:
                 if await self._already(conn, r.key):
                     continue
@@ -144,7 +152,6 @@ class Delivering(Base):
                     out.delivered += 1
                     events.append(event)
                     await self._push(conn, item)
-            await self._bump(conn, reminded, escalated)
             await audit.append(conn, prov, events)
         # Papers after the numbers: rendering holds no lock, so one unit's notices do not queue
         # behind another's. Keys of notices already numbered (by this attempt or an earlier one
@@ -172,7 +179,8 @@ class Delivering(Base):
 
     @staticmethod
     async def _bump(conn: AsyncConnection, reminded: dict[str, int], escalated: dict[str, int]) -> None:
-        """The obligations' 催办 counts and 督办 levels, one executemany each (one round trip)."""
+        """The obligations' 催办 counts and 督办 levels gathered so far, one executemany each (one
+        round trip), then forgotten (applied once)."""
         if reminded:
             await conn.execute(
                 update(obligations)
@@ -187,6 +195,8 @@ class Delivering(Base):
                 .values(escalation_level=func.greatest(obligations.c.escalation_level, bindparam("lvl"))),
                 [{"oid": oid, "lvl": lvl} for oid, lvl in sorted(escalated.items())],
             )
+        reminded.clear()
+        escalated.clear()
 
     @staticmethod
     def _listed(a: FiredAction, *, kind: str, paper: str) -> audit.Event:
