@@ -8,6 +8,7 @@ import typer
 from cli import (
     assessments,
     audit,
+    bench,
     calendar,
     campaign,
     convener,
@@ -51,6 +52,7 @@ def build() -> typer.Typer:
     ):
         app.add_typer(sub, name=name)
     app.add_typer(assessments.app, name="assessments")
+    app.add_typer(bench.app, name="bench")
     return app
 
 
