@@ -137,9 +137,11 @@ async def one_run(
     db = make_engine(db_url)
     with tempfile.TemporaryDirectory(prefix="duban-bench-") as var:
         server = await servers.start_dev_server(Settings(var_dir=Path(var)), port=_free_port())
-        proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "services.bench.worker", server.address, db_url
-        )
+        log = Path(var) / "worker.log"  # its structlog lines would drown the report
+        with log.open("wb") as f:
+            proc = await asyncio.create_subprocess_exec(
+                sys.executable, "-m", "services.bench.worker", server.address, db_url, stdout=f, stderr=f
+            )
         peak = Peak(proc.pid)
         watch = asyncio.create_task(peak.watch())
         exited = asyncio.create_task(proc.wait())
