@@ -8,7 +8,7 @@ from datetime import date
 from typing import Any
 
 import structlog
-from sqlalchemy import select
+from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from activities.documents.bulletin import title
@@ -53,15 +53,19 @@ def _record(r: Any) -> ObligationRecord:
     )
 
 
-async def records(conn: AsyncConnection, campaign_id: str) -> list[ObligationRecord]:
-    """Every obligation of the campaign as the table has it now, in id order (not those a plan
-    amendment withdrew: they are owed by no one)."""
-    q = (
+def records_query(campaign_id: str) -> Select[Any]:
+    """The 对账's one read of the obligations (`duban bench` explains it at province size)."""
+    return (
         select(obligations)
         .where(obligations.c.campaign_id == campaign_id, obligations.c.state != ObligationState.withdrawn.value)
         .order_by(obligations.c.id)
     )
-    return [_record(r) for r in (await conn.execute(q)).all()]
+
+
+async def records(conn: AsyncConnection, campaign_id: str) -> list[ObligationRecord]:
+    """Every obligation of the campaign as the table has it now, in id order (not those a plan
+    amendment withdrew: they are owed by no one)."""
+    return [_record(r) for r in (await conn.execute(records_query(campaign_id))).all()]
 
 
 @dataclass(frozen=True)
@@ -73,13 +77,8 @@ class Orders:
 
 
 async def orders_for(conn: AsyncConnection, facts: CampaignFacts, month: date) -> Orders:
-    q = (
-        select(orders_t)
-        .where(orders_t.c.campaign_id == facts.campaign_id, orders_t.c.month <= month)
-        .order_by(orders_t.c.month, orders_t.c.unit_id, orders_t.c.id)
-    )
     issued, unresolved = [], []
-    for r in (await conn.execute(q)).all():
+    for r in (await conn.execute(orders_query(facts.campaign_id, month))).all():
         entry = {
             "unit_id": r.unit_id,
             "unit_name": facts.name(r.unit_id),
@@ -96,6 +95,15 @@ async def orders_for(conn: AsyncConnection, facts: CampaignFacts, month: date) -
         elif r.state not in RESOLVED_ORDER_STATES:
             unresolved.append(entry)
     return Orders(issued=issued, unresolved=unresolved)
+
+
+def orders_query(campaign_id: str, month: date) -> Select[Any]:
+    """The bulletin's read of the rectification orders up to its month."""
+    return (
+        select(orders_t)
+        .where(orders_t.c.campaign_id == campaign_id, orders_t.c.month <= month)
+        .order_by(orders_t.c.month, orders_t.c.unit_id, orders_t.c.id)
+    )
 
 
 def _entry(o: dict[str, Any]) -> RectificationEntry:

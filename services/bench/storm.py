@@ -26,9 +26,10 @@ from datetime import UTC, date, datetime
 
 from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncEngine
+from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client
 
-from activities.store.bench import inbox_lags, inbox_rows
+from activities.store.bench import bulletin_plans, inbox_lags, inbox_rows
 from models.payloads import CampaignInput
 from models.plan import PhaseKind, Plan
 from models.ruleset import Channel, Launch, RuleSet
@@ -36,7 +37,7 @@ from models.time import at
 from rules.calendar import WorkCalendar
 from rules.engine import Engine
 from rules.obligations import expand
-from services.bench.engine import median, percentile, raw_storm
+from services.bench.engine import event_seconds, median, percentile, raw_storm
 from services.plans import DEFAULT_RULES, load_ruleset, prepare
 
 STORM_FROM = date(2021, 12, 27)
@@ -65,6 +66,11 @@ class StormResult(BaseModel):
     raw_p50: float
     raw_p99: float
     raw_max: float
+    bulletins: list[float] = []
+    """Seconds of each monthly cycle (对账, 通报 and 台账 rendered and stored, for every town) the
+    storm campaign caught up on at its launch, from its activity events."""
+    bulletin_indexes: dict[str, list[str]] = {}
+    """The indexes the 通报's queries scan (`activities.store.bench.bulletin_plans`)."""
 
 
 def storm_rules(plan: Plan) -> RuleSet:
@@ -118,6 +124,8 @@ async def storm(
         await asyncio.sleep(1)
     lags = await inbox_lags(db, cid, STORM_RULE) or [float("nan")]
     raw = await raw_storm(client, workflows=max(1, firings // timers), timers=timers, lead=raw_lead, limit=limit)
+    bulletins = await activity_seconds(client, f"{cid}/monthly")
+    indexes = await bulletin_plans(db, cid, date(2021, 11, 1))
     return StormResult(
         firings=firings,
         rows=rows,
@@ -132,4 +140,19 @@ async def storm(
         raw_p50=median(raw),
         raw_p99=percentile(raw, 99),
         raw_max=max(raw),
+        bulletins=bulletins,
+        bulletin_indexes=indexes,
     )
+
+
+async def activity_seconds(client: Client, workflow_id: str) -> list[float]:
+    """Each activity's time in a workflow's history, started to completed (server event times)."""
+    started: dict[int, float] = {}
+    out = []
+    async for e in client.get_workflow_handle(workflow_id).fetch_history_events():
+        if e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_STARTED:
+            started[e.activity_task_started_event_attributes.scheduled_event_id] = event_seconds(e)
+        elif e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_COMPLETED:
+            a = e.activity_task_completed_event_attributes
+            out.append(event_seconds(e) - started[a.scheduled_event_id])
+    return out
