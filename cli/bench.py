@@ -36,18 +36,21 @@ def province(
     def said(r: ProvinceRun) -> None:
         err.print(f"run done: {r.model_dump_json(exclude_none=True)}", markup=False)
 
-    result = asyncio.run(
-        bench_province(
-            towns=towns,
-            tasks=tasks,
-            runs=runs,
-            naive_sample=naive_sample,
-            limit=timeout,
-            with_storm=storm,
-            storm_lead=storm_lead,
-            progress=said,
+    try:
+        result = asyncio.run(
+            bench_province(
+                towns=towns,
+                tasks=tasks,
+                runs=runs,
+                naive_sample=naive_sample,
+                limit=timeout,
+                with_storm=storm,
+                storm_lead=storm_lead,
+                progress=said,
+            )
         )
-    )
+    except (TimeoutError, RuntimeError) as e:  # a step that never finished, or the worker died
+        raise UserError(f"bench province: {e}", code=1) from None
     if json_out is not None:
         json_out.write_text(result.model_dump_json(indent=2), encoding="utf-8")
     for line in table(result):

@@ -13,6 +13,7 @@ from typing import Any
 import psutil
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client
+from temporalio.service import RPCError, RPCStatusCode
 
 from models.bench import TimerStorm
 from workflows.bench import EmptyParent, EmptyWorkflow, ObligationWorkflow, TimersWorkflow
@@ -43,7 +44,12 @@ def event_seconds(e: Any) -> float:
 async def first_event(client: Client, wf: str, kind: EventType.ValueType, *, deadline: float, poll: float = 1.0) -> Any:
     """The first event of `kind` in a workflow's history, waiting for it until `deadline`."""
     while True:
-        events = (await client.get_workflow_handle(wf).fetch_history()).events
+        try:
+            events = (await client.get_workflow_handle(wf).fetch_history()).events
+        except RPCError as e:  # not started yet
+            if e.status != RPCStatusCode.NOT_FOUND:
+                raise
+            events = []
         found = next((e for e in events if e.event_type == kind), None)
         if found is not None:
             return found

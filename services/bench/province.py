@@ -103,8 +103,8 @@ async def launch(
     async def times(u: str) -> tuple[float, float]:
         wf = f"{cid}/{phase.value}/{u}"
         async with sem:
+            first = await first_event(client, wf, EventType.EVENT_TYPE_WORKFLOW_EXECUTION_STARTED, deadline=deadline)
             timer = await first_event(client, wf, EventType.EVENT_TYPE_TIMER_STARTED, deadline=deadline, poll=2.0)
-            first = (await client.get_workflow_handle(wf).fetch_history()).events[0]
         return event_seconds(first), event_seconds(timer)
 
     query = f"WorkflowType='UnitWorkflow' AND WorkflowId STARTS_WITH '{cid}/{phase.value}/'"
