@@ -10,7 +10,6 @@ from pathlib import Path
 import typer
 
 from cli.common import UserError, err, out
-from services.bench.engine import median
 from services.bench.province import ProvinceBench, ProvinceRun, bench_province, medians
 
 app = typer.Typer(no_args_is_help=True, help="Benchmarks on servers of their own (BENCHMARKS.md).")
@@ -113,17 +112,24 @@ def table(b: ProvinceBench) -> list[str]:
             ),
             row("storm campaign: its instant, s after launch (clock speed)", lambda r: r.storm.lead if r.storm else 0),
         ]
-        b0 = r0.storm.bulletins if r0.storm else []
-        if b0:
+        steps = ("queries", "reconcile", "documents", "docx_pdf", "xlsx")
+        if r0.storm and r0.storm.bulletin:
+            n_ob = r0.storm.bulletin.get("obligations", 0)
             lines.append(
                 row(
-                    f"monthly cycle (对账 + 通报 + 台账, {b.towns} towns), s a month, median of {len(b0)}",
-                    lambda r: median(r.storm.bulletins) if r.storm and r.storm.bulletins else 0,
+                    f"a month's 通报 ({b.towns} towns, {n_ob:.0f} obligations), s: {' + '.join(steps)}",
+                    lambda r: sum(r.storm.bulletin.get(k, 0) for k in steps) if r.storm else 0,
                 )
             )
+            for k in steps:
+                lines.append(row(f"… {k}, s", _step(k), "{:.2f}"))
         if r0.storm and r0.storm.bulletin_indexes:
             used = "; ".join(f"{k}: {', '.join(v)}" for k, v in r0.storm.bulletin_indexes.items())
             lines.append(f"\nthe 通报's queries scan (run 1): {used}")
     la = ", ".join(f"{x:.1f}" for x in b.load_average)
     lines.append(f"\nload average at the end (1, 5, 15 min): {la}")
     return lines
+
+
+def _step(k: str) -> Callable[[ProvinceRun], float]:
+    return lambda r: r.storm.bulletin.get(k, 0.0) if r.storm else 0.0

@@ -34,6 +34,7 @@ def test_bench_province_reports_every_figure(tmp_path: Path) -> None:
     assert storm["ready"] < storm["lead"], "the storm campaign was not ready before its instant"
     assert storm["raw_timers"] == storm["firings"] // 15 * 15
     assert storm["p50"] <= storm["p99"] <= storm["max"]
+    assert storm["bulletin"]["obligations"] == run["obligations"] and storm["bulletin"]["docx_pdf"] > 0
     # The Markdown table a user pastes into BENCHMARKS.md.
     assert "| province launch: … and its first timer set, s |" in done.stdout
     assert "storm: duban, lag due → inbox row, p99, s" in done.stdout
