@@ -9,6 +9,7 @@ round always draw the same sample.
 from __future__ import annotations
 
 import random
+import re
 from collections.abc import Sequence
 from datetime import date, timedelta
 
@@ -103,10 +104,21 @@ def scheduled_kinds(book: ScoreBook | None, plan: Plan, calendar: WorkCalendar) 
     return sorted({o.kind.value for o in scheduled_rounds(book, plan, calendar)})
 
 
+REHEARSAL_ID = re.compile(r"^(?P<stem>.+-rehearsal-s\d+)-\d{14}-[0-9a-f]{4}$")
+"""A rehearsal's campaign id: plan, seed, then the moment it ran (services.rehearsal)."""
+
+
+def sample_key(campaign_id: str) -> str:
+    """What a round's sample is drawn from: the campaign, or for a rehearsal its plan and seed
+    only, so that the same seed samples the same towns (and gives the same counts) on every run."""
+    m = REHEARSAL_ID.match(campaign_id)
+    return m["stem"] if m else campaign_id
+
+
 def sampled(sheet: ScoreSheet, towns: Sequence[str], campaign_id: str, round_: str) -> tuple[str, ...]:
     """The towns a round looks at: all, or `sample` of them drawn for this campaign and round
     (日常督导 visits a few towns a month, not all), in the order given."""
     if sheet.sample is None or sheet.sample >= len(towns):
         return tuple(towns)
-    drawn = set(random.Random(f"{campaign_id}:{sheet.id}:{round_}").sample(sorted(towns), sheet.sample))
+    drawn = set(random.Random(f"{sample_key(campaign_id)}:{sheet.id}:{round_}").sample(sorted(towns), sheet.sample))
     return tuple(t for t in towns if t in drawn)

@@ -12,7 +12,7 @@ from models.assessment import ScoreBook
 from models.assessment_schedule import Every
 from models.plan import AssessmentKind, Plan, content_hash
 from rules import calendar as cal
-from rules.assessment_schedule import sampled, scheduled_rounds, sheet_rounds
+from rules.assessment_schedule import sample_key, sampled, scheduled_rounds, sheet_rounds
 from rules.scoresheets import parse_scorebook
 from rules.simulation import score_occasions
 
@@ -107,6 +107,20 @@ def test_the_monthly_sample_is_six_towns_seeded_by_campaign_and_round(book: Scor
     months = {sampled(sheet, towns, "c1", f"2021-{m:02}") for m in range(5, 13)}
     assert len(months) > 1  # not the same towns every month
     assert sampled(book.sheet("annual_review"), towns, "c1", "2021") == tuple(towns)
+
+
+def test_a_rehearsal_samples_the_same_towns_for_the_same_seed_whenever_it_runs(book: ScoreBook, plan: Plan) -> None:
+    """The rehearsal's id carries the moment it ran: drawn from it, 日常督导's passes differed run
+    to run for one seed (114, 116, 115 of 120)."""
+    sheet = book.sheet("routine")
+    towns = [u.id for u in book.units_in_scope(plan.directory)]
+    run1, run2 = "suixian-2021-rehearsal-s7-20261204083756-1a2b", "suixian-2021-rehearsal-s7-20261204084410-9f0e"
+    other_seed = "suixian-2021-rehearsal-s8-20261204083756-1a2b"
+    months = [f"2021-{m:02}" for m in range(5, 13)]
+    assert [sampled(sheet, towns, run1, m) for m in months] == [sampled(sheet, towns, run2, m) for m in months]
+    assert [sampled(sheet, towns, run1, m) for m in months] != [sampled(sheet, towns, other_seed, m) for m in months]
+    # A live campaign's own id draws its samples, as before.
+    assert sample_key("suixian-2021") == "suixian-2021"
 
 
 def test_the_rehearsal_scores_each_round_before_it_is_held(
