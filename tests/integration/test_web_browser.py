@@ -5,14 +5,12 @@ with evidence, the auditor verifies. Screenshots are kept under out/web-e2e/ as 
 
 from __future__ import annotations
 
-import asyncio
 import shutil
 import uuid
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
-import uvicorn
 from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio.testing import WorkflowEnvironment
 
@@ -22,7 +20,7 @@ from services.context import Services
 from services.plans import load_plan, load_ruleset
 from tests.integration import mini
 from tests.integration.receivers import free_port
-from tests.integration.web_support import OFFICE, PASSWORD, add_accounts
+from tests.integration.web_support import OFFICE, PASSWORD, add_accounts, served
 from web.app import create_app
 from worker import build_worker
 
@@ -57,75 +55,65 @@ async def test_office_agency_and_auditor_in_chromium(
         )
         await env.sleep(timedelta(days=2))
         names = await add_accounts(ctx, f"ui-{uuid.uuid4().hex[:6]}")
-        server = uvicorn.Server(
-            uvicorn.Config(create_app(ctx, secure_cookies=False), host="127.0.0.1", port=port, log_level="warning")
-        )
-        serving = asyncio.create_task(server.serve())
-        while not server.started:  # noqa: ASYNC110 (uvicorn offers a flag, no event)
-            await asyncio.sleep(0.05)
-        try:
-            async with playwright_api.async_playwright() as p:
-                browser = await p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        async with served(create_app(ctx, secure_cookies=False), port), playwright_api.async_playwright() as p:
+            browser = await p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
 
-                async def signed_in(who: str, **options: object) -> object:
-                    context = await browser.new_context(**options)  # type: ignore[arg-type]
-                    page = await context.new_page()
-                    await page.goto(f"{base}/c/{cid}/board")  # no session: the sign-in form
-                    assert page.url.endswith("/signin")
-                    await page.fill("#name", names[who])
-                    await page.fill("#password", PASSWORD)
-                    await page.click("button[type=submit]")
-                    await page.wait_for_url(f"{base}/")
-                    return page
+            async def signed_in(who: str, **options: object) -> object:
+                context = await browser.new_context(**options)  # type: ignore[arg-type]
+                page = await context.new_page()
+                await page.goto(f"{base}/c/{cid}/board")  # no session: the sign-in form
+                assert page.url.endswith("/signin")
+                await page.fill("#name", names[who])
+                await page.fill("#password", PASSWORD)
+                await page.click("button[type=submit]")
+                await page.wait_for_url(f"{base}/")
+                return page
 
-                # The agency, on a phone: signs for its task and asks for more time.
-                agency = await signed_in("east", viewport=PHONE)
-                await agency.goto(f"{base}/c/{cid}/unit/east")
-                await agency.screenshot(path=ARTIFACTS / "1-agency-page.png", full_page=True)
-                await agency.goto(f"{base}/o/{ob}")
-                await agency.click("text=签收")
-                await agency.fill("input[name=due]", "2022-01-14")
-                await agency.fill("textarea[name=reason]", "雨季施工，申请延期")
-                await agency.click("text=申请延期")
-                await agency.wait_for_url(f"{base}/o/{ob}")
-                await env.sleep(timedelta(minutes=10))  # the read side's debounce
+            # The agency, on a phone: signs for its task and asks for more time.
+            agency = await signed_in("east", viewport=PHONE)
+            await agency.goto(f"{base}/c/{cid}/unit/east")
+            await agency.screenshot(path=ARTIFACTS / "1-agency-page.png", full_page=True)
+            await agency.goto(f"{base}/o/{ob}")
+            await agency.click("text=签收")
+            await agency.fill("input[name=due]", "2022-01-14")
+            await agency.fill("textarea[name=reason]", "雨季施工，申请延期")
+            await agency.click("text=申请延期")
+            await agency.wait_for_url(f"{base}/o/{ob}")
+            await env.sleep(timedelta(minutes=10))  # the read side's debounce
 
-                # The office approves it on its board.
-                office = await signed_in("office", viewport={"width": 1280, "height": 900})
-                await office.goto(f"{base}/c/{cid}/board")
-                await office.screenshot(path=ARTIFACTS / "2-office-board.png", full_page=True)
-                assert await office.locator("fieldset.extension").count() == 1
-                await office.click("fieldset.extension button[value=approve]")
-                await office.wait_for_url(f"{base}/c/{cid}/board")
-                await env.sleep(timedelta(minutes=10))
+            # The office approves it on its board.
+            office = await signed_in("office", viewport={"width": 1280, "height": 900})
+            await office.goto(f"{base}/c/{cid}/board")
+            await office.screenshot(path=ARTIFACTS / "2-office-board.png", full_page=True)
+            assert await office.locator("fieldset.extension").count() == 1
+            await office.click("fieldset.extension button[value=approve]")
+            await office.wait_for_url(f"{base}/c/{cid}/board")
+            await env.sleep(timedelta(minutes=10))
 
-                # The agency completes with evidence.
-                await agency.goto(f"{base}/o/{ob}")
-                assert "2022-01-14" in await agency.inner_text("main")
-                form = agency.locator("form[action^='/act/complete/']")
-                await form.locator("textarea[name=text]").fill("已按期完成")
-                await form.locator("input[type=file]").set_input_files(evidence)
-                await form.locator("button").click()
-                await agency.wait_for_url(f"{base}/o/{ob}")
-                await env.sleep(timedelta(minutes=10))
-                await agency.reload()
-                assert await agency.get_attribute("#state", "data-state") == "completed"
-                assert await agency.inner_text("#state") == "已办结"
-                assert "验收单.pdf" in await agency.inner_text("main")
-                await agency.screenshot(path=ARTIFACTS / "3-agency-completed.png", full_page=True)
+            # The agency completes with evidence.
+            await agency.goto(f"{base}/o/{ob}")
+            assert "2022-01-14" in await agency.inner_text("main")
+            form = agency.locator("form[action^='/act/complete/']")
+            await form.locator("textarea[name=text]").fill("已按期完成")
+            await form.locator("input[type=file]").set_input_files(evidence)
+            await form.locator("button").click()
+            await agency.wait_for_url(f"{base}/o/{ob}")
+            await env.sleep(timedelta(minutes=10))
+            await agency.reload()
+            assert await agency.get_attribute("#state", "data-state") == "completed"
+            assert await agency.inner_text("#state") == "已办结"
+            assert "验收单.pdf" in await agency.inner_text("main")
+            await agency.screenshot(path=ARTIFACTS / "3-agency-completed.png", full_page=True)
 
-                # The auditor verifies the record.
-                auditor = await signed_in("auditor", viewport=PHONE)
-                await auditor.goto(f"{base}/c/{cid}/verify")
-                verdict = await auditor.inner_text("#verdict")
-                await auditor.screenshot(path=ARTIFACTS / "4-auditor-verify.png", full_page=True)
-                assert verdict.startswith("校验通过"), verdict
-                await auditor.goto(f"{base}/explain/{ob}")
-                assert f"web:{names['office']}" in await auditor.inner_text("main")
-                await browser.close()
-        finally:
-            server.should_exit = True
-            await serving
+            # The auditor verifies the record.
+            auditor = await signed_in("auditor", viewport=PHONE)
+            await auditor.goto(f"{base}/c/{cid}/verify")
+            verdict = await auditor.inner_text("#verdict")
+            await auditor.screenshot(path=ARTIFACTS / "4-auditor-verify.png", full_page=True)
+            assert verdict.startswith("校验通过"), verdict
+            await auditor.goto(f"{base}/explain/{ob}")
+            assert f"web:{names['office']}" in await auditor.inner_text("main")
+            await browser.close()
         await env.client.get_workflow_handle(cid).terminate("test done")
     for shot in ("1-agency-page", "2-office-board", "3-agency-completed", "4-auditor-verify"):
         assert (ARTIFACTS / f"{shot}.png").stat().st_size > 1000

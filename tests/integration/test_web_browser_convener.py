@@ -6,13 +6,11 @@ a 批示 on each from its page, and sees them on the record (its page and the ob
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
-import uvicorn
 from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio.testing import WorkflowEnvironment
 
@@ -24,7 +22,7 @@ from tests.integration import mini
 from tests.integration.receivers import free_port
 from tests.integration.test_convener import with_convener
 from tests.integration.test_web_browser import ARTIFACTS, CHROMIUM, PHONE
-from tests.integration.web_support import OFFICE, PASSWORD, add_accounts
+from tests.integration.web_support import OFFICE, PASSWORD, add_accounts, served
 from web.app import create_app
 from worker import build_worker
 
@@ -50,58 +48,48 @@ async def test_the_convener_answers_in_chromium(env: WorkflowEnvironment, engine
         await campaign_services.launch(ctx, actor=OFFICE, plan=plan, ruleset=ruleset, campaign_id=cid)
         await env.sleep(timedelta(days=300))  # past the order's escalation to the convener (2022-02)
         names = await add_accounts(ctx, f"uic-{uuid.uuid4().hex[:6]}")
-        server = uvicorn.Server(
-            uvicorn.Config(create_app(ctx, secure_cookies=False), host="127.0.0.1", port=port, log_level="warning")
-        )
-        serving = asyncio.create_task(server.serve())
-        while not server.started:  # noqa: ASYNC110 (uvicorn offers a flag, no event)
-            await asyncio.sleep(0.05)
-        try:
-            async with playwright_api.async_playwright() as p:
-                browser = await p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
-                context = await browser.new_context(viewport=PHONE)
-                page = await context.new_page()
-                await page.goto(f"{base}/c/{cid}/convener")  # no session: the sign-in form
-                assert page.url.endswith("/signin")
-                await page.fill("#name", names["convener"])
-                await page.fill("#password", PASSWORD)
-                await page.click("button[type=submit]")
-                await page.wait_for_url(f"{base}/")
+        async with served(create_app(ctx, secure_cookies=False), port), playwright_api.async_playwright() as p:
+            browser = await p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+            context = await browser.new_context(viewport=PHONE)
+            page = await context.new_page()
+            await page.goto(f"{base}/c/{cid}/convener")  # no session: the sign-in form
+            assert page.url.endswith("/signin")
+            await page.fill("#name", names["convener"])
+            await page.fill("#password", PASSWORD)
+            await page.click("button[type=submit]")
+            await page.wait_for_url(f"{base}/")
 
-                await page.click(f"a[href='/c/{cid}/convener']")
-                await page.wait_for_url(f"{base}/c/{cid}/convener")
-                await page.screenshot(path=ARTIFACTS / "5-convener-page.png", full_page=True)
+            await page.click(f"a[href='/c/{cid}/convener']")
+            await page.wait_for_url(f"{base}/c/{cid}/convener")
+            await page.screenshot(path=ARTIFACTS / "5-convener-page.png", full_page=True)
 
-                # 批示 on west's obligation.
-                form = page.locator(f"form[action='/act/instruct/{ob}']")
-                await form.locator("textarea[name=text]").fill("请西镇三日内报送整改方案")
-                await form.locator("button").click()
-                await page.wait_for_url(f"{base}/c/{cid}/convener")
+            # 批示 on west's obligation.
+            form = page.locator(f"form[action='/act/instruct/{ob}']")
+            await form.locator("textarea[name=text]").fill("请西镇三日内报送整改方案")
+            await form.locator("button").click()
+            await page.wait_for_url(f"{base}/c/{cid}/convener")
 
-                # 批示 on west's 责令整改 order (the first order form on the page).
-                orders = page.locator("fieldset.order")
-                assert await orders.count() >= 1
-                west = orders.filter(has_text="west").first
-                await west.locator("textarea[name=text]").fill("请西镇主要负责人约谈")
-                await west.locator("button").click()
-                await page.wait_for_url(f"{base}/c/{cid}/convener")
+            # 批示 on west's 责令整改 order (the first order form on the page).
+            orders = page.locator("fieldset.order")
+            assert await orders.count() >= 1
+            west = orders.filter(has_text="west").first
+            await west.locator("textarea[name=text]").fill("请西镇主要负责人约谈")
+            await west.locator("button").click()
+            await page.wait_for_url(f"{base}/c/{cid}/convener")
 
-                await env.sleep(timedelta(minutes=10))  # the read side's debounce
-                await page.reload()
-                main = await page.inner_text("main")
-                account = f"web:{names['convener']}"
-                assert f"{account}）：请西镇三日内报送整改方案" in main
-                assert f"{account}）：请西镇主要负责人约谈" in main
-                await page.screenshot(path=ARTIFACTS / "6-convener-answered.png", full_page=True)
+            await env.sleep(timedelta(minutes=10))  # the read side's debounce
+            await page.reload()
+            main = await page.inner_text("main")
+            account = f"web:{names['convener']}"
+            assert f"{account}）：请西镇三日内报送整改方案" in main
+            assert f"{account}）：请西镇主要负责人约谈" in main
+            await page.screenshot(path=ARTIFACTS / "6-convener-answered.png", full_page=True)
 
-                # On the record: the obligation's audit explain says who answered, and what.
-                await page.goto(f"{base}/explain/{ob}")
-                explained = await page.inner_text("main")
-                assert "批示 on the level 3 escalation" in explained and "请西镇三日内报送整改方案" in explained
-                await browser.close()
-        finally:
-            server.should_exit = True
-            await serving
+            # On the record: the obligation's audit explain says who answered, and what.
+            await page.goto(f"{base}/explain/{ob}")
+            explained = await page.inner_text("main")
+            assert "批示 on the level 3 escalation" in explained and "请西镇三日内报送整改方案" in explained
+            await browser.close()
         await env.client.get_workflow_handle(cid).terminate("test done")
     for shot in ("5-convener-page", "6-convener-answered"):
         assert (ARTIFACTS / f"{shot}.png").stat().st_size > 1000

@@ -3,11 +3,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import httpx
+import uvicorn
 from fastapi import FastAPI
 
 from services import accounts
@@ -56,3 +58,17 @@ async def sign_in(client: httpx.AsyncClient, name: str, password: str = PASSWORD
     home = await client.get("/")
     assert home.status_code == 200
     return csrf_of(home.text)
+
+
+@asynccontextmanager
+async def served(app: FastAPI, port: int) -> AsyncIterator[uvicorn.Server]:
+    """The app on a loopback port for a real browser, for as long as the block runs."""
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    serving = asyncio.create_task(server.serve())
+    while not server.started:  # noqa: ASYNC110 (uvicorn offers a flag, no event)
+        await asyncio.sleep(0.05)
+    try:
+        yield server
+    finally:
+        server.should_exit = True
+        await serving
