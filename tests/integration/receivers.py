@@ -26,6 +26,15 @@ ROBOT_SECRET_ENV = "DUBAN_TEST_ROBOT_SECRET"
 ROBOT_SECRET = "SECrobot+key/for=the-test-only"  # base64-ish characters, as the robots' own are
 
 
+def check_signature(headers: dict[str, str], body: bytes, secret: str = SECRET) -> None:
+    """The webhook's `X-Duban-Signature` (t=…,v1=HMAC-SHA256 of "<t>.<body>"), recomputed, and
+    its time a real one (within a minute)."""
+    fields = dict(part.split("=", 1) for part in headers["X-Duban-Signature"].split(","))
+    expected = hmac.new(secret.encode(), f"{fields['t']}.".encode() + body, hashlib.sha256).hexdigest()
+    assert hmac.compare_digest(fields["v1"], expected)
+    assert abs(int(fields["t"]) - time.time()) < 60
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import hmac
 import io
 import json
 import os
@@ -46,7 +45,7 @@ from rules.calendar import WorkCalendar
 from rules.quiet import release_time
 from tests.integration import mini
 from tests.integration.mini import duban, registered
-from tests.integration.receivers import SECRET, SECRET_ENV, Hooks, Mailbox, free_port, settings_for
+from tests.integration.receivers import SECRET, SECRET_ENV, Hooks, Mailbox, check_signature, free_port, settings_for
 from worker import build_worker
 from workflows.common import DISPATCH_ACTIVITY
 
@@ -125,13 +124,6 @@ async def rows(engine: AsyncEngine, cid: str) -> dict[str, dict[str, Any]]:
 
 def outcomes(row: dict[str, Any]) -> list[str]:
     return [a["outcome"] for a in row["attempt_rows"]]
-
-
-def check_signature(headers: dict[str, str], body: bytes, secret: str) -> None:
-    fields = dict(part.split("=", 1) for part in headers["X-Duban-Signature"].split(","))
-    expected = hmac.new(secret.encode(), f"{fields['t']}.".encode() + body, hashlib.sha256).hexdigest()
-    assert hmac.compare_digest(fields["v1"], expected)
-    assert abs(int(fields["t"]) - datetime.now().timestamp()) < 60
 
 
 def docx(text: str) -> bytes:
