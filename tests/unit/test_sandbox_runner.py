@@ -87,3 +87,15 @@ def test_a_workflow_module_imports_only_what_it_uses() -> None:
     assert "workflows.campaign" not in loaded and "workflows.unit" not in loaded
     # and the package still offers every name its importers use
     assert RectificationWorkflow.__name__ == "RectificationWorkflow"
+
+
+def test_every_name_the_package_offers_is_found_where_it_says() -> None:
+    """`workflows` names its exports three times (the lazy table, `__all__`, the typing imports):
+    a workflow added to one and not the others would fail here, not in a worker."""
+    import workflows
+
+    assert sorted(workflows.__all__) == sorted(workflows._WHERE)
+    for name in workflows.__all__:
+        assert getattr(workflows, name) is not None, name
+    registered = {w.__name__ for w in (*workflows.WORKFLOWS, *workflows.REHEARSAL_WORKFLOWS)}
+    assert registered <= set(workflows._WHERE), registered - set(workflows._WHERE)
