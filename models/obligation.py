@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date, datetime
 from enum import StrEnum
 from typing import Any
@@ -123,3 +124,19 @@ def workflow_id_of(obligation: str) -> str:
     if parts[1] not in {p.value for p in PhaseKind}:
         raise ValueError(f"{obligation!r}: {parts[1]!r} is not a phase ({', '.join(p.value for p in PhaseKind)})")
     return "/".join(parts[:3])
+
+
+REHEARSAL_ID = re.compile(r"^(?P<stem>.+-rehearsal-s\d+)-\d{14}-[0-9a-f]{4}$")
+
+
+def rehearsal_campaign_id(plan_id: str, seed: int, at: datetime, tag: str) -> str:
+    """A rehearsal's campaign id: its plan and seed (its stem), then when it ran and a tag, so that
+    rehearsals never share an id."""
+    return f"{plan_id}-rehearsal-s{seed}-{at:%Y%m%d%H%M%S}-{tag}"
+
+
+def rehearsal_stem(campaign_id: str) -> str | None:
+    """The plan-and-seed part of a rehearsal's id (what the same seed shares on every run); None
+    for a campaign that is not a rehearsal."""
+    m = REHEARSAL_ID.match(campaign_id)
+    return m["stem"] if m else None

@@ -9,12 +9,12 @@ round always draw the same sample.
 from __future__ import annotations
 
 import random
-import re
 from collections.abc import Sequence
 from datetime import date, timedelta
 
 from models.assessment import ScoreBook, ScoreSheet
 from models.assessment_schedule import Every, Occasion
+from models.obligation import rehearsal_stem
 from models.plan import AssessmentKind, Plan
 from rules.calendar import WorkCalendar
 
@@ -96,23 +96,10 @@ def scheduled_rounds(book: ScoreBook, plan: Plan, calendar: WorkCalendar) -> lis
     return sorted(rounds, key=lambda o: (o.on, o.sheet_id))
 
 
-def scheduled_kinds(book: ScoreBook | None, plan: Plan, calendar: WorkCalendar) -> list[str]:
-    """The kinds the schedule holds (an annual review scheduled here is not also held at the end
-    of the evaluation phase)."""
-    if book is None:
-        return []
-    return sorted({o.kind.value for o in scheduled_rounds(book, plan, calendar)})
-
-
-REHEARSAL_ID = re.compile(r"^(?P<stem>.+-rehearsal-s\d+)-\d{14}-[0-9a-f]{4}$")
-"""A rehearsal's campaign id: plan, seed, then the moment it ran (services.rehearsal)."""
-
-
 def sample_key(campaign_id: str) -> str:
     """What a round's sample is drawn from: the campaign, or for a rehearsal its plan and seed
     only, so that the same seed samples the same towns (and gives the same counts) on every run."""
-    m = REHEARSAL_ID.match(campaign_id)
-    return m["stem"] if m else campaign_id
+    return rehearsal_stem(campaign_id) or campaign_id
 
 
 def sampled(sheet: ScoreSheet, towns: Sequence[str], campaign_id: str, round_: str) -> tuple[str, ...]:

@@ -23,6 +23,7 @@ from activities.history_cost import engine_cost, is_rectification
 from activities.store import views
 from activities.store.answers import answers
 from models.assessment import ScoreBook
+from models.obligation import rehearsal_campaign_id
 from models.payloads import CampaignResult, SimulationInput
 from models.plan import Plan
 from models.time import at
@@ -82,7 +83,7 @@ async def rehearse(
         )
     try:
         server_now = await env.get_current_time()
-        cid = f"{plan.id}-rehearsal-s{seed}-{datetime.now(UTC):%Y%m%d%H%M%S}-{uuid.uuid4().hex[:4]}"
+        cid = rehearsal_campaign_id(plan.id, seed, datetime.now(UTC), uuid.uuid4().hex[:4])
         lp = prepare(
             plan,
             rules,

@@ -3,13 +3,14 @@ score sheets, the monthly sample, and the rehearsal's scoring days before each r
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from unit_support import ROOT
 
 from models.assessment import ScoreBook
 from models.assessment_schedule import Every
+from models.obligation import rehearsal_campaign_id
 from models.plan import AssessmentKind, Plan, content_hash
 from rules import calendar as cal
 from rules.assessment_schedule import sample_key, sampled, scheduled_rounds, sheet_rounds
@@ -114,8 +115,10 @@ def test_a_rehearsal_samples_the_same_towns_for_the_same_seed_whenever_it_runs(b
     to run for one seed (114, 116, 115 of 120)."""
     sheet = book.sheet("routine")
     towns = [u.id for u in book.units_in_scope(plan.directory)]
-    run1, run2 = "suixian-2021-rehearsal-s7-20261204083756-1a2b", "suixian-2021-rehearsal-s7-20261204084410-9f0e"
-    other_seed = "suixian-2021-rehearsal-s8-20261204083756-1a2b"
+    first = datetime(2026, 12, 4, 8, 37, 56, tzinfo=UTC)
+    run1 = rehearsal_campaign_id("suixian-2021", 7, first, "1a2b")
+    run2 = rehearsal_campaign_id("suixian-2021", 7, first + timedelta(minutes=7), "9f0e")
+    other_seed = rehearsal_campaign_id("suixian-2021", 8, first, "1a2b")
     months = [f"2021-{m:02}" for m in range(5, 13)]
     assert [sampled(sheet, towns, run1, m) for m in months] == [sampled(sheet, towns, run2, m) for m in months]
     assert [sampled(sheet, towns, run1, m) for m in months] != [sampled(sheet, towns, other_seed, m) for m in months]
