@@ -20,7 +20,6 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from activities.audit_reasons import Context, Step, day, deadline, facts_seen, held, not_acted, pinned, short
 from activities.store.audit import payload_of
 from activities.store.tables import audit_events, campaigns, obligations
-from models.time import CST
 from rules.convener import INSTRUCTED
 
 _FIRINGS = ("reminder", "escalation", "notice")
@@ -56,19 +55,7 @@ class Explanation:
             "obligation": self.obligation_id,
             "campaign": self.campaign_id,
             "header": list(self.header),
-            "steps": [
-                {
-                    "seq": s.seq,
-                    "plan_time": s.plan_time.astimezone(CST).isoformat(),
-                    "kind": s.kind,
-                    "actor": s.actor,
-                    "text": s.text,
-                    "details": list(s.details),
-                    "rule": s.rule_id,
-                    "facts": s.facts,
-                }
-                for s in self.steps
-            ],
+            "steps": [s.as_dict() for s in self.steps],
             "warnings": list(self.warnings),
         }
 

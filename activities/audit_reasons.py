@@ -52,6 +52,18 @@ class Step:
         head = f"{self.plan_time.astimezone(CST):%Y-%m-%d %H:%M} {where} {self.text}"
         return [head, *(f"    {d}" for d in self.details)]
 
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "seq": self.seq,
+            "plan_time": self.plan_time.astimezone(CST).isoformat(),
+            "kind": self.kind,
+            "actor": self.actor,
+            "text": self.text,
+            "details": list(self.details),
+            "rule": self.rule_id,
+            "facts": self.facts,
+        }
+
 
 @dataclass
 class Context:

@@ -9,16 +9,10 @@ import typer
 from rich.table import Table
 
 from cli.common import as_office, call, out
+from models.plan import ASSESSMENT_KIND_NAMES
 from services import assessments
 
 app = typer.Typer(no_args_is_help=True, help="Assessments held (考核) and 楚天杯 nominations.")
-
-KIND_NAMES = {
-    "routine": "日常督导",
-    "field_inspection": "拉练检查",
-    "annual_review": "年度总评",
-    "acceptance": "达标验收",
-}
 
 
 @app.command("list")
@@ -47,8 +41,9 @@ def list_(
     if found.assessments:
         out.print(t)
     for k in found.kinds:
+        name = ASSESSMENT_KIND_NAMES.get(k.kind, k.kind)
         out.print(
-            f"{k.kind} ({KIND_NAMES.get(k.kind, k.kind)}): {k.rounds} rounds, {k.judged} judged, {k.passed} passed",
+            f"{k.kind} ({name}): {k.rounds} rounds, {k.judged} judged, {k.passed} passed",
             markup=False,
         )
     out.print(f"{campaign}: {len(found.assessments)} assessments", markup=False)

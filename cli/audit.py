@@ -82,10 +82,21 @@ def _subset(v: Any) -> str:  # services.audit's Verdict
 
 
 @app.command("explain")
-def explain(obligation: str, as_json: bool = typer.Option(False, "--json", help="Machine-readable output.")) -> None:
+def explain(
+    subject: str = typer.Argument(..., metavar="OBLIGATION|ORDER"),
+    as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
+) -> None:
     """An obligation's timeline in plan time: each step, the unit or rule behind it, the facts a
-    rule saw and the working days it counted."""
-    result = call(lambda ctx: audit.explain(ctx, obligation=obligation))
+    rule saw and the working days it counted. Given a 责令整改 order (its id or key, as `duban
+    rectify list` shows them): what issued it and why, its measure, items and deadline, each
+    reminder, escalation, report, review and 批示, and how it ended."""
+    result: Any = call(
+        lambda ctx: (
+            audit.explain_order(ctx, order=subject)
+            if audit.is_order(subject)
+            else audit.explain(ctx, obligation=subject)
+        )
+    )
     if as_json:
         out.print(json.dumps(result.as_dict(), ensure_ascii=False, indent=2), markup=False)
         return

@@ -195,6 +195,15 @@ class AssessmentKind(StrEnum):
     acceptance = "acceptance"  # 达标验收
 
 
+ASSESSMENT_KIND_NAMES: dict[str, str] = {
+    AssessmentKind.routine: "日常督导",
+    AssessmentKind.field_inspection: "拉练检查",
+    AssessmentKind.annual_review: "年度总评",
+    AssessmentKind.acceptance: "达标验收",
+}
+"""Each kind as the plan and the office write it (the CLI's and the web's labels)."""
+
+
 class Assessment(Frozen):
     kind: AssessmentKind
     name: str

@@ -1,5 +1,5 @@
 """The assessments held in a campaign (达标验收 and the plan's scheduled rounds), and 楚天杯
-nominations of individuals by the office."""
+nominations of individuals by the office; the web's page of both."""
 
 from __future__ import annotations
 
@@ -11,11 +11,21 @@ from activities.store import nominations as stored
 from activities.store import scores as stored_scores
 from activities.store import views
 from models.commendation import Nomination
+from models.frozen import Frozen
 from models.time import CST
 from models.views import AssessmentList
 from services.actors import Actor
 from services.context import Services
 from services.errors import Conflict, Forbidden, Invalid, NotFound
+from services.pages import READERS
+
+
+class AssessmentsPage(Frozen):
+    """What the web's assessments page shows: every unit judged, the counts per kind, and the
+    楚天杯 nominations made so far (from the chain), in the order made."""
+
+    held: AssessmentList
+    nominations: list[Nomination]
 
 
 async def list_assessments(ctx: Services, *, campaign: str, kind: str | None = None) -> AssessmentList:
@@ -32,6 +42,14 @@ async def list_assessments(ctx: Services, *, campaign: str, kind: str | None = N
             raise Invalid(f"no {kind!r} assessment held in {campaign} (held: {held})")
         rows = [r for r in rows if r.kind == kind]
     return AssessmentList(campaign=campaign, names=names, kinds=kinds, assessments=rows)
+
+
+async def assessments_page(ctx: Services, *, actor: Actor, campaign: str) -> AssessmentsPage:
+    """The assessments and the nominations, for the office and the readers (auditor, convener)."""
+    if actor.role not in READERS:
+        raise Forbidden("考核结果仅供联席会议办公室、审计和召集人查看")
+    held = await list_assessments(ctx, campaign=campaign)
+    return AssessmentsPage(held=held, nominations=await ctx.read(stored.nominations, campaign))
 
 
 async def nominate(

@@ -1,5 +1,5 @@
 """For auditors: prove a campaign's record (hash chain, history replay, cross-check), explain an
-obligation's timeline, export the chain and the histories."""
+obligation's timeline or a 责令整改 order's story, export the chain and the histories."""
 
 from __future__ import annotations
 
@@ -18,6 +18,8 @@ from activities.audit_explain import Explanation, UnknownObligation
 from activities.audit_explain import explain as explain_obligation
 from activities.audit_export import NO_CLIENT, ExportSummary, UnknownCampaign, export, reachable_client
 from activities.audit_export import Progress as ExportProgress
+from activities.audit_order import OrderExplanation, UnknownOrder
+from activities.audit_order import explain_order as order_story
 from activities.history import ReplayReport, Verdict
 from activities.history_files import HistoryFileError, load_histories
 from activities.store import views
@@ -154,6 +156,26 @@ async def explain(ctx: Services, *, obligation: str) -> Explanation:
     try:
         return await ctx.read(explain_obligation, obligation)
     except UnknownObligation as e:
+        raise NotFound(str(e)) from None
+
+
+def is_order(subject: str) -> bool:
+    """Whether `audit explain` was given a 责令整改 order (its id `CAMPAIGN/rectify/…` or its key
+    `CAMPAIGN#rectify#…`) rather than an obligation (`CAMPAIGN/PHASE/UNIT/TASK`)."""
+    return "/rectify/" in subject or "#rectify#" in subject
+
+
+async def explain_order(ctx: Services, *, order: str) -> OrderExplanation:
+    """A 责令整改 order's story from the chain: what issued it and why, its measure, items and
+    deadline, each reminder, escalation, report, review and 批示, and how it ended."""
+    if not is_order(order):
+        raise Invalid(
+            f"{order!r} is not a rectification order: give its id as `duban rectify list CAMPAIGN` shows it "
+            "(CAMPAIGN/rectify/…) or its key (CAMPAIGN#rectify#…)"
+        )
+    try:
+        return await ctx.read(order_story, order)
+    except UnknownOrder as e:
         raise NotFound(str(e)) from None
 
 

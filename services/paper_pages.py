@@ -67,3 +67,13 @@ async def one_order(ctx: Services, *, actor: Actor, order: str) -> Order:
     if found is None or not _mine(actor, found.unit_id):
         raise NotFound(f"no rectification order {order!r}")
     return found
+
+
+async def unit_orders(ctx: Services, *, actor: Actor, campaign: str, unit: str) -> list[Order]:
+    """A unit's orders for its page (an agency: its own unit's only, another's is not found)."""
+    if not _mine(actor, unit):
+        raise NotFound(f"no unit {unit!r} in {campaign}")
+    orders = await ctx.read(views.orders, campaign)
+    if orders is None:
+        raise NotFound(f"no campaign {campaign!r}")
+    return [o for o in orders if o.unit_id == unit]

@@ -52,6 +52,7 @@ def create_app(ctx: Services, *, secure_cookies: bool = True) -> FastAPI:
     from web import (
         routes_account,
         routes_agency,
+        routes_assessments,
         routes_audit,
         routes_convener,
         routes_office,
@@ -73,6 +74,7 @@ def create_app(ctx: Services, *, secure_cookies: bool = True) -> FastAPI:
         routes_audit,
         routes_convener,
         routes_papers,
+        routes_assessments,
         routes_uploads,
     ):
         app.include_router(module.router)

@@ -11,7 +11,7 @@ from typing import Annotated
 from fastapi import APIRouter, Form, HTTPException, Request, UploadFile
 from fastapi.responses import RedirectResponse, Response
 
-from services import obligations, pages
+from services import obligations, pages, paper_pages
 from services.actors import Actor
 from services.obligations import EvidenceFile, campaign_of
 from web.app import render
@@ -28,8 +28,9 @@ Files = Annotated[list[UploadFile | str] | None, Form()]
 async def unit_page(request: Request, campaign: str, unit: str, who: CallerDep) -> Response:
     actor = await who.actor(campaign)
     lines = await pages.unit_obligations(who.ctx, actor=actor, campaign=campaign, unit=unit)
+    orders = await paper_pages.unit_orders(who.ctx, actor=actor, campaign=campaign, unit=unit)
     inbox = await obligations.inbox(who.ctx, unit=unit, campaign=campaign, limit=20)
-    return render(request, "unit.html", who=who, campaign=campaign, unit=unit, lines=lines, inbox=inbox)
+    return render(request, "unit.html", who=who, campaign=campaign, unit=unit, lines=lines, orders=orders, inbox=inbox)
 
 
 @router.get("/o/{obligation:path}")

@@ -1,13 +1,14 @@
 """For auditors (and the office, and the convener): the campaign's timeline in plan time, an
-obligation's `audit explain`, and `audit verify` run on demand. Read only."""
+obligation's or a 责令整改 order's `audit explain`, and `audit verify` run on demand. Read only."""
 
 from __future__ import annotations
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
-from services import audit, pages
+from services import audit, pages, paper_pages
 from services.obligations import campaign_of
+from services.rectification import order_campaign
 from web.app import render
 from web.auth import CallerDep
 
@@ -27,6 +28,14 @@ async def explain(request: Request, obligation: str, who: CallerDep) -> Response
     await pages.one_obligation(who.ctx, actor=actor, obligation=obligation)  # an agency: its own only
     found = await audit.explain(who.ctx, obligation=obligation)
     return render(request, "explain.html", who=who, explanation=found)
+
+
+@router.get("/explain-order/{order:path}")
+async def explain_order(request: Request, order: str, who: CallerDep) -> Response:
+    actor = await who.actor(order_campaign(order))
+    await paper_pages.one_order(who.ctx, actor=actor, order=order)  # an agency: its own only
+    found = await audit.explain_order(who.ctx, order=order)
+    return render(request, "explain_order.html", who=who, explanation=found)
 
 
 @router.get("/c/{campaign}/verify")

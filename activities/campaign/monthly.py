@@ -135,7 +135,9 @@ class Monthly(Base):
                     actor="office",
                     payload={
                         "month": month,
-                        "laggards": laggards,
+                        # All of them, also those ordered per unit above (an empty list then
+                        # until 2026-12-04, which `audit explain ORDER` reads as "not recorded").
+                        "laggards": list(rec.laggards),
                         "units": len(per),
                         "commended": list(rec.commended),
                         "totals": rec.totals.model_dump(),

@@ -55,6 +55,7 @@ ROUTES = {
     ("GET", "/c/{campaign}/unit/{unit}"): "page",
     ("GET", "/o/{obligation:path}"): "page",
     ("GET", "/explain/{obligation:path}"): "page",
+    ("GET", "/explain-order/{order:path}"): "page",
     ("POST", "/act/decide/{obligation:path}"): "office-write",
     ("POST", "/act/ack/{obligation:path}"): "write",
     ("POST", "/act/progress/{obligation:path}"): "write",
@@ -72,6 +73,8 @@ ROUTES = {
     ("POST", "/launch"): "office-write",
     ("GET", "/c/{campaign}/scores"): "office-page",
     ("POST", "/c/{campaign}/scores"): "office-write",
+    ("GET", "/c/{campaign}/assessments"): "readers",
+    ("POST", "/c/{campaign}/nominate"): "office-write",
 }
 FORMS = {
     "/act/decide/": {"approve": "approve", "reason": "x"},
@@ -107,6 +110,8 @@ def fill(path: str, *, campaign: str, unit: str, obligation: str) -> str:
 def form_for(url: str) -> dict[str, str]:
     if url.endswith("/scores"):
         return {"sheet": "acceptance"}
+    if url.endswith("/nominate"):
+        return {"unit": "west", "person": "x", "reason": "x"}
     return next((f for prefix, f in FORMS.items() if url.startswith(prefix)), {})
 
 
@@ -172,8 +177,8 @@ async def test_the_matrix(site, who: str) -> None:  # type: ignore[no-untyped-de
                 files = files_for(url) if method == "POST" else None
                 r = await client.request(method, url, data=data, files=files, follow_redirects=False)
                 mine = "{obligation" in path or "{unit}" in path or "{order" in path
-                if kind == "download":
-                    want = {404}  # nothing issued yet in this campaign: no file, for anyone
+                if kind == "download" or (kind == "page" and "{order" in path):
+                    want = {404}  # nothing issued yet in this campaign: no file or order, for anyone
                 elif kind == "convener-write":
                     # Only the convener answers (批示), and only what reached it: nothing has here.
                     want = {404} if who == "convener" else {403}
