@@ -11,7 +11,7 @@ order and says where it stands now; every step shown is a chain row, numbered by
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Any
 
 from sqlalchemy import or_, select
@@ -78,7 +78,7 @@ class OrderExplanation:
             "unit": self.unit_id,
             "state": self.state,
             "header": list(self.header),
-            "items": [i.__dict__ for i in self.items],
+            "items": [asdict(i) for i in self.items],
             "steps": [s.as_dict() for s in self.steps],
             "ending": self.ending,
             "warnings": list(self.warnings),

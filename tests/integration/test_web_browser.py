@@ -9,6 +9,7 @@ import shutil
 import uuid
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -31,6 +32,19 @@ ARTIFACTS = Path(__file__).resolve().parents[2] / "out" / "web-e2e"
 PHONE = {"width": 390, "height": 844}
 
 playwright_api = pytest.importorskip("playwright.async_api")
+
+
+async def browser_sign_in(browser: Any, base: str, start: str, name: str, **options: object) -> Any:
+    """A new browser context's page, signed in as `name` through the form that `start` (a page of
+    the site, opened with no session) leads to."""
+    page = await (await browser.new_context(**options)).new_page()
+    await page.goto(f"{base}{start}")  # no session: the sign-in form
+    assert page.url.endswith("/signin")
+    await page.fill("#name", name)
+    await page.fill("#password", PASSWORD)
+    await page.click("button[type=submit]")
+    await page.wait_for_url(f"{base}/")
+    return page
 
 
 @pytest.mark.skipif(CHROMIUM is None, reason="no Debian Chromium: run scripts/install-browser (apt-get, as root)")
@@ -58,16 +72,8 @@ async def test_office_agency_and_auditor_in_chromium(
         async with served(create_app(ctx, secure_cookies=False), port), playwright_api.async_playwright() as p:
             browser = await p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
 
-            async def signed_in(who: str, **options: object) -> object:
-                context = await browser.new_context(**options)  # type: ignore[arg-type]
-                page = await context.new_page()
-                await page.goto(f"{base}/c/{cid}/board")  # no session: the sign-in form
-                assert page.url.endswith("/signin")
-                await page.fill("#name", names[who])
-                await page.fill("#password", PASSWORD)
-                await page.click("button[type=submit]")
-                await page.wait_for_url(f"{base}/")
-                return page
+            async def signed_in(who: str, **options: object) -> Any:
+                return await browser_sign_in(browser, base, f"/c/{cid}/board", names[who], **options)
 
             # The agency, on a phone: signs for its task and asks for more time.
             agency = await signed_in("east", viewport=PHONE)

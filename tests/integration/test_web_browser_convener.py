@@ -10,6 +10,7 @@ from __future__ import annotations
 import uuid
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -24,8 +25,8 @@ from tests.integration import mini
 from tests.integration.receivers import free_port
 from tests.integration.test_audit_explain_order import SHEETS, basic_only
 from tests.integration.test_convener import with_convener
-from tests.integration.test_web_browser import ARTIFACTS, CHROMIUM, PHONE
-from tests.integration.web_support import OFFICE, PASSWORD, add_accounts, served
+from tests.integration.test_web_browser import ARTIFACTS, CHROMIUM, PHONE, browser_sign_in
+from tests.integration.web_support import OFFICE, add_accounts, served
 from web.app import create_app
 from worker import build_worker
 
@@ -54,14 +55,11 @@ async def test_the_convener_answers_in_chromium(env: WorkflowEnvironment, engine
         names = await add_accounts(ctx, f"uic-{uuid.uuid4().hex[:6]}")
         async with served(create_app(ctx, secure_cookies=False), port), playwright_api.async_playwright() as p:
             browser = await p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
-            context = await browser.new_context(viewport=PHONE)
-            page = await context.new_page()
-            await page.goto(f"{base}/c/{cid}/convener")  # no session: the sign-in form
-            assert page.url.endswith("/signin")
-            await page.fill("#name", names["convener"])
-            await page.fill("#password", PASSWORD)
-            await page.click("button[type=submit]")
-            await page.wait_for_url(f"{base}/")
+
+            async def signed_in(who: str, viewport: dict[str, int]) -> Any:
+                return await browser_sign_in(browser, base, f"/c/{cid}/convener", names[who], viewport=viewport)
+
+            page = await signed_in("convener", PHONE)
 
             await page.click(f"a[href='/c/{cid}/convener']")
             await page.wait_for_url(f"{base}/c/{cid}/convener")
@@ -109,12 +107,7 @@ async def test_the_convener_answers_in_chromium(env: WorkflowEnvironment, engine
             await page.screenshot(path=ARTIFACTS / "7-order-explained.png", full_page=True)
 
             # The office nominates a person for 楚天杯 from the assessments page.
-            office = await (await browser.new_context(viewport={"width": 1280, "height": 900})).new_page()
-            await office.goto(f"{base}/signin")
-            await office.fill("#name", names["office"])
-            await office.fill("#password", PASSWORD)
-            await office.click("button[type=submit]")
-            await office.wait_for_url(f"{base}/")
+            office = await signed_in("office", {"width": 1280, "height": 900})
             await office.click(f"a[href='/c/{cid}/assessments']")
             await office.wait_for_url(f"{base}/c/{cid}/assessments")
             form = office.locator("form#nominate")
