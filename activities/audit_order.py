@@ -294,7 +294,7 @@ def _issued(ctx: Context, r: Any, p: dict[str, Any], base: dict[str, Any]) -> St
     details = []
     if p.get("unanswered_before"):
         details.append(
-            f"{p['unanswered_before']} earlier orders left unanswered past their due date: one measure up each"
+            f"earlier orders left unanswered past their due date: {p['unanswered_before']}, one measure up each"
         )
     if p.get("milestone"):
         details.append(f"the {p['milestone']} milestone's 达标验收 failed; re-checked on the due date")

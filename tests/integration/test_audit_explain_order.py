@@ -31,7 +31,7 @@ from services import assessments, audit, convener, rectification, scores
 from services.actors import Actor
 from services.context import Services
 from services.errors import Conflict, NotFound
-from services.plans import load_plan, prepare
+from services.plans import DEFAULT_RULES, load_plan, prepare
 from tests.integration import mini
 from tests.integration.test_convener import with_convener
 from tests.integration.web_support import add_accounts, browser, sign_in
@@ -75,6 +75,23 @@ async def order_row(engine: AsyncEngine, order: str) -> dict[str, Any]:
             .one()
         )
         return dict(row)
+
+
+def from_the_chain(story: audit.OrderExplanation, rows: list[dict[str, Any]], *, also: str | None = None) -> None:
+    """Every step shown is the chain row it names (by seq, of that kind), and every chain row about
+    the order is shown: its own rows, its steps and follow-ups, the rows of the items that name it,
+    the attempts it refused, and (`also`) the bulletin that issued it."""
+    by_seq = {r["seq"]: r for r in rows}
+    assert all(s.seq is not None and by_seq[s.seq]["kind"] == s.kind for s in story.steps)
+    key = story.key
+    about = {
+        r["seq"]
+        for r in rows
+        if r["event_key"] in (key, also)
+        or key in (r["payload"].get("order"), r["payload"].get("paper"))
+        or (r["kind"] == "refused" and r["payload"].get("obligation_id") == key)
+    }
+    assert {s.seq for s in story.steps} == about
 
 
 def texts(e: audit.OrderExplanation, kind: str) -> list[str]:
@@ -128,20 +145,7 @@ async def test_an_orders_story_from_the_chain_on_the_cli_and_the_web(
         row = await order_row(engine, order)
         key = row["idempotency_key"]
 
-        # Every step shown is the chain row it names (by seq, of that kind) ...
-        by_seq = {r["seq"]: r for r in rows}
-        assert all(s.seq is not None and by_seq[s.seq]["kind"] == s.kind for s in story.steps)
-        # ... and every chain row about the order is shown: its own rows, its steps and follow-ups,
-        # the refused attempt, and the bulletin that issued it.
-        about = {
-            r["seq"]
-            for r in rows
-            if r["event_key"] == key
-            or r["payload"].get("order") == key
-            or (r["kind"] == "refused" and r["payload"].get("obligation_id") == key)
-            or r["event_key"] == f"{cid}#bulletin#2021-12-01"
-        }
-        assert {s.seq for s in story.steps} == about
+        from_the_chain(story, rows, also=f"{cid}#bulletin#2021-12-01")
         kinds = [s.kind for s in story.steps]
         assert kinds[:3] == ["bulletin", "rectification_order", "rectification.opened"]
         assert kinds[-6:] == [
@@ -274,3 +278,47 @@ async def _web(ctx: Services, cid: str, order: str) -> None:
         **{"person": "张三", "unit_id": "west", "title": "镇长", "reason": "带头整改占道经营"},
         "by": f"web:{names['office']}",
     }
+
+
+async def test_a_rule_issued_order_and_the_measures_ladder(
+    env: WorkflowEnvironment, engine: AsyncEngine, tmp_path: Path
+) -> None:
+    """The default rule set on the mini campaign, west silent: the December bulletin orders west
+    (责令整改); 20 working days after the 基础型 milestone the rule rectify-after-basic orders it
+    again, listing its three items, one measure up (通报批评) since the first went unanswered; the
+    February bulletin's order is 约谈. The rule's order tells which rule fired on which item, with
+    the facts and the working days counted from the milestone."""
+    queue, cid = str(uuid.uuid4()), f"rule-{uuid.uuid4().hex[:8]}"
+    plan = load_plan(mini.MINI_PLAN)
+    inp = prepare(plan, DEFAULT_RULES, campaign_id=cid, server_now=await env.get_current_time(), live=False).input
+    settings = Settings(env="test", task_queue=queue, contacts_file=tmp_path / "none.yaml")
+    async with (
+        Services(settings, client=env.client, engine=engine) as ctx,
+        build_worker(env.client, engine, task_queue=queue, rehearsal=True),
+    ):
+        await mini.start(env.client, inp, queue)
+        await env.sleep(timedelta(days=320))  # to 2022-03: three orders to west
+        rows = await chain(engine, cid)
+        story = await audit.explain_order(ctx, order=f"{cid}/rectify/rectify-after-basic@2022-01-29#west")
+        from_the_chain(story, rows)
+        assert "通报批评 to west: level 2 of 责令整改 → 通报批评 → 约谈; 3 items" in story.header[1]
+        assert "(by rule rectify-after-basic)" in story.header[2]
+        fired = [s for s in story.steps if s.kind == "rectification_item"]
+        assert [s.text.split(":", 1)[0] for s in fired] == [f"{cid}/rollout/west/T0{n}-basic" for n in (1, 2, 3)]
+        assert all(s.rule_id == "rectify-after-basic" and "listed in this order" in s.text for s in fired)
+        assert "saw milestone=basic, state=assigned, days_left=-20 → condition true" in fired[0].details
+        assert any(
+            "counting from the basic milestone 2021-12-31 (Fri)" in d and "2022-01-29 (20, 调休 make-up workday)" in d
+            for d in fired[0].details
+        )
+        [issued] = [s for s in story.steps if s.kind == "rectification_order"]
+        assert issued.text == "通报批评 (level 2) issued by rule:rectify-after-basic to west: 3 items, due 2022-02-17"
+        assert "earlier orders left unanswered past their due date: 1, one measure up each" in issued.details
+        assert story.ending == "not ended: escalated, round 0, due 2022-02-17"
+
+        third = await audit.explain_order(ctx, order=f"{cid}#rectify#2022-02-01#west")  # by its key
+        from_the_chain(third, rows, also=f"{cid}#bulletin#2022-02-01")
+        assert third.order_id == f"{cid}/rectify/2022-02-01#west"
+        assert "约谈 to west: level 3" in third.header[1] and "(by the 2022-02 bulletin)" in third.header[2]
+        assert "bulletin 2022-02 by office: 5 units reconciled; laggards west" in texts(third, "bulletin")
+        await env.client.get_workflow_handle(cid).terminate("test done")
