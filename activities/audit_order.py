@@ -20,7 +20,6 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from activities.audit_reasons import Context, Step, day, deadline, facts_seen, held, pinned, short
 from activities.paperwork.bulletin_request import bulletin_key
 from activities.store.audit import payload_of
-from activities.store.nominations import NOMINATED
 from activities.store.tables import audit_events, campaigns, obligations, rectification_orders
 from models.rectification import OrderState, campaign_of, rectification_workflow_id
 from models.ruleset import Rule
@@ -162,7 +161,6 @@ async def _chain(conn: AsyncConnection, cid: str, key: str, order_id: str) -> li
         select(audit_events)
         .where(
             a.campaign_id == cid,
-            a.kind != NOMINATED,
             or_(
                 a.event_key == key,
                 a.event_key.startswith(f"{key}#", autoescape=True),
