@@ -122,6 +122,19 @@ class Effects:
 
     keys: set[str] = field(default_factory=set)
     runs: set[tuple[str, str]] = field(default_factory=set)
+    # Runs whose history has no closing event yet: their newest activity may have written its
+    # rows before Temporal recorded it done (a 责令整改 workflow outlives its closed campaign).
+    open: set[tuple[str, str]] = field(default_factory=set)
+
+
+_CLOSED = {
+    EventType.EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED,
+    EventType.EVENT_TYPE_WORKFLOW_EXECUTION_FAILED,
+    EventType.EVENT_TYPE_WORKFLOW_EXECUTION_CANCELED,
+    EventType.EVENT_TYPE_WORKFLOW_EXECUTION_TERMINATED,
+    EventType.EVENT_TYPE_WORKFLOW_EXECUTION_TIMED_OUT,
+    EventType.EVENT_TYPE_WORKFLOW_EXECUTION_CONTINUED_AS_NEW,
+}
 
 
 def effects(histories: Iterable[WorkflowHistory]) -> Effects:
@@ -130,6 +143,8 @@ def effects(histories: Iterable[WorkflowHistory]) -> Effects:
     out = Effects()
     for h in histories:
         out.runs.add((h.workflow_id, h.run_id))
+        if not h.events or h.events[-1].event_type not in _CLOSED:
+            out.open.add((h.workflow_id, h.run_id))
         scheduled: dict[int, Any] = {}
         for e in h.events:
             if e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED:
@@ -221,7 +236,8 @@ class Verdict:
     unchecked_rows: int = 0
     not_given: int = 0
     # A campaign still running writes rows while its histories are fetched: rows no history yet
-    # shows (an activity in flight, a run begun since) are counted here, not called broken.
+    # shows (an activity in flight, a run begun since) are counted here, not called broken. So
+    # are, once it has closed, the rows of its workflows still running (open 责令整改 orders).
     running: bool = False
     in_flight: int = 0
 

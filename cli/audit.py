@@ -43,7 +43,13 @@ def verify(
     if v.ok:
         out.print(
             f"{campaign}: holds: chain of {v.chain.rows:,} rows (head {v.chain.head[:16]}…), "
-            f"{v.histories} histories replayed, {v.effects:,} recorded effects matched",
+            f"{v.histories} histories replayed, {v.effects:,} recorded effects matched"
+            + (
+                f"; {v.in_flight:,} rows of workflows still running (open orders) are newer than their "
+                "histories and were not cross-checked: verify again once they have finished"
+                if v.in_flight
+                else ""
+            ),
             markup=False,
         )
         if v.subset:
