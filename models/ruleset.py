@@ -195,6 +195,9 @@ class Rectification(Frozen):
     order stands and each bulletin names it."""
 
     measures: tuple[str, ...] = Field(default=("责令整改", "通报批评", "约谈"), min_length=1, max_length=9)
+    send_backs: int = Field(default=2, ge=0, le=9)
+    """How many times the office sends a failing 整改报告 back for a new round; the next report that
+    fails closes the order as rejected (整改不到位)."""
 
     @model_validator(mode="after")
     def _named(self) -> Rectification:

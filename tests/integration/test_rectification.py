@@ -1,6 +1,7 @@
 """责令整改 as workflows, on the real time-skipping server and real PostgreSQL: the mini campaign's
 orders to west (who never answers) escalate and stay in the bulletins; a reported and reviewed
-order resolves, a rejected one reopens, and refused attempts are on the record."""
+order resolves, one sent back reopens, one that fails after the rule set's send-backs ends
+rejected, and refused attempts are on the record."""
 
 from __future__ import annotations
 
@@ -194,7 +195,7 @@ async def test_a_report_is_reviewed_rejected_then_accepted_and_refusals_are_reco
         assert back.returncode == 0, back.stderr
         today = ctx.clock.plan_time(await env.get_current_time()).date()
         new_due = cal.WorkCalendar(ctx.calendar).shift(today, ctx.ruleset.monthly.rectification_working_days)
-        assert f"{order}: rejected, due {new_due.isoformat()}, round 1" in back.stdout
+        assert f"{order}: sent_back, due {new_due.isoformat()}, round 1" in back.stdout
 
         assert "only the office ('office') reviews" in await refused(
             "review", ReviewRectification(reviewer="west", accept=True)
@@ -221,7 +222,7 @@ async def test_a_report_is_reviewed_rejected_then_accepted_and_refusals_are_reco
                 .where(
                     audit_events.c.campaign_id == cid,
                     audit_events.c.kind.in_(
-                        ["refused", "rectification.reported", "rectification.rejected", "rectification.accepted"]
+                        ["refused", "rectification.reported", "rectification.sent_back", "rectification.accepted"]
                     ),
                 )
                 .order_by(audit_events.c.seq)
@@ -239,7 +240,7 @@ async def test_a_report_is_reviewed_rejected_then_accepted_and_refusals_are_reco
         ("refused", "east", "rectify.report"),
         ("refused", "office", "rectify.review"),
         ("rectification.reported", "west", "reported"),
-        ("rectification.rejected", "office", "rejected"),
+        ("rectification.sent_back", "office", "sent_back"),
         ("refused", "west", "rectify.review"),
         ("rectification.reported", "west", "reported"),
         ("rectification.accepted", "office", "resolved"),
@@ -260,3 +261,55 @@ async def test_a_report_is_reviewed_rejected_then_accepted_and_refusals_are_reco
     assert (rejected["reason"], rejected["due"], rejected["round"]) == ("照片不能反映整改效果", new_due.isoformat(), 1)
     assert any("未通过审核：照片不能反映整改效果" in body for _, body in to_west)
     assert any(title.startswith("整改验收通过") for title, _ in to_west)
+
+
+async def test_a_report_failing_after_the_rule_sets_send_backs_closes_the_order_rejected(
+    env: WorkflowEnvironment, engine: AsyncEngine
+) -> None:
+    """With one send-back allowed: the first failing report is sent back (a new round, a new due
+    date), the second closes the order rejected (整改不到位): its workflow ends, its row and the
+    record say so, the unit is told, and it takes no further report."""
+    queue = str(uuid.uuid4())
+    inp = mini.new_campaign(await env.get_current_time())
+    rs = inp.context.ruleset
+    ruleset = rs.model_copy(update={"rectification": rs.rectification.model_copy(update={"send_backs": 1})})
+    inp = inp.model_copy(update={"context": inp.context.model_copy(update={"ruleset": ruleset})})
+    ctx, cid = inp.context, inp.context.campaign_id
+    order = f"{cid}/rectify/2021-12-01#west"
+    report = ReportRectification(unit_id="west", text="已清理占道经营", evidence=["photos/0107-1.jpg"])
+    fails = ReviewRectification(reviewer="office", accept=False, reason="照片不能反映整改效果")
+    async with build_worker(env.client, engine, task_queue=queue, rehearsal=True):
+        await mini.start(env.client, inp, queue)
+        await env.sleep(ctx.clock.server_time(at(date(2022, 1, 7), "08:00")) - await env.get_current_time())
+        handle = env.client.get_workflow_handle(order)
+        await handle.execute_update(RectificationWorkflow.report, report)
+        back: RectificationView = await handle.execute_update(RectificationWorkflow.review, fails)
+        assert (back.state.value, back.round) == ("sent_back", 1)
+        await handle.execute_update(RectificationWorkflow.report, report)
+        closed: RectificationView = await handle.execute_update(RectificationWorkflow.review, fails)
+        assert (closed.state.value, closed.round) == ("rejected", 1)
+        await handle.result()  # a rejected order's workflow ends, as a resolved one's does
+        await env.client.get_workflow_handle(cid).terminate("test done")
+
+    row = (await orders(engine, cid))[order]
+    assert (row["state"], row["round"], row["review_reason"]) == ("rejected", 1, "照片不能反映整改效果")
+    assert row["reviewed_at"] is not None and row["resolved_at"] is None
+    async with engine.connect() as conn:
+        kinds = (
+            await conn.execute(
+                select(audit_events.c.kind)
+                .where(audit_events.c.campaign_id == cid, audit_events.c.kind.like("rectification.%"))
+                .order_by(audit_events.c.seq)
+            )
+        ).scalars()
+        titles = (
+            await conn.execute(select(inbox.c.title).where(inbox.c.campaign_id == cid, inbox.c.recipient == "west"))
+        ).scalars()
+    steps = [k for k in kinds if k in ("rectification.reported", "rectification.sent_back", "rectification.rejected")]
+    assert steps == [
+        "rectification.reported",
+        "rectification.sent_back",
+        "rectification.reported",
+        "rectification.rejected",
+    ]
+    assert any(t.startswith("整改不到位：") for t in titles)
