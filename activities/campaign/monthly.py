@@ -16,7 +16,7 @@ from temporalio import activity
 
 from activities import paperwork
 from activities.campaign.common import Base
-from activities.campaign.order_rounds import OrderDraft, place_order
+from activities.campaign.order_rounds import Issuer, OrderDraft, place_order
 from activities.delivery import InboxItem, write_inbox
 from activities.documents import render_bulletin, render_ledger_xlsx
 from activities.paperwork import bulletin_request
@@ -186,7 +186,8 @@ class Monthly(Base):
                 month=inp.month,
                 why=f"{inp.month:%Y年%m月}通报",
             )
-            placed = await place_order(conn, facts, ruleset, draft, at=inp, actor="office", quiet=ruleset.quiet_hours)
+            by = Issuer(at=inp, actor="office", quiet=ruleset.quiet_hours)
+            placed = await place_order(conn, facts, ruleset, draft, by)
             if placed is None:
                 log.info("order stands", campaign_id=cid, unit_id=u, month=inp.month.isoformat())
                 continue

@@ -52,6 +52,16 @@ class OrderDraft:
     rule_id: str | None = None
 
 
+@dataclass(frozen=True)
+class Issuer:
+    """Who issues an order, when, and how it is pushed."""
+
+    at: audit.Stamped
+    actor: str
+    quiet: QuietHours | None = None
+    channels: tuple[Channel, ...] | None = None
+
+
 async def prior_orders(conn: AsyncConnection, campaign_id: str, unit_id: str, as_of: date) -> list[PriorOrder]:
     """The unit's orders as of a date, as the next one's measure reads them."""
     o = rectification_orders.c
@@ -103,16 +113,7 @@ async def open_order(conn: AsyncConnection, campaign_id: str, unit_id: str) -> R
 
 
 async def place_order(
-    conn: AsyncConnection,
-    facts: CampaignFacts,
-    ruleset: RuleSet,
-    d: OrderDraft,
-    *,
-    at: audit.Stamped,
-    actor: str,
-    quiet: QuietHours | None = None,
-    channels: tuple[Channel, ...] | None = None,
-    always: bool = False,
+    conn: AsyncConnection, facts: CampaignFacts, ruleset: RuleSet, d: OrderDraft, by: Issuer, *, always: bool = False
 ) -> tuple[InboxItem | None, audit.Event] | None:
     """A new order when the unit has none open; else the draft's items added to its open one.
 
@@ -123,10 +124,8 @@ async def place_order(
         return None
     standing = await open_order(conn, facts.campaign_id, d.unit_id)
     if standing is None:
-        return await write_order(conn, facts, ruleset, d, at=at, actor=actor, quiet=quiet, channels=channels)
-    return await add_to_order(
-        conn, facts, ruleset, d, standing, at=at, actor=actor, quiet=quiet, channels=channels, always=always
-    )
+        return await write_order(conn, facts, ruleset, d, by)
+    return await add_to_order(conn, facts, ruleset, d, standing, by, always=always)
 
 
 async def add_to_order(
@@ -135,15 +134,13 @@ async def add_to_order(
     ruleset: RuleSet,
     d: OrderDraft,
     order: Row[Any],
+    by: Issuer,
     *,
-    at: audit.Stamped,
-    actor: str,
-    quiet: QuietHours | None,
-    channels: tuple[Channel, ...] | None,
     always: bool,
 ) -> tuple[InboxItem | None, audit.Event] | None:
     """The draft's items on the unit's open order, its measure one rung up if the unit was not
     answering it; see `place_order`."""
+    at, actor = by.at, by.actor
     as_of = at.plan_time.astimezone(CST).date()
     listed = list(order.listed)
     added = [i for i in d.items if i not in listed]
@@ -191,25 +188,18 @@ async def add_to_order(
     item = InboxItem(
         key=d.key, campaign_id=facts.campaign_id, recipient=d.unit_id, kind="rectification",
         title=title, body=body, **audit.times(at), rule_id=d.rule_id,
-        level=level, channels=channels, quiet=quiet, due=order.due,
+        level=level, channels=by.channels, quiet=by.quiet, due=order.due,
     )  # fmt: skip
     await write_inbox(conn, item)
     return item, event
 
 
 async def write_order(
-    conn: AsyncConnection,
-    facts: CampaignFacts,
-    ruleset: RuleSet,
-    d: OrderDraft,
-    *,
-    at: audit.Stamped,
-    actor: str,
-    quiet: QuietHours | None = None,
-    channels: tuple[Channel, ...] | None = None,
+    conn: AsyncConnection, facts: CampaignFacts, ruleset: RuleSet, d: OrderDraft, by: Issuer
 ) -> tuple[InboxItem, audit.Event]:
     """The order's row and its inbox row, written; its inbox item (for the caller to push) and
     its audit row (for the caller's batch)."""
+    at, actor, quiet, channels = by.at, by.actor, by.quiet, by.channels
     cid = facts.campaign_id
     prior = await prior_orders(conn, cid, d.unit_id, at.plan_time.astimezone(CST).date())
     measures = ruleset.rectification.measures
@@ -282,6 +272,5 @@ async def issue_round_order(
         rule_id=first.rule_id,
     )
     channels = tuple(dict.fromkeys(c for a in r.actions for c in a.channels))
-    return await place_order(
-        conn, facts, ruleset, d, at=first, actor=f"rule:{first.rule_id}", quiet=quiet, channels=channels, always=True
-    )
+    by = Issuer(at=first, actor=f"rule:{first.rule_id}", quiet=quiet, channels=channels)
+    return await place_order(conn, facts, ruleset, d, by, always=True)
