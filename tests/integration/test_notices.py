@@ -17,7 +17,8 @@ import subprocess
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -53,6 +54,7 @@ from models.documents import SupervisionNotice
 from models.payloads import CampaignContext, DeliverBatch, FiredAction, MonthlyRun, Provenance
 from models.ruleset import ActionKind, Role
 from models.time import CST, at
+from rules.rounds import order_rounds
 from services import papers
 from services.context import Services
 from services.plans import load_plan, prepare
@@ -574,3 +576,42 @@ async def test_a_rehearsals_notice_papers_wait_for_their_first_request(engine: A
     assert await _files(engine, c.cid, "notice", issued.code) == stored
     assert {f: p.sha256 for f, p in first.files.items()} == {f: p.sha256 for f, p in again.files.items()}
     assert first.files["pdf"].sha256 == stored["pdf"].sha256
+
+
+def rectify_action(c: Registered, task: str, day: date, *, rule: str) -> FiredAction:
+    """A rule's 责令整改 for west's task, fired on `day`, to be rectified within two weeks."""
+    ob = f"{c.cid}/rollout/west/{task}-basic"
+    return notice_action(c.ctx, task, day, overdue=20, occurrence=f"{rule}@{day.isoformat()}").model_copy(
+        update={
+            "key": f"{ob}#{rule}@{day.isoformat()}T09:00",
+            "kind": ActionKind.rectify,
+            "rule_id": rule,
+            "obligation_id": ob,
+            "rectify_due": day + timedelta(days=14),
+        }
+    )
+
+
+async def test_a_rules_order_to_a_unit_with_one_open_adds_to_it_and_starts_no_second(engine: AsyncEngine) -> None:
+    """Two rule rounds ordering west: the first issues the order, the second (its due date passed
+    unanswered) adds its item to it, one measure up, and says so (`added`), so the unit workflow
+    starts no second order; a retried batch writes nothing twice and says the same."""
+    c = await _registered(engine)
+    batch = partial(DeliverBatch, provenance=c.prov, notice_prefix="测督", per_unit=True)
+    first = await c.acts.deliver(batch(actions=[rectify_action(c, "T01", date(2022, 1, 10), rule="rectify-a")]))
+    second = batch(actions=[rectify_action(c, "T02", date(2022, 2, 10), rule="rectify-b")])
+    added, again = await c.acts.deliver(second), await c.acts.deliver(second)
+    key = order_rounds(second.actions)[0].key
+    assert (first.added, added.added, again.added) == ([], [key], [key])
+    async with engine.connect() as conn:
+        rows = (
+            await conn.execute(select(rectification_orders).where(rectification_orders.c.campaign_id == c.cid))
+        ).all()
+        a = audit_events.c
+        q = select(a.event_key, a.payload).where(a.campaign_id == c.cid, a.kind == "rectification_added")
+        record = (await conn.execute(q)).all()
+    [row] = rows
+    assert [i.rsplit("/", 1)[1] for i in row.listed] == ["T01-basic", "T02-basic"]
+    assert (row.level, row.measure, row.due) == (2, "通报批评", date(2022, 1, 24))
+    [(event_key, payload)] = record
+    assert event_key == key and json.loads(payload)["order"] == row.idempotency_key
