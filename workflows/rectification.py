@@ -5,15 +5,16 @@ set escalates (rules.rectification reads the engine for orders). When the due da
 report, the order is `escalated` and the event `rectification_overdue` is recorded and fired. The
 unit answers with the `report` Update (its 整改报告, with references to evidence files); the office
 `review`s it: accepted resolves the order; not accepted (with reasons) sends it back for a new
-round with a new due date, or, once the rule set's `rectification.send_backs` are used, closes it
-rejected (整改不到位). Every step is mirrored to `rectification_orders` and recorded on the audit chain; the
-monthly bulletin reads the row's state, so an unresolved order shows in the next bulletin.
+round with a new due date, or, once the rule set's `rectification.send_backs` are used, closes
+it rejected (整改不到位). Every step is mirrored to `rectification_orders` and recorded on the
+audit chain; the monthly bulletin reads the row's state, so an unresolved order shows in the
+next bulletin.
 
 Who starts it: any parent that issued an order, through `workflows.orders.start_orders` (the
 MonthlyWorkflow for the bulletin's laggards, a unit workflow for its rules' orders). Orders are
 abandoned by their parent on purpose: an order outlives the month that issued it and the parent's
-continue-as-new; it ends when resolved or rejected, or when the campaign ends (at the end of its last day, as
-unit workflows do), its row left in its last state.
+continue-as-new; it ends when resolved or rejected, or when the campaign ends (at the end of its
+last day, as unit workflows do), its row left in its last state.
 """
 
 from __future__ import annotations
