@@ -21,6 +21,7 @@ from models.assessment import EvaluationInput, EvaluationRecord, ScoreBook, Unit
 from models.documents import CarriedItem, FinalReport, ScorePart, TownScore
 from models.obligation import ObligationState
 from models.plan import Plan
+from models.rectification import OrderState
 from models.time import at
 from rules.calendar import WorkCalendar
 from rules.scoring import evaluate
@@ -69,7 +70,8 @@ async def evaluation_of(
     )
     for o in (await conn.execute(orders)).all():
         received[o.unit_id] += 1
-        resolved[o.unit_id] += o.state != "open"
+        # An order closed as rejected (整改不到位) stays against the unit, as an open one does.
+        resolved[o.unit_id] += o.state not in (OrderState.open, OrderState.rejected)
     facts = tuple(
         UnitFacts(
             unit_id=u,

@@ -243,7 +243,7 @@ class RectificationActivities:
         t = inp.plan_time
         if inp.step == "reported":
             return {"report_text": inp.text, "evidence": inp.evidence, "reported_at": t}
-        if inp.step in ("accepted", "rejected"):
+        if inp.step in ("accepted", "sent_back", "rejected"):
             done = {"resolved_at": t} if inp.step == "accepted" else {}
             return {"reviewer": inp.actor, "review_reason": inp.reason, "reviewed_at": t, **done}
         if inp.step == "overdue":

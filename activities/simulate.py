@@ -34,7 +34,13 @@ from models.payloads import (
     SimulateDesk,
     SimulateResult,
 )
-from models.rectification import OrderState, RectificationView, ReportRectification, ReviewRectification
+from models.rectification import (
+    OPEN_ORDER_STATES,
+    OrderState,
+    RectificationView,
+    ReportRectification,
+    ReviewRectification,
+)
 from models.time import CST
 from rules.simulated_answers import REJECT_REASON, REPORT_TEXT, order_answer_day, order_review
 
@@ -97,7 +103,7 @@ class DeskSimulator:
             rows = (
                 await conn.execute(
                     select(rectification_orders)
-                    .where(o.campaign_id == inp.campaign_id, o.workflow_id.is_not(None), o.state != "resolved")
+                    .where(o.campaign_id == inp.campaign_id, o.workflow_id.is_not(None), o.state.in_(OPEN_ORDER_STATES))
                     .order_by(o.id)
                 )
             ).all()

@@ -46,9 +46,9 @@ def report(
 def review(
     order: str = typer.Argument(..., metavar="ORDER"),
     accept: bool = typer.Option(False, "--accept", help="Accept the report: the order is resolved."),
-    reject: bool = typer.Option(False, "--reject", help="Send the report back (give --reason)."),
+    reject: bool = typer.Option(False, "--reject", help="Send back (--reason); after the send-backs: rejected."),
     reason: str = typer.Option("", "--reason", help="Why it is rejected (or a note on acceptance)."),
-    due: str | None = typer.Option(None, "--due", help="Rejections: the new due date (default: rule set's days)."),
+    due: str | None = typer.Option(None, "--due", help="Send-backs: the new due date (default: rule set's days)."),
     reviewer: str | None = typer.Option(None, "--as", help="The reviewing unit (default: the campaign's office)."),
 ) -> None:
     """The office reviews a unit's 整改报告: --accept, or --reject --reason R [--due DATE]."""
@@ -116,4 +116,7 @@ def list_(
     if rows:
         out.print(table)
     unresolved = sum(r["state"] != OrderState.resolved.value for r in rows)
-    out.print(f"{campaign}: {len(rows)} orders shown, {unresolved} not resolved", markup=False)
+    rejected = sum(r["state"] == OrderState.rejected.value for r in rows)
+    out.print(
+        f"{campaign}: {len(rows)} orders shown, {unresolved} not resolved ({rejected} closed rejected)", markup=False
+    )

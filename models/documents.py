@@ -156,6 +156,7 @@ class OrderState(StrEnum):
     open = "open"
     reported = "reported"
     resolved = "resolved"
+    sent_back = "sent_back"
     rejected = "rejected"
     escalated = "escalated"
 
@@ -165,7 +166,8 @@ class OrderState(StrEnum):
             "open": "整改中",
             "reported": "已报告待审核",
             "resolved": "已整改",
-            "rejected": "退回重新整改",
+            "sent_back": "退回重新整改",
+            "rejected": "整改不到位",
             "escalated": "逾期未报告已升级",
         }[self.value]
 

@@ -10,24 +10,35 @@ from __future__ import annotations
 from datetime import date, datetime
 from enum import StrEnum
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from models.plan import PhaseKind
 
 
 class OrderState(StrEnum):
+    """Where an order is. Three end it: `resolved`, `rejected` (closed as 整改不到位 after the rule
+    set's send-backs) and, at the campaign's end, `escalated` (no report by its due date, handed
+    up); `sent_back` is a round, not an end: the unit reports again by a new due date."""
+
     open = "open"  # issued, the unit has not reported yet
     reported = "reported"  # the unit sent its 整改报告; the office has not reviewed it
     resolved = "resolved"  # the office accepted the report
-    rejected = "rejected"  # the office sent the report back, with reasons and a new due date
+    sent_back = "sent_back"  # the office sent the report back, with reasons and a new due date
+    rejected = "rejected"  # 整改不到位: a report failed again after the last send-back; closed
     escalated = "escalated"  # the due date passed without a report
 
     @property
     def awaiting_report(self) -> bool:
-        return self in (OrderState.open, OrderState.rejected, OrderState.escalated)
+        return self in (OrderState.open, OrderState.sent_back, OrderState.escalated)
+
+    @property
+    def closed(self) -> bool:
+        """The office is done with it: accepted, or closed as not rectified."""
+        return self in (OrderState.resolved, OrderState.rejected)
 
 
 ORDER_STATES = tuple(s.value for s in OrderState)
+OPEN_ORDER_STATES = tuple(s.value for s in OrderState if not s.closed)
 
 
 class _Model(BaseModel):
@@ -88,9 +99,17 @@ class OrderProgress(_Model):
     """What has happened to an order: the workflow's state, carried over continue-as-new."""
 
     state: OrderState = OrderState.open
+
+    @field_validator("state", mode="before")
+    @classmethod
+    def _sent_back(cls, v: object) -> object:
+        # Before the final rejection, "rejected" named the sent-back round. A rejected order ends
+        # its workflow and is never carried over, so a carried "rejected" is always that round.
+        return OrderState.sent_back.value if v == "rejected" else v
+
     due: date
     round: int = 0
-    """How many times the office rejected a report (each rejection opens a new round)."""
+    """How many times the office sent a report back (each send-back opens a new round)."""
     assigned: date
     """When the current round began: the issue date, then each rejection's."""
     unit_name: str
@@ -132,7 +151,8 @@ class ReportRectification(_Model):
 
 
 class ReviewRectification(_Model):
-    """The office's decision on a report: accepted (resolved), or rejected with reasons."""
+    """The office's decision on a report: accepted (resolved), or not, with reasons: sent back for
+    a new round, or, after the rule set's `rectification.send_backs`, the order closed as rejected."""
 
     reviewer: str
     accept: bool
@@ -141,7 +161,7 @@ class ReviewRectification(_Model):
     role: str | None = Field(default=None, max_length=20)
     reason: str = Field(default="", max_length=2000)
     new_due: date | None = None
-    """Rejections: the new due date (default: the rule set's rectification working days from today)."""
+    """Send-backs: the new due date (default: the rule set's rectification working days from today)."""
 
     @model_validator(mode="after")
     def _reasons(self) -> ReviewRectification:

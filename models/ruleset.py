@@ -190,11 +190,14 @@ class Rectification(Frozen):
     """责令整改 as an office issues them: one order per unit, each with its measure.
 
     A unit's first order is the first measure; every earlier order of the unit left unanswered
-    past its due date moves its next order one measure up (默认：责令整改 → 通报批评 → 约谈), and
-    a unit already at the last measure with that order unanswered gets no further paper: the
-    order stands and each bulletin names it."""
+    past its due date moves its next order one measure up (默认：责令整改 → 通报批评 → 约谈). A unit
+    has one open order: ordered again while it is open, the unit has the items added to it, and
+    its measure climbs one rung if it was not answering it (its due date passed, no report)."""
 
     measures: tuple[str, ...] = Field(default=("责令整改", "通报批评", "约谈"), min_length=1, max_length=9)
+    send_backs: int = Field(default=2, ge=0, le=9)
+    """How many times the office sends a failing 整改报告 back for a new round; the next report that
+    fails closes the order as rejected (整改不到位)."""
 
     @model_validator(mode="after")
     def _named(self) -> Rectification:

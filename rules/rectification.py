@@ -44,11 +44,20 @@ OVERDUE_RULE = Rule(
 _STATE_FACT = {
     OrderState.open: ObligationState.assigned,
     OrderState.escalated: ObligationState.assigned,
-    OrderState.rejected: ObligationState.acknowledged,
+    OrderState.sent_back: ObligationState.acknowledged,
+    OrderState.rejected: ObligationState.withdrawn,  # closed: nothing follows it up
     OrderState.reported: ObligationState.in_progress,
     OrderState.resolved: ObligationState.completed,
 }
 """The `state` fact a rule condition sees for an order (the default rules ask `state != "completed"`)."""
+
+
+def review_outcome(*, accept: bool, round: int, send_backs: int) -> OrderState:
+    """The office's review decides the order: resolved; sent back for a new round while the rule
+    set's send-backs last (`round` of them used so far); after them, closed as rejected."""
+    if accept:
+        return OrderState.resolved
+    return OrderState.sent_back if round < send_backs else OrderState.rejected
 
 
 def order_label(order: RectificationOrder, round: int = 0) -> str:
@@ -144,7 +153,7 @@ class OrderRules:
             self.fallback = Engine(fallback, engine.calendar)
 
     def rejected_due(self, today: date) -> date:
-        """A rejected report's new due date when the office names none: the rule set's
+        """A sent-back report's new due date when the office names none: the rule set's
         rectification working days from today, as for a new order."""
         return self.engine.calendar.shift(today, self.engine.ruleset.monthly.rectification_working_days)
 

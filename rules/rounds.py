@@ -85,8 +85,6 @@ class PriorOrder(NamedTuple):
     unanswered: bool
     """Its due date passed without a report at some point (escalated, or still awaiting one past
     its due date: an order no workflow follows is never marked escalated), whatever came after."""
-    overdue: bool = False
-    """It still awaits the unit's report, and its due date has passed."""
 
 
 def order_level(prior: Iterable[PriorOrder], *, measures: int) -> int:
@@ -95,13 +93,7 @@ def order_level(prior: Iterable[PriorOrder], *, measures: int) -> int:
     return min(measures, 1 + sum(1 for p in prior if p.unanswered))
 
 
-def standing(prior: Sequence[PriorOrder], *, measures: int) -> bool:
-    """Whether an order of the unit still stands, so a bulletin issues it no new one: one still
-    being answered (reported; open or sent back and not yet due), or one at the last measure left
-    unanswered."""
-    return any(
-        p.state is OrderState.reported
-        or (p.state in (OrderState.open, OrderState.rejected) and not p.overdue)
-        or ((p.state is OrderState.escalated or p.overdue) and p.level >= measures)
-        for p in prior
-    )
+def raised_level(*, level: int, state: OrderState, overdue: bool, measures: int) -> int:
+    """The rung of a unit's open order when the unit is ordered again: one up when it was not
+    answering it (still awaiting its report, its due date passed), never past the last."""
+    return min(measures, level + 1) if state.awaiting_report and overdue else level

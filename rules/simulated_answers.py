@@ -9,8 +9,8 @@ Pure and seeded, like the rest of the simulation. Proportions (stated in docs/AR
   (`FINISH_PROMPT`, `FINISH_LATE`); the town that never answers never does.
 - 责令整改: for each round of an order, a unit reports before its due date (`ORDER_PROMPT`), after it
   (`ORDER_LATE`, cumulative), or not at all; the office reviews a report within a few working days
-  and accepts it (`ACCEPT_FIRST`, then `ACCEPT_AGAIN` for a report sent back once), or sends it back
-  with reasons and a new due date; the town that never answers never reports.
+  and accepts it (`ACCEPT`, by round), or sends it back with reasons and a new due date, or, after
+  the rule set's send-backs, closes it rejected (整改不到位); the town that never answers never reports.
 """
 
 from __future__ import annotations
@@ -36,7 +36,10 @@ ANSWER_TEXT = "已收到督办通知，逐项制定整改措施，明确责任�
 
 ORDER_PROMPT, ORDER_LATE = 0.75, 0.92
 """Cumulative shares of an order's rounds reported before the due date, after it; the rest never."""
-ACCEPT_FIRST, ACCEPT_AGAIN = 0.8, 0.9
+ACCEPT = (0.7, 0.5, 0.4)
+"""Share of reports the office accepts in an order's first round, after one send-back, after two
+or more: a report sent back is the harder case (what the unit left undone the first time), and
+after the rule set's send-backs (2 by default) one that fails closes the order rejected."""
 REVIEW_LAG = (1, 4)
 """Working days the office takes to review a report."""
 REPORT_TEXT = "关于责令整改事项的整改情况报告：已对照问题清单逐项整改，建立长效机制，附整改前后对比照片及相关文件。"
@@ -129,4 +132,4 @@ def order_review(calendar: WorkCalendar, *, seed: int, key: str, round: int, rep
     """When the office reviews a report on an order's round, and whether it accepts it."""
     rng = random.Random(f"{seed}:review:{_in_plan(key)}#r{round}")
     on = calendar.shift(reported, rng.randint(*REVIEW_LAG))
-    return on, rng.random() < (ACCEPT_FIRST if round == 0 else ACCEPT_AGAIN)
+    return on, rng.random() < ACCEPT[min(round, len(ACCEPT) - 1)]

@@ -40,7 +40,7 @@ def _valid(make: Callable[[], M]) -> M:
 
 
 def _missing(order: str) -> str:
-    return f"no workflow follows {order}: it was not issued, or it ended (resolved, or closed with the campaign)"
+    return f"no workflow follows {order}: it was not issued, or it ended (resolved, rejected, or closed at the end)"
 
 
 async def rectification_report(
@@ -68,8 +68,9 @@ async def rectification_report(
 async def rectification_review(
     ctx: Services, *, actor: Actor, order: str, accept: bool, reason: str = "", new_due: date | None = None
 ) -> RectificationView:
-    """The office reviews a report: accepted (resolved), or rejected with reasons and a new due
-    date (default: the rule set's working days from today). The reviewer is the actor's unit,
+    """The office reviews a report: accepted (resolved), or not, with reasons: sent back with a
+    new due date (default: the rule set's working days from today), or, after the rule set's
+    send-backs, closed rejected (整改不到位). The reviewer is the actor's unit,
     else the campaign's office."""
     campaign = order_campaign(order)
 

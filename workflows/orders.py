@@ -14,6 +14,7 @@ from temporalio.workflow import ParentClosePolicy
 
 from models.payloads import (
     CampaignContext,
+    DeliverResult,
     RectificationInput,
 )
 from models.rectification import (
@@ -29,6 +30,18 @@ PER_UNIT_PATCH = "per-unit-papers"
 one order per unit, a bulletin one order per laggard unit at its measure, none to a unit whose
 order still stands. Histories from before: a notice per escalation, an order per rectify action,
 an order per laggard every month."""
+
+
+ONE_OPEN_ORDER_PATCH = "one-open-order"
+"""A unit's rule-fired order whose items joined its open order (`DeliverResult.added`) starts no
+workflow. Histories before: every round's order started one."""
+
+
+def new_orders(orders: Sequence[RectificationOrder], result: DeliverResult | None) -> list[RectificationOrder]:
+    """The orders of a delivered batch that are new orders, not items added to an open one."""
+    if result is None or not workflow.patched(ONE_OPEN_ORDER_PATCH):
+        return list(orders)
+    return [o for o in orders if o.key not in result.added]
 
 
 async def start_orders(ctx: CampaignContext, orders: Sequence[RectificationOrder], *, budget: int) -> int:

@@ -4,15 +4,17 @@ The order has a due date. Before it, the campaign's rule set reminds the unit; a
 set escalates (rules.rectification reads the engine for orders). When the due date passes with no
 report, the order is `escalated` and the event `rectification_overdue` is recorded and fired. The
 unit answers with the `report` Update (its 整改报告, with references to evidence files); the office
-`review`s it: accepted resolves the order, rejected (with reasons) opens a new round with a new
-due date. Every step is mirrored to `rectification_orders` and recorded on the audit chain; the
-monthly bulletin reads the row's state, so an unresolved order shows in the next bulletin.
+`review`s it: accepted resolves the order; not accepted (with reasons) sends it back for a new
+round with a new due date, or, once the rule set's `rectification.send_backs` are used, closes
+it rejected (整改不到位). Every step is mirrored to `rectification_orders` and recorded on the
+audit chain; the monthly bulletin reads the row's state, so an unresolved order shows in the
+next bulletin.
 
 Who starts it: any parent that issued an order, through `workflows.orders.start_orders` (the
 MonthlyWorkflow for the bulletin's laggards, a unit workflow for its rules' orders). Orders are
 abandoned by their parent on purpose: an order outlives the month that issued it and the parent's
-continue-as-new; it ends when resolved, or when the campaign ends (at the end of its last day, as
-unit workflows do), its row left in its last state.
+continue-as-new; it ends when resolved or rejected, or when the campaign ends (at the end of its
+last day, as unit workflows do), its row left in its last state.
 """
 
 from __future__ import annotations
@@ -45,7 +47,7 @@ from models.rectification import (
     ReviewRectification,
 )
 from models.time import CST, at
-from rules.rectification import OrderRules, follow_up, order_label, order_obligation
+from rules.rectification import OrderRules, follow_up, order_label, order_obligation, review_outcome
 from workflows.common import (
     DB_ACTIVITY,
     HISTORY_LIMIT,
@@ -63,6 +65,8 @@ FACTS_PATCH = "rectification-facts-per-firing"
 """Each follow-up firing of a batch sees the facts the earlier ones left (histories before: per batch)."""
 LAST_LOOK_PATCH = "rectification-last-look"
 """An order whose workflow wakes after the campaign's end acts on what fell due before it."""
+FINAL_REJECTION_PATCH = "rectification-final-rejection"
+"""After the rule set's send-backs a failing report closes the order rejected (before: sent back)."""
 
 
 @workflow.defn
@@ -112,7 +116,7 @@ class RectificationWorkflow(OrderAnswers):
             # Cleared before deciding, so that an Update arriving meanwhile wakes the next wait.
             self._changed = False
             ctx = self._ctx
-            if self._p.state is OrderState.resolved:
+            if self._p.state.closed:  # accepted, or closed as rejected
                 break
             now = plan_now(ctx)
             if now >= closes:  # the campaign is over: the row keeps the order's last state
@@ -287,8 +291,8 @@ class RectificationWorkflow(OrderAnswers):
             reason = f"unit {r.unit_id!r} may not report on {order.key}: it was ordered to {order.unit_id!r}"
         elif p.state is OrderState.reported:
             reason = f"{order.key} is already reported and awaits the office's review"
-        elif p.state is OrderState.resolved:
-            reason = f"{order.key} is already resolved"
+        elif p.state.closed:
+            reason = f"{order.key} is already {p.state.value}"
         await self._admit("rectify.report", r.unit_id, reason, r.text, (r.account, r.role))
         p.state = OrderState.reported
         p.report_text = r.text
@@ -324,8 +328,8 @@ class RectificationWorkflow(OrderAnswers):
         reason = None
         if r.reviewer != ctx.office:
             reason = f"only the office ({ctx.office!r}) reviews rectification reports, not {r.reviewer!r}"
-        elif p.state is OrderState.resolved:
-            reason = f"{order.key} is already resolved"
+        elif p.state.closed:
+            reason = f"{order.key} is already {p.state.value}"
         elif p.state is not OrderState.reported:
             reason = f"{order.key} has not been reported ({p.state.value}): there is no report to review"
         elif r.new_due is not None and r.new_due <= today:
@@ -333,12 +337,22 @@ class RectificationWorkflow(OrderAnswers):
         await self._admit("rectify.review", r.reviewer, reason, r.reason, (r.account, r.role))
         label = order_label(order, p.round)
         key = self._update_key("review")
-        if r.accept:
-            p.state = OrderState.resolved
+        # Histories from before the final rejection: every failed report was sent back.
+        send_backs = ctx.ruleset.rectification.send_backs if workflow.patched(FINAL_REJECTION_PATCH) else p.round + 1
+        outcome = review_outcome(accept=r.accept, round=p.round, send_backs=send_backs)
+        if outcome is OrderState.resolved:
+            p.state = outcome
             title = f"整改验收通过：{p.unit_name}（{label}）"
             body = f"{p.unit_name}报送的整改报告已审核通过，{label}办结。{r.reason}".strip()
+        elif outcome is OrderState.rejected:
+            p.state = outcome
+            title = f"整改不到位：{p.unit_name}（{label}）"
+            body = (
+                f"{p.unit_name}报送的整改报告经{p.round}次退回后仍未通过审核：{r.reason}。"
+                f"{label}按整改不到位办结，记入督办台账和考核。"
+            )
         else:
-            p.state = OrderState.rejected
+            p.state = OrderState.sent_back
             p.round += 1
             p.due = r.new_due or self._rules(ctx).rejected_due(today)
             p.assigned = today
@@ -351,7 +365,7 @@ class RectificationWorkflow(OrderAnswers):
         p.review_reason = r.reason
         self._changed = True
         await self._step(
-            "accepted" if r.accept else "rejected",
+            {OrderState.resolved: "accepted", OrderState.sent_back: "sent_back"}.get(outcome, "rejected"),
             actor=r.reviewer,
             event_key=key,
             reason=r.reason,

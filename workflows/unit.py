@@ -41,7 +41,7 @@ from workflows.common import (
     provenance,
 )
 from workflows.dispatch import POKE_PATCH, poke, pushes
-from workflows.orders import PER_UNIT_PATCH, start_orders
+from workflows.orders import PER_UNIT_PATCH, new_orders, start_orders
 from workflows.unit_updates import UnitUpdates
 
 MIRROR_DEBOUNCE = timedelta(seconds=2)
@@ -216,7 +216,7 @@ class UnitWorkflow(UnitUpdates):
         # transaction, each row guarded by its own idempotency key. Its papers are per unit:
         # one notice and one order listing the unit's obligations of the round.
         per_unit = workflow.patched(PER_UNIT_PATCH)
-        await workflow.execute_activity(
+        delivered = await workflow.execute_activity(
             Act.deliver,
             DeliverBatch(
                 provenance=provenance(ctx),
@@ -241,7 +241,7 @@ class UnitWorkflow(UnitUpdates):
                 order_from_action(a, lead=leads.get(a.obligation_id)) for a in actions if a.kind is ActionKind.rectify
             ]
         if orders and workflow.patched(RULE_ORDERS_PATCH):
-            await start_orders(ctx, orders, budget=ctx.max_children)
+            await start_orders(ctx, new_orders(orders, delivered if per_unit else None), budget=ctx.max_children)
 
     async def _mirror(self, ctx: CampaignContext) -> None:
         changes, self._changes = self._changes, []

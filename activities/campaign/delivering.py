@@ -148,10 +148,16 @@ class Delivering(Base):
                 ruleset = await self.papers.ruleset(conn, prov.campaign_id, prov.ruleset_hash)
                 issued = await issue_round_order(conn, facts, ruleset, r, quiet=inp.quiet_hours)
                 if issued is not None:
-                    item, event = issued
+                    paper, event = issued
                     out.delivered += 1
                     events.append(event)
-                    await self._push(conn, item)
+                    if paper is not None:
+                        await self._push(conn, paper)
+            rounds = [r.key for r in order_rounds(inp.actions)] if inp.per_unit else []
+            if rounds:  # read back, not tracked: a retry after the commit says the same
+                col = rectification_orders.c.idempotency_key
+                ordered = set((await conn.execute(select(col).where(col.in_(rounds)))).scalars())
+                out.added = [k for k in rounds if k not in ordered]
             await audit.append(conn, prov, events)
         # Papers after the numbers: rendering holds no lock, so one unit's notices do not queue
         # behind another's. Keys of notices already numbered (by this attempt or an earlier one

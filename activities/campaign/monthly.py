@@ -16,7 +16,7 @@ from temporalio import activity
 
 from activities import paperwork
 from activities.campaign.common import Base
-from activities.campaign.order_rounds import OrderDraft, prior_orders, write_order
+from activities.campaign.order_rounds import Issuer, OrderDraft, place_order
 from activities.delivery import InboxItem, write_inbox
 from activities.documents import render_bulletin, render_ledger_xlsx
 from activities.paperwork import bulletin_request
@@ -31,7 +31,6 @@ from models.ruleset import RuleSet
 from models.time import CST
 from rules.bulletins import open_obligations
 from rules.reconcile import reconcile
-from rules.rounds import standing
 
 log = structlog.get_logger()
 
@@ -174,15 +173,11 @@ class Monthly(Base):
         laggards: list[str],
         as_of: date,
     ) -> list[audit.Event]:
-        """One order per laggard unit listing its overdue obligations, at its measure; none to a
-        unit whose order still stands (the bulletin names that one among the unresolved)."""
+        """One order per laggard unit listing its overdue obligations, at its measure; to a unit
+        whose order is still open, its items added to that order (`order_rounds.place_order`)."""
         cid = inp.provenance.campaign_id
-        measures = len(ruleset.rectification.measures)
         events = []
         for u in laggards:
-            if standing(await prior_orders(conn, cid, u, as_of), measures=measures):
-                log.info("order stands", campaign_id=cid, unit_id=u, month=inp.month.isoformat())
-                continue
             late = [r for r in recs if r.unit_id == u and r.due < as_of]
             items = [r.id for r in late if r.state is not ObligationState.completed]
             draft = OrderDraft(
@@ -193,8 +188,13 @@ class Monthly(Base):
                 month=inp.month,
                 why=f"{inp.month:%Y年%m月}通报",
             )
-            quiet = ruleset.quiet_hours
-            item, event = await write_order(conn, facts, ruleset, draft, at=inp, actor="office", quiet=quiet)
-            await self._push(conn, item)
+            by = Issuer(at=inp, actor="office", quiet=ruleset.quiet_hours)
+            placed = await place_order(conn, facts, ruleset, draft, by)
+            if placed is None:
+                log.info("order stands", campaign_id=cid, unit_id=u, month=inp.month.isoformat())
+                continue
+            item, event = placed
+            if item is not None:
+                await self._push(conn, item)
             events.append(event)
         return events

@@ -199,7 +199,8 @@ rectification_orders = Table(
     Column("measure", Text),
     Column("listed", JSONB),  # not "items": `table.c.items` is the column collection's method
     CheckConstraint(
-        "state IN ('open', 'reported', 'resolved', 'rejected', 'escalated')", name="ck_rectification_orders_state"
+        "state IN ('open', 'reported', 'resolved', 'sent_back', 'rejected', 'escalated')",
+        name="ck_rectification_orders_state",
     ),
     Index("ix_rectification_orders_state", "campaign_id", "state"),
 )

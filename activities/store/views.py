@@ -38,7 +38,7 @@ from activities.store.tables import (
     rectification_orders,
 )
 from models.delivery import DeliveryStatus
-from models.rectification import OrderState
+from models.rectification import OPEN_ORDER_STATES
 from models.time import CST
 from models.views import (
     AssessmentKindCount,
@@ -222,7 +222,7 @@ async def orders(conn: AsyncConnection, campaign_id: str, *, open_only: bool = F
     t = rectification_orders
     q = select(t).where(t.c.campaign_id == campaign_id).order_by(t.c.plan_time, t.c.id)
     if open_only:
-        q = q.where(t.c.state != OrderState.resolved.value)
+        q = q.where(t.c.state.in_(OPEN_ORDER_STATES))
     return [
         Order.model_validate(
             {

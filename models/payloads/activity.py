@@ -87,6 +87,9 @@ class DeliverResult(Payload):
     delivered: int = 0
     already: int = 0
     notices: list[str] = Field(default_factory=list)
+    added: list[str] = Field(default_factory=list)
+    """Keys of the batch's order rounds whose items joined the unit's open order: no new order,
+    so no workflow to start for them."""
 
 
 class StateChange(Payload):

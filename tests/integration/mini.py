@@ -7,8 +7,9 @@ never answers. So, from the default rule set and China's calendar, exactly:
 - 2022-01-04 (1 working day after, past the New Year holiday): escalation to each task's lead;
 - 2022-01-10 (5 working days after): escalation to the office with one 督办通知 测督〔2022〕1号
   listing west's three tasks (one notice per unit per round);
-- monthly bulletins May 2021 … Feb 2022; rectification orders for west from the December one, one
-  a bulletin, each a measure up (责令整改, 通报批评, 约谈: west never answers);
+- monthly bulletins May 2021 … Feb 2022; one rectification order for west from the December one,
+  which the January and February bulletins raise a measure each (责令整改, 通报批评, 约谈: west
+  never answers) rather than issuing another (the office's one open order per unit);
 - 达标验收 (basic) for both towns, 年度总评 at the end.
 """
 

@@ -61,9 +61,10 @@ async def test_export_writes_the_chain_as_json_lines_and_a_spreadsheet(
         summary = await export(conn, cid, out, campaign.env.client)
     chain = await _chain(engine, cid)
     # 41 for the campaign's own work (one 督办通知 for west's three tasks: 43 when there was one per
-    # task), and 15 for west's 3 rectification orders (each opened,
-    # reminded, overdue, escalated twice).
-    assert summary.rows == len(chain) == 56
+    # task; west's one order and the two bulletins' rows raising its measure, where there were
+    # 3 orders), and 5 for west's one rectification order (opened, reminded, overdue, escalated
+    # twice: 15 for the 3 orders before one open order per unit).
+    assert summary.rows == len(chain) == 46
     assert summary.chain_ok, summary.problems
     assert summary.head == chain[-1]["hash"]
     # The time-skipping server cannot list workflows: histories are skipped, with a warning.
@@ -71,7 +72,7 @@ async def test_export_writes_the_chain_as_json_lines_and_a_spreadsheet(
     assert any("cannot list workflows" in w for w in summary.warnings)
 
     lines = _read_jsonl(out / "audit.jsonl")
-    assert [r["seq"] for r in lines] == [r["seq"] for r in chain] == list(range(1, 57))
+    assert [r["seq"] for r in lines] == [r["seq"] for r in chain] == list(range(1, 47))
     assert [(r["event_key"], r["prev_hash"], r["hash"]) for r in lines] == [
         (r["event_key"], r["prev_hash"], r["hash"]) for r in chain
     ]
@@ -115,7 +116,7 @@ async def test_export_writes_the_chain_as_json_lines_and_a_spreadsheet(
     assert info["rule-set hash"] == chain[0]["ruleset_hash"]
     assert info["plan hash"] == chain[0]["plan_hash"]
     assert info["status"] == "closed"
-    assert info["audit rows exported"] == 56
+    assert info["audit rows exported"] == 46
     assert info["chain holds"] == "yes"
     assert info["count: reminders"] == 3
 
@@ -173,10 +174,10 @@ async def test_cli_export_writes_the_files_warns_without_temporal_and_refuses_an
     out = tmp_path / "cli"
     done = _duban("audit", "export", cid, "--out", str(out), db_url=db_url, tmp_path=tmp_path)
     assert done.returncode == 0, done.stderr
-    assert f"{cid}: 56 audit rows, chain holds" in done.stdout
+    assert f"{cid}: 46 audit rows, chain holds" in done.stdout
     assert "warning: workflow histories not exported: no Temporal server on 127.0.0.1:9" in done.stderr
-    assert len(_read_jsonl(out / "audit.jsonl")) == 56
-    assert openpyxl.load_workbook(out / "audit.xlsx")["audit"].max_row == 57
+    assert len(_read_jsonl(out / "audit.jsonl")) == 46
+    assert openpyxl.load_workbook(out / "audit.xlsx")["audit"].max_row == 47
     assert not (tmp_path / "var" / "temporal.pid").exists()  # no server was started
 
     missing = _duban(

@@ -12,11 +12,13 @@ from __future__ import annotations
 
 import asyncio
 import io
+import json
 import subprocess
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +44,7 @@ from activities.store.tables import (
     audit_events,
     bulletins,
     documents,
+    inbox,
     obligations,
     rectification_orders,
     supervision_notices,
@@ -51,6 +54,7 @@ from models.documents import SupervisionNotice
 from models.payloads import CampaignContext, DeliverBatch, FiredAction, MonthlyRun, Provenance
 from models.ruleset import ActionKind, Role
 from models.time import CST, at
+from rules.rounds import order_rounds
 from services import papers
 from services.context import Services
 from services.plans import load_plan, prepare
@@ -403,15 +407,13 @@ async def test_every_bulletin_counts_what_the_obligations_table_holds(
     assert (dec["laggards"], dec["units"]["west"]["overdue"]) == (["west"], 3)
     assert [o["unit_id"] for o in dec["orders_issued"]] == ["west"] and dec["orders_unresolved"] == []
     assert [(o["unit_id"], o["month"]) for o in jan["orders_unresolved"]] == [("west", "2021-12-01")]
-    assert [(o["unit_id"], o["month"]) for o in feb["orders_unresolved"]] == [
-        ("west", "2021-12-01"),
-        ("west", "2022-01-01"),
-    ]
-    # West never answers: each bulletin's order is one measure up (责令整改 → 通报批评 → 约谈), and
-    # lists all three of its overdue tasks.
-    issued = [o for b in (dec, jan, feb) for o in b["orders_issued"]]
-    assert [o["measure"] for o in issued] == ["责令整改", "通报批评", "约谈"]
-    assert all(len(o["items"]) == 3 and all("/west/" in i for i in o["items"]) for o in issued)
+    assert [(o["unit_id"], o["month"]) for o in feb["orders_unresolved"]] == [("west", "2021-12-01")]
+    # West never answers: no second order while its one is open, but each bulletin raises that one
+    # a measure (责令整改 → 通报批评 → 约谈); it lists all three of its overdue tasks.
+    assert jan["orders_issued"] == feb["orders_issued"] == []
+    seen = [dec["orders_issued"][0], jan["orders_unresolved"][0], feb["orders_unresolved"][0]]
+    assert [o["measure"] for o in seen] == ["责令整改", "通报批评", "约谈"]
+    assert all(len(o["items"]) == 3 and all("/west/" in i for i in o["items"]) for o in seen)
     text_ = pdf_text((await _files(engine, cid, "bulletin", "2022-02"))["pdf"].content)
     for words in ("2022年2月", "西镇", "东镇", "通报批评", "责令整改"):
         assert words in text_, words
@@ -463,23 +465,26 @@ async def test_orders_still_open_are_listed_until_resolved(engine: AsyncEngine) 
 # -- the CLI on what was stored ---------------------------------------------------------------------
 
 
-async def test_a_bulletin_orders_each_laggard_once_at_its_measure_and_not_while_its_order_stands(
+async def test_a_laggard_with_an_open_order_gets_its_items_added_to_it_the_level_raised_if_unanswered(
     engine: AsyncEngine,
 ) -> None:
+    """The office's one open 责令整改 per unit: a bulletin issues no second order to a unit with one
+    open; the items join it (its list, an audit row, an inbox row), its measure one rung up when
+    the unit was not answering it, the same when the cycle is retried."""
     c = await _registered(engine)
     now = datetime.now(UTC)
     earlier = [
-        ("west", "open", None, date(2022, 1, 14)),  # still being answered, not yet due: it stands
-        ("east", "resolved", date(2021, 11, 20), date(2021, 11, 19)),  # answered only after its due date
-        ("east", "escalated", date(2021, 12, 20), date(2021, 12, 17)),  # and this one not at all
+        ("west", "open", 1, date(2022, 1, 14)),  # being answered, not yet due: items added, same rung
+        ("east", "resolved", 1, date(2021, 11, 19)),  # closed: not the open one
+        ("east", "escalated", 2, date(2021, 12, 17)),  # due date passed unanswered: 通报批评 → 约谈
     ]
     async with engine.begin() as conn:
-        for i, (unit, state, escalated, due) in enumerate(earlier):
+        for i, (unit, state, level, due) in enumerate(earlier):
             await conn.execute(
                 rectification_orders.insert().values(
                     idempotency_key=f"{c.cid}#test-order-{i}", campaign_id=c.cid, unit_id=unit,
-                    month=date(2021, 11, 1), overdue=3, due=due, state=state,
-                    escalated_at=at(escalated) if escalated else None, plan_time=at(date(2021, 11, 5)), server_time=now,
+                    month=date(2021, 11, 1), overdue=0, due=due, state=state, level=level, listed=[],
+                    plan_time=at(date(2021, 11, 5)), server_time=now,
                 )
             )  # fmt: skip
     run = MonthlyRun(
@@ -488,24 +493,41 @@ async def test_a_bulletin_orders_each_laggard_once_at_its_measure_and_not_while_
     )  # fmt: skip
     first = await c.acts.monthly_cycle(run)
     again = await c.acts.monthly_cycle(run)
-    # West's order stands; east, twice unanswered past a due date, is at the third measure.
-    assert [o.unit_id for o in first.orders] == ["east"] and again.orders == first.orders
+    assert first.orders == again.orders == []  # no new order: both laggards have one open
     async with engine.connect() as conn:
-        row = (
+        rows = {
+            r.idempotency_key[-1]: r
+            for r in (
+                await conn.execute(select(rectification_orders).where(rectification_orders.c.campaign_id == c.cid))
+            ).all()
+        }
+        o = obligations.c
+        ids = {
+            u: sorted((await conn.execute(select(o.id).where(o.unit_id == u, o.campaign_id == c.cid))).scalars())
+            for u in ("west", "east")
+        }
+        added = (
             await conn.execute(
-                select(rectification_orders).where(rectification_orders.c.idempotency_key == first.orders[0].key)
+                select(audit_events.c.event_key, audit_events.c.payload).where(
+                    audit_events.c.campaign_id == c.cid, audit_events.c.kind == "rectification_added"
+                )
             )
-        ).one()
-        ids = (
-            await conn.execute(
-                select(obligations.c.id).where(obligations.c.unit_id == "east", obligations.c.campaign_id == c.cid)
-            )
-        ).scalars()
-        body = await conn.scalar(select(bulletins.c.body).where(bulletins.c.campaign_id == c.cid))
-    assert (row.level, row.measure, sorted(row.listed), row.overdue) == (3, "约谈", sorted(ids), 3)
-    assert sorted(first.orders[0].items) == sorted(row.listed)
-    assert body is not None
-    assert [(o["unit_id"], o["measure"]) for o in body["orders_issued"]] == [("east", "约谈")]
+        ).all()
+        q = select(inbox.c.title).where(inbox.c.campaign_id == c.cid, inbox.c.kind == "rectification")
+        titles = (await conn.execute(q)).scalars().all()
+    assert len(rows) == 3
+    assert (rows["0"].level, rows["0"].measure, sorted(rows["0"].listed)) == (1, "责令整改", ids["west"])
+    assert (rows["2"].level, rows["2"].measure, sorted(rows["2"].listed)) == (3, "约谈", ids["east"])
+    assert rows["1"].listed == []  # the closed one is left alone
+    record = {k.rsplit("#", 1)[-1]: json.loads(p) for k, p in added}
+    assert record.keys() == {"west", "east"}  # once each, the retry wrote nothing
+    assert (record["east"]["order"], record["east"]["raised"], record["east"]["measure"]) == (
+        f"{c.cid}#test-order-2",
+        True,
+        "约谈",
+    )
+    assert (record["west"]["raised"], sorted(record["west"]["added"])) == (False, ids["west"])
+    assert sorted(titles) == ["约谈：东镇（2021年12月通报，追加3项）", "责令整改：西镇（2021年12月通报，追加3项）"]
 
 
 async def test_cli_refuses_an_ambiguous_number_and_a_file_that_does_not_match_its_record(
@@ -554,3 +576,42 @@ async def test_a_rehearsals_notice_papers_wait_for_their_first_request(engine: A
     assert await _files(engine, c.cid, "notice", issued.code) == stored
     assert {f: p.sha256 for f, p in first.files.items()} == {f: p.sha256 for f, p in again.files.items()}
     assert first.files["pdf"].sha256 == stored["pdf"].sha256
+
+
+def rectify_action(c: Registered, task: str, day: date, *, rule: str) -> FiredAction:
+    """A rule's 责令整改 for west's task, fired on `day`, to be rectified within two weeks."""
+    ob = f"{c.cid}/rollout/west/{task}-basic"
+    return notice_action(c.ctx, task, day, overdue=20, occurrence=f"{rule}@{day.isoformat()}").model_copy(
+        update={
+            "key": f"{ob}#{rule}@{day.isoformat()}T09:00",
+            "kind": ActionKind.rectify,
+            "rule_id": rule,
+            "obligation_id": ob,
+            "rectify_due": day + timedelta(days=14),
+        }
+    )
+
+
+async def test_a_rules_order_to_a_unit_with_one_open_adds_to_it_and_starts_no_second(engine: AsyncEngine) -> None:
+    """Two rule rounds ordering west: the first issues the order, the second (its due date passed
+    unanswered) adds its item to it, one measure up, and says so (`added`), so the unit workflow
+    starts no second order; a retried batch writes nothing twice and says the same."""
+    c = await _registered(engine)
+    batch = partial(DeliverBatch, provenance=c.prov, notice_prefix="测督", per_unit=True)
+    first = await c.acts.deliver(batch(actions=[rectify_action(c, "T01", date(2022, 1, 10), rule="rectify-a")]))
+    second = batch(actions=[rectify_action(c, "T02", date(2022, 2, 10), rule="rectify-b")])
+    added, again = await c.acts.deliver(second), await c.acts.deliver(second)
+    key = order_rounds(second.actions)[0].key
+    assert (first.added, added.added, again.added) == ([], [key], [key])
+    async with engine.connect() as conn:
+        rows = (
+            await conn.execute(select(rectification_orders).where(rectification_orders.c.campaign_id == c.cid))
+        ).all()
+        a = audit_events.c
+        q = select(a.event_key, a.payload).where(a.campaign_id == c.cid, a.kind == "rectification_added")
+        record = (await conn.execute(q)).all()
+    [row] = rows
+    assert [i.rsplit("/", 1)[1] for i in row.listed] == ["T01-basic", "T02-basic"]
+    assert (row.level, row.measure, row.due) == (2, "通报批评", date(2022, 1, 24))
+    [(event_key, payload)] = record
+    assert event_key == key and json.loads(payload)["order"] == row.idempotency_key

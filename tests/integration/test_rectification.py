@@ -1,6 +1,7 @@
 """责令整改 as workflows, on the real time-skipping server and real PostgreSQL: the mini campaign's
 orders to west (who never answers) escalate and stay in the bulletins; a reported and reviewed
-order resolves, a rejected one reopens, and refused attempts are on the record."""
+order resolves, one sent back reopens, one that fails after the rule set's send-backs ends
+rejected, and refused attempts are on the record."""
 
 from __future__ import annotations
 
@@ -52,10 +53,10 @@ async def orders(engine: AsyncEngine, cid: str) -> dict[str, Any]:
 async def test_an_unanswered_order_escalates_after_its_due_date_and_stays_in_the_next_bulletins(
     env: WorkflowEnvironment, engine: AsyncEngine
 ) -> None:
-    """West never answers: each month's order to it is reminded before its due date, escalated to
-    the office after it (rectification_overdue recorded), and listed as unresolved in every later
-    bulletin. With a limit of 2 children per workflow, the monthly loop starts the third order
-    from a new run (continue-as-new), in the order issued."""
+    """West never answers: its order is reminded before its due date, escalated to the office after
+    it (rectification_overdue recorded), and listed as unresolved in every later bulletin; the
+    office's one open order to west, so the later bulletins issue no second one but raise its
+    measure (责令整改 → 通报批评 → 约谈)."""
     queue = str(uuid.uuid4())
     inp = mini.new_campaign(await env.get_current_time())
     inp = inp.model_copy(update={"context": inp.context.model_copy(update={"max_children": 2})})
@@ -63,18 +64,22 @@ async def test_an_unanswered_order_escalates_after_its_due_date_and_stays_in_the
     async with build_worker(env.client, engine, task_queue=queue, rehearsal=True):
         result: CampaignResult = await (await mini.start(env.client, inp, queue)).result()
         histories = await history.collect(env.client, [cid])
-        dec, jan, feb = (f"{cid}/rectify/{m}#west" for m in ("2021-12-01", "2022-01-01", "2022-02-01"))
-        described = {wf: await env.client.get_workflow_handle(wf).describe() for wf in (dec, jan, feb)}
+        dec = f"{cid}/rectify/2021-12-01#west"
+        described = await env.client.get_workflow_handle(dec).describe()
 
     # Obligations' reminders and escalations are unchanged; the orders' own go to the inbox as
     # kind "rectification".
     assert await mini.deliveries(engine, cid) == mini.expected_deliveries(cid)
-    assert result.counts["rectification_orders"] == 3
+    assert result.counts["rectification_orders"] == 1
     rows = await orders(engine, cid)
-    assert list(rows) == [dec, jan, feb]
-    assert {wf: (r["unit_id"], r["state"], r["round"], r["source"]) for wf, r in rows.items()} == {
-        wf: ("west", "escalated", 0, "monthly") for wf in (dec, jan, feb)
-    }
+    assert list(rows) == [dec]
+    assert (rows[dec]["unit_id"], rows[dec]["state"], rows[dec]["round"], rows[dec]["source"]) == (
+        "west",
+        "escalated",
+        0,
+        "monthly",
+    )
+    assert (rows[dec]["level"], rows[dec]["measure"], len(rows[dec]["listed"])) == (3, "约谈", 3)
     assert (rows[dec]["due"], hhmm(rows[dec]["escalated_at"])) == (date(2022, 1, 20), "2022-01-21 09:00")
 
     async with engine.connect() as conn:
@@ -107,22 +112,18 @@ async def test_an_unanswered_order_escalates_after_its_due_date_and_stays_in_the
         ("2022-01-27 09:00", "office", 2, "escalate-to-office"),
     ]
     assert sent[0].title == "整改催办：西镇（2021年12月通报责令整改事项）"
-    assert sorted(hhmm(t) for t, _ in overdue) == ["2022-01-21 09:00", "2022-02-24 09:00", "2022-03-18 09:00"]
+    assert sorted(hhmm(t) for t, _ in overdue) == ["2022-01-21 09:00"]
 
     def unresolved(month: str) -> list[tuple[str, str]]:
         return [(o["order"], o["state"]) for o in published[month]["unresolved_orders"]]
 
     assert unresolved("2021-12-01") == []  # its own order is new, listed as a laggard
     assert unresolved("2022-01-01") == [(dec, "escalated")]
-    assert unresolved("2022-02-01") == [(dec, "escalated"), (jan, "escalated")]
-
-    # The third order was started by the monthly loop's second run: the first had reached its limit.
-    runs = [described[wf].parent_run_id for wf in (dec, jan, feb)]
-    assert runs[0] == runs[1] != runs[2]
-    assert {described[wf].parent_id for wf in (dec, jan, feb)} == {f"{cid}/monthly"}
+    assert unresolved("2022-02-01") == [(dec, "escalated")]
+    assert described.parent_id == f"{cid}/monthly"
     # The chain holds, every history replays, every step an activity was asked to record is on it.
     assert verdict.ok, verdict.problems()
-    assert verdict.histories >= 3 + 9
+    assert verdict.histories >= 1 + 9
 
 
 def cli(*args: str, db_url: str, address: str, var_dir: Path) -> subprocess.CompletedProcess[str]:
@@ -194,7 +195,7 @@ async def test_a_report_is_reviewed_rejected_then_accepted_and_refusals_are_reco
         assert back.returncode == 0, back.stderr
         today = ctx.clock.plan_time(await env.get_current_time()).date()
         new_due = cal.WorkCalendar(ctx.calendar).shift(today, ctx.ruleset.monthly.rectification_working_days)
-        assert f"{order}: rejected, due {new_due.isoformat()}, round 1" in back.stdout
+        assert f"{order}: sent_back, due {new_due.isoformat()}, round 1" in back.stdout
 
         assert "only the office ('office') reviews" in await refused(
             "review", ReviewRectification(reviewer="west", accept=True)
@@ -221,7 +222,7 @@ async def test_a_report_is_reviewed_rejected_then_accepted_and_refusals_are_reco
                 .where(
                     audit_events.c.campaign_id == cid,
                     audit_events.c.kind.in_(
-                        ["refused", "rectification.reported", "rectification.rejected", "rectification.accepted"]
+                        ["refused", "rectification.reported", "rectification.sent_back", "rectification.accepted"]
                     ),
                 )
                 .order_by(audit_events.c.seq)
@@ -239,7 +240,7 @@ async def test_a_report_is_reviewed_rejected_then_accepted_and_refusals_are_reco
         ("refused", "east", "rectify.report"),
         ("refused", "office", "rectify.review"),
         ("rectification.reported", "west", "reported"),
-        ("rectification.rejected", "office", "rejected"),
+        ("rectification.sent_back", "office", "sent_back"),
         ("refused", "west", "rectify.review"),
         ("rectification.reported", "west", "reported"),
         ("rectification.accepted", "office", "resolved"),
@@ -260,3 +261,51 @@ async def test_a_report_is_reviewed_rejected_then_accepted_and_refusals_are_reco
     assert (rejected["reason"], rejected["due"], rejected["round"]) == ("照片不能反映整改效果", new_due.isoformat(), 1)
     assert any("未通过审核：照片不能反映整改效果" in body for _, body in to_west)
     assert any(title.startswith("整改验收通过") for title, _ in to_west)
+
+
+async def test_a_report_failing_after_the_rule_sets_send_backs_closes_the_order_rejected(
+    env: WorkflowEnvironment, engine: AsyncEngine
+) -> None:
+    """With one send-back allowed: the first failing report is sent back (a new round, a new due
+    date), the second closes the order rejected (整改不到位): its workflow ends, its row and the
+    record say so, the unit is told, and it takes no further report."""
+    queue = str(uuid.uuid4())
+    inp = mini.new_campaign(await env.get_current_time())
+    rs = inp.context.ruleset
+    ruleset = rs.model_copy(update={"rectification": rs.rectification.model_copy(update={"send_backs": 1})})
+    inp = inp.model_copy(update={"context": inp.context.model_copy(update={"ruleset": ruleset})})
+    ctx, cid = inp.context, inp.context.campaign_id
+    order = f"{cid}/rectify/2021-12-01#west"
+    report = ReportRectification(unit_id="west", text="已清理占道经营", evidence=["photos/0107-1.jpg"])
+    fails = ReviewRectification(reviewer="office", accept=False, reason="照片不能反映整改效果")
+    async with build_worker(env.client, engine, task_queue=queue, rehearsal=True):
+        await mini.start(env.client, inp, queue)
+        await env.sleep(ctx.clock.server_time(at(date(2022, 1, 7), "08:00")) - await env.get_current_time())
+        handle = env.client.get_workflow_handle(order)
+        await handle.execute_update(RectificationWorkflow.report, report)
+        back: RectificationView = await handle.execute_update(RectificationWorkflow.review, fails)
+        assert (back.state.value, back.round) == ("sent_back", 1)
+        await handle.execute_update(RectificationWorkflow.report, report)
+        closed: RectificationView = await handle.execute_update(RectificationWorkflow.review, fails)
+        assert (closed.state.value, closed.round) == ("rejected", 1)
+        await handle.result()  # a rejected order's workflow ends, as a resolved one's does
+        await env.client.get_workflow_handle(cid).terminate("test done")
+
+    row = (await orders(engine, cid))[order]
+    assert (row["state"], row["round"], row["review_reason"]) == ("rejected", 1, "照片不能反映整改效果")
+    assert row["reviewed_at"] is not None and row["resolved_at"] is None
+    async with engine.connect() as conn:
+        steps = ("rectification.reported", "rectification.sent_back", "rectification.rejected")
+        a = audit_events.c
+        q = select(a.kind).where(a.campaign_id == cid, a.kind.in_(steps)).order_by(a.seq)
+        kinds = (await conn.execute(q)).scalars().all()
+        titles = (
+            await conn.execute(select(inbox.c.title).where(inbox.c.campaign_id == cid, inbox.c.recipient == "west"))
+        ).scalars()
+    assert kinds == [
+        "rectification.reported",
+        "rectification.sent_back",
+        "rectification.reported",
+        "rectification.rejected",
+    ]
+    assert any(t.startswith("整改不到位：") for t in titles)

@@ -209,17 +209,18 @@ def _order(unit: str, month: int, state: OrderState) -> RectificationEntry:
 def test_the_bulletin_counts_units_as_units_and_prints_each_orders_real_state() -> None:
     unresolved = (
         _order("殷店镇", 9, OrderState.escalated),
-        _order("殷店镇", 10, OrderState.rejected),
+        _order("殷店镇", 10, OrderState.sent_back),
         _order("殷店镇", 11, OrderState.open),
+        _order("洪山镇", 10, OrderState.rejected),  # closed as not rectified: still not rectified
         _order("洪山镇", 11, OrderState.reported),
     )
     b = bulletin().model_copy(update={"orders_unresolved": unresolved})
     d = _docx(render_bulletin(b)["docx"].data)
     text = [p.text for p in d.paragraphs]
-    assert any("前期责令整改尚未整改到位的有2个单位（共4份），继续跟踪督办" in t for t in text)
+    assert any("前期责令整改尚未整改到位的有2个单位（共5份），继续跟踪督办" in t for t in text)
     assert any("对以下1个单位责令整改，" in t for t in text)
     states = [row.cells[-1].text for row in d.tables[2].rows[1:]]
-    assert states == ["逾期未报告已升级", "退回重新整改", "整改中", "已报告待审核"]
+    assert states == ["逾期未报告已升级", "退回重新整改", "整改中", "整改不到位", "已报告待审核"]
     with pytest.raises(ValidationError, match="must not be resolved"):
         Bulletin.model_validate(b.model_dump() | {"orders_unresolved": (_order("殷店镇", 9, OrderState.resolved),)})
 

@@ -15,7 +15,7 @@ from models.time import Clock, at
 from rules.calendar import WorkCalendar
 from rules.engine import Engine
 from rules.loading import parse_ruleset
-from rules.rectification import OrderRules, follow_up, order_from_action, order_label, order_obligation
+from rules.rectification import OrderRules, follow_up, order_from_action, order_label, order_obligation, review_outcome
 
 CLOCK = Clock.rehearse(plan_start=at(date(2021, 4, 30)), server_now=datetime(2030, 1, 1, tzinfo=UTC))
 CID = "suixian-2021"
@@ -84,7 +84,7 @@ def test_a_rejected_round_follows_its_new_due_date_under_new_keys(rules: OrderRu
     # 10 working days, with the Spring Festival's make-up Saturday and Sunday (29–30 Jan) and its
     # holiday (31 Jan – 6 Feb).
     assert new_due == date(2022, 2, 11)
-    p = progress(state=OrderState.rejected, round=1, due=new_due, assigned=date(2022, 1, 25))
+    p = progress(state=OrderState.sent_back, round=1, due=new_due, assigned=date(2022, 1, 25))
     ob = order_obligation(ORDER, p, office="office")
     assert ob.state is ObligationState.acknowledged and ob.id == f"{ORDER.key}#r1"
     assert order_label(ORDER, 1) == "2021年12月通报责令整改事项（退回重报）"
@@ -213,3 +213,29 @@ def test_a_late_wake_up_judges_each_follow_up_on_the_facts_the_earlier_ones_left
 
     assert catch_up(True) == [("office", 1), ("office", 2), ("convener", 3)]
     assert ("convener", 3) not in catch_up(False)
+
+
+@pytest.mark.parametrize(
+    ("accept", "round", "outcome"),
+    [
+        (True, 0, OrderState.resolved),
+        (True, 2, OrderState.resolved),
+        (False, 0, OrderState.sent_back),  # the first failing report: a new round
+        (False, 1, OrderState.sent_back),  # the second: the last send-back
+        (False, 2, OrderState.rejected),  # the third, after two send-backs: closed as 整改不到位
+    ],
+)
+def test_a_failing_report_is_sent_back_until_the_rule_sets_send_backs_are_used_then_rejected(
+    accept: bool, round: int, outcome: OrderState
+) -> None:
+    assert review_outcome(accept=accept, round=round, send_backs=2) is outcome
+    assert RuleSet.model_fields["rectification"].default.send_backs == 2
+    assert OrderState.rejected.closed and OrderState.resolved.closed
+    assert not OrderState.rejected.awaiting_report and OrderState.sent_back.awaiting_report
+
+
+def test_an_order_carried_over_from_before_reads_its_old_rejected_as_the_sent_back_round() -> None:
+    # Before the final rejection, "rejected" named the round a send-back opened; a rejected
+    # order now ends its workflow, so it is never carried over continue-as-new.
+    assert progress(state="rejected", round=1).state is OrderState.sent_back
+    assert progress(state="sent_back", round=1).state is OrderState.sent_back

@@ -16,7 +16,7 @@ from rules import calendar as cal
 from rules.launch import grace_until
 from rules.obligations import expand, graced
 from rules.rectification import order_from_round
-from rules.rounds import PriorOrder, audit_keys, notice_rounds, order_level, order_rounds, standing
+from rules.rounds import PriorOrder, audit_keys, notice_rounds, order_level, order_rounds, raised_level
 
 CID = "c"
 CLOCK = Clock()
@@ -92,26 +92,36 @@ def prior(state: OrderState, level: int = 1, unanswered: bool = False) -> PriorO
 
 
 @pytest.mark.parametrize(
-    ("orders", "level", "stands"),
+    ("orders", "level"),
     [
-        ([], 1, False),
-        ([prior(OrderState.resolved)], 1, False),  # answered and accepted: the next is a first again
-        ([prior(OrderState.resolved, unanswered=True)], 2, False),  # answered only after its due date
-        ([prior(OrderState.escalated, unanswered=True)], 2, False),  # 通报批评
-        ([prior(OrderState.resolved, unanswered=True), prior(OrderState.escalated, 2, True)], 3, False),  # 约谈
-        ([prior(OrderState.escalated, 3, True)] * 3, 3, True),  # at the last measure and unanswered: it stands
-        ([prior(OrderState.open)], 1, True),  # still being answered: no new order
-        ([prior(OrderState.reported)], 1, True),
-        ([prior(OrderState.rejected, unanswered=True)], 2, True),
-        # Still open past its due date (a milestone's order, which no workflow marks escalated):
-        # unanswered, and it stands only at the last measure.
-        ([PriorOrder(OrderState.open, 1, True, True)], 2, False),
-        ([PriorOrder(OrderState.open, 3, True, True)], 2, True),
+        ([], 1),
+        ([prior(OrderState.resolved)], 1),  # answered and accepted: the next is a first again
+        ([prior(OrderState.resolved, unanswered=True)], 2),  # answered only after its due date
+        ([prior(OrderState.escalated, unanswered=True)], 2),  # 通报批评
+        ([prior(OrderState.resolved, unanswered=True), prior(OrderState.escalated, 2, True)], 3),  # 约谈
+        ([prior(OrderState.escalated, 3, True)] * 3, 3),  # never past the last measure
+        ([prior(OrderState.sent_back, unanswered=True)], 2),
     ],
 )
-def test_repeated_non_response_raises_the_measure(orders: list[PriorOrder], level: int, stands: bool) -> None:
+def test_repeated_non_response_raises_the_measure(orders: list[PriorOrder], level: int) -> None:
     assert order_level(orders, measures=3) == level
-    assert standing(orders, measures=3) is stands
+
+
+@pytest.mark.parametrize(
+    ("state", "overdue", "level", "raised"),
+    [
+        (OrderState.open, False, 1, 1),  # ordered again before its due date: items added, same rung
+        (OrderState.reported, True, 1, 1),  # it answered: the report awaits review
+        (OrderState.open, True, 1, 2),  # not answering: 责令整改 → 通报批评
+        (OrderState.escalated, True, 2, 3),  # → 约谈
+        (OrderState.escalated, True, 3, 3),  # the last rung stays
+        (OrderState.sent_back, True, 1, 2),  # sent back, and the new due date passed unanswered
+    ],
+)
+def test_an_open_order_ordered_again_climbs_only_when_not_answered(
+    state: OrderState, overdue: bool, level: int, raised: int
+) -> None:
+    assert raised_level(level=level, state=state, overdue=overdue, measures=3) == raised
 
 
 def test_the_measures_are_the_rule_sets(ruleset: RuleSet) -> None:
