@@ -18,6 +18,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from activities.audit_reasons import Context, Step, day, deadline, facts_seen, held, pinned, short
+from activities.campaign.order_rounds import ADDED_KIND
 from activities.paperwork.bulletin_request import bulletin_key
 from activities.store.audit import payload_of
 from activities.store.tables import audit_events, campaigns, obligations, rectification_orders
@@ -30,6 +31,7 @@ from rules.rectification import OVERDUE_RULE
 ISSUED = "rectification_order"
 ITEM = "rectification_item"
 RESOLVING = ("rectification.accepted", "rectification_resolved")
+REJECTED = "rectification.rejected"
 """The rows that resolve an order: the office accepts its report, or a milestone's re-check passes."""
 
 
@@ -132,7 +134,11 @@ async def explain_order(conn: AsyncConnection, subject: str) -> OrderExplanation
     listed = payload_of(issued).get("items") if issued is not None else None
     ids = [str(i) for i in listed or row["listed"] or ([row["obligation_id"]] if row["obligation_id"] else [])]
     items = await _items(conn, cid, ids)
-    steps = [_step(ctx, r) for r in rows]
+    # `rectification.rejected` was a send-back until orders could end rejected (整改不到位); the
+    # final one is the order's last rejection when its row says it ended so.
+    rejections = [r["seq"] for r in rows if r["kind"] == REJECTED]
+    final = rejections[-1] if rejections and row["state"] == OrderState.rejected.value else None
+    steps = [_step(ctx, r, final_rejection=final) for r in rows]
     return OrderExplanation(
         order_id=order_id,
         key=key,
@@ -154,8 +160,9 @@ async def _row(conn: AsyncConnection, cid: str, key: str) -> Any:
 
 async def _chain(conn: AsyncConnection, cid: str, key: str, order_id: str) -> list[Any]:
     """Every row about the order: its own (keyed by the order, `<key>#…`), the rows of the
-    obligations it lists that name it (`paper`), its steps and follow-ups (`order`), and the
-    attempts its workflow refused (keyed `<workflow id>#refused:…`, naming the order)."""
+    obligations it lists that name it (`paper`), its steps and follow-ups (`order`), the rounds
+    that joined it and their items, and the attempts its workflow refused (keyed `<workflow
+    id>#refused:…`, naming the order)."""
     a = audit_events.c
     q = (
         select(audit_events)
@@ -179,6 +186,16 @@ async def _chain(conn: AsyncConnection, cid: str, key: str, order_id: str) -> li
             or key in (p.get("order"), p.get("paper"), p.get("obligation_id"))
         ):
             found.append(r)
+    # A round ordered to the unit while this order was open joined it (`rectification_added`,
+    # keyed as the order it did not become): its items' rows name that round as their paper.
+    joined = [r["event_key"] for r in found if r["kind"] == ADDED_KIND]
+    if joined:
+        q = select(audit_events).where(
+            a.campaign_id == cid, or_(*(a.payload.contains(k, autoescape=True) for k in joined))
+        )
+        seen = {r["seq"] for r in found}
+        more = [r for r in (await conn.execute(q)).mappings() if payload_of(r).get("paper") in joined]
+        found = sorted([*found, *(r for r in more if r["seq"] not in seen)], key=lambda r: r["seq"])
     return found
 
 
@@ -235,7 +252,7 @@ def _who(actor: str, p: dict[str, Any]) -> str:
     return f"{actor} [{p['account']}, {p.get('role', '?')}]" if p.get("account") else actor
 
 
-def _step(ctx: Context, r: Any) -> Step:
+def _step(ctx: Context, r: Any, *, final_rejection: int | None = None) -> Step:
     p = payload_of(r)
     kind, actor = r["kind"], r["actor"]
     base = {"seq": r["seq"], "plan_time": r["plan_time"], "kind": kind, "actor": actor}
@@ -258,12 +275,23 @@ def _step(ctx: Context, r: Any) -> Step:
     if kind == "rectification.accepted":
         said = f"「{p['reason']}」" if p.get("reason") else ""
         return Step(**base, text=f"report accepted by {_who(actor, p)}{said} → {p.get('state')}")
-    if kind == "rectification.rejected":
+    if kind == REJECTED and r["seq"] == final_rejection:
+        said = f"「{p['reason']}」" if p.get("reason") else ""
+        return Step(**base, text=f"report rejected for good by {_who(actor, p)}{said}: 整改不到位, closed unrectified")
+    if kind in (REJECTED, "rectification.sent_back"):
         text = (
             f"report sent back by {_who(actor, p)}「{p.get('reason', '')}」 → {p.get('state')}, "
             f"round {p.get('round')}, new due {p.get('due')}"
         )
         return Step(**base, text=text)
+    if kind == ADDED_KIND:
+        added = p.get("added") or []
+        raised = f", raised to {p.get('measure')} (level {p.get('level')})" if p.get("raised") else ""
+        text = (
+            f"ordered again by {actor}: {len(added)} items added to this open order "
+            f"(now {len(p.get('items') or [])}){raised}; due still {p.get('due')}"
+        )
+        return Step(**base, text=text, rule_id=r["rule_id"])
     if kind == "rectification.overdue":
         return Step(
             **base, text=f"due {p.get('due')} passed with no report (round {p.get('round')}) → {p.get('state')}"
@@ -349,6 +377,8 @@ def _ending(row: Any, campaign: Any, rows: list[Any]) -> str:
         last = next((r for r in reversed(rows) if r["kind"] in RESOLVING), None)
         on = f" on {last['plan_time'].astimezone(CST).date()} (#{last['seq']})" if last is not None else ""
         return f"ended: resolved{on}"
+    if state is OrderState.rejected:
+        return f"ended: rejected (整改不到位) after round {row['round']}"
     if campaign.status == "closed":
         return f"ended with the campaign, unresolved: {state.value}, round {row['round']}, due {row['due']}"
     return f"not ended: {state.value}, round {row['round']}, due {row['due']}"

@@ -84,11 +84,13 @@ def from_the_chain(story: audit.OrderExplanation, rows: list[dict[str, Any]], *,
     by_seq = {r["seq"]: r for r in rows}
     assert all(s.seq is not None and by_seq[s.seq]["kind"] == s.kind for s in story.steps)
     key = story.key
+    joined = {r["event_key"] for r in rows if r["kind"] == "rectification_added" and r["payload"]["order"] == key}
     about = {
         r["seq"]
         for r in rows
         if r["event_key"] in (key, also)
         or key in (r["payload"].get("order"), r["payload"].get("paper"))
+        or r["payload"].get("paper") in joined
         or (r["kind"] == "refused" and r["payload"].get("obligation_id") == key)
     }
     assert {s.seq for s in story.steps} == about
@@ -152,7 +154,7 @@ async def test_an_orders_story_from_the_chain_on_the_cli_and_the_web(
             "rectification.answered",
             "refused",
             "rectification.reported",
-            "rectification.rejected",
+            "rectification.sent_back",
             "rectification.reported",
             "rectification.accepted",
         ]
@@ -160,7 +162,12 @@ async def test_an_orders_story_from_the_chain_on_the_cli_and_the_web(
         # Which bulletin issued it and why; its measure, items and deadline.
         lines = story.lines()
         assert story.order_id == order and story.key == key and story.state == "resolved"
-        assert "责令整改 to west: level 1 of 责令整改 → 通报批评 → 约谈; 3 items" in lines[1]
+        # Ordered again by the next bulletin while not answering: the same order, one measure up.
+        assert "通报批评 to west: level 2 of 责令整改 → 通报批评 → 约谈; 3 items" in lines[1]
+        [again] = texts(story, "rectification_added")
+        assert (
+            "ordered again by office: 0 items added to this open order (now 3), raised to 通报批评 (level 2)" in again
+        )
         assert f"first due {row['first_due']}" in lines[1] and "(by the 2021-12 bulletin)" in lines[2]
         assert "bulletin 2021-12 by office" in texts(story, "bulletin")[0]
         assert "west" in texts(story, "bulletin")[0].split("laggards", 1)[1]
@@ -187,8 +194,8 @@ async def test_an_orders_story_from_the_chain_on_the_cli_and_the_web(
         assert "refused rectify.report by east [test:east, agency]" in texts(story, "refused")[0]
         first, second = texts(story, "rectification.reported")
         assert "「已清理占道经营」, evidence photos/0210-1.jpg" in first and "已全部清理" in second
-        [back] = texts(story, "rectification.rejected")
-        assert f"「照片不能反映整改效果」 → rejected, round 1, new due {row['due']}" in back
+        [back] = texts(story, "rectification.sent_back")
+        assert f"「照片不能反映整改效果」 → sent_back, round 1, new due {row['due']}" in back
         assert texts(story, "rectification.accepted") == ["report accepted by office [test:office, office] → resolved"]
         last = story.steps[-1]
         assert story.ending == f"ended: resolved on {last.plan_time.date()} (#{last.seq})"
@@ -285,9 +292,10 @@ async def test_a_rule_issued_order_and_the_measures_ladder(
 ) -> None:
     """The default rule set on the mini campaign, west silent: the December bulletin orders west
     (责令整改); 20 working days after the 基础型 milestone the rule rectify-after-basic orders it
-    again, listing its three items, one measure up (通报批评) since the first went unanswered; the
-    February bulletin's order is 约谈. The rule's order tells which rule fired on which item, with
-    the facts and the working days counted from the milestone."""
+    again, listing its three items: that round joins the order still open, one measure up
+    (通报批评) since it went unanswered; the February bulletin raises the same order to 约谈. The
+    story tells which rule fired on which item, with the facts and the working days counted from
+    the milestone."""
     queue, cid = str(uuid.uuid4()), f"rule-{uuid.uuid4().hex[:8]}"
     plan = load_plan(mini.MINI_PLAN)
     inp = prepare(plan, DEFAULT_RULES, campaign_id=cid, server_now=await env.get_current_time(), live=False).input
@@ -297,12 +305,12 @@ async def test_a_rule_issued_order_and_the_measures_ladder(
         build_worker(env.client, engine, task_queue=queue, rehearsal=True),
     ):
         await mini.start(env.client, inp, queue)
-        await env.sleep(timedelta(days=320))  # to 2022-03: three orders to west
+        await env.sleep(timedelta(days=320))  # to 2022-03: one order to west, ordered three times
         rows = await chain(engine, cid)
-        story = await audit.explain_order(ctx, order=f"{cid}/rectify/rectify-after-basic@2022-01-29#west")
-        from_the_chain(story, rows)
-        assert "通报批评 to west: level 2 of 责令整改 → 通报批评 → 约谈; 3 items" in story.header[1]
-        assert "(by rule rectify-after-basic)" in story.header[2]
+        story = await audit.explain_order(ctx, order=f"{cid}#rectify#2021-12-01#west")
+        from_the_chain(story, rows, also=f"{cid}#bulletin#2021-12-01")
+        assert "约谈 to west: level 3 of 责令整改 → 通报批评 → 约谈; 3 items" in story.header[1]
+        assert "(by the 2021-12 bulletin)" in story.header[2]
         fired = [s for s in story.steps if s.kind == "rectification_item"]
         assert [s.text.split(":", 1)[0] for s in fired] == [f"{cid}/rollout/west/T0{n}-basic" for n in (1, 2, 3)]
         assert all(s.rule_id == "rectify-after-basic" and "listed in this order" in s.text for s in fired)
@@ -311,14 +319,10 @@ async def test_a_rule_issued_order_and_the_measures_ladder(
             "counting from the basic milestone 2021-12-31 (Fri)" in d and "2022-01-29 (20, 调休 make-up workday)" in d
             for d in fired[0].details
         )
-        [issued] = [s for s in story.steps if s.kind == "rectification_order"]
-        assert issued.text == "通报批评 (level 2) issued by rule:rectify-after-basic to west: 3 items, due 2022-02-17"
-        assert "earlier orders left unanswered past their due date: 1, one measure up each" in issued.details
-        assert story.ending == "not ended: escalated, round 0, due 2022-02-17"
-
-        third = await audit.explain_order(ctx, order=f"{cid}#rectify#2022-02-01#west")  # by its key
-        from_the_chain(third, rows, also=f"{cid}#bulletin#2022-02-01")
-        assert third.order_id == f"{cid}/rectify/2022-02-01#west"
-        assert "约谈 to west: level 3" in third.header[1] and "(by the 2022-02 bulletin)" in third.header[2]
-        assert "bulletin 2022-02 by office: 5 units reconciled; laggards west" in texts(third, "bulletin")
+        rule_round, february = texts(story, "rectification_added")
+        assert (
+            "ordered again by rule:rectify-after-basic" in rule_round and "raised to 通报批评 (level 2)" in rule_round
+        )
+        assert "ordered again by office" in february and "raised to 约谈 (level 3)" in february
+        assert not [r for r in rows if r["kind"] == "rectification_order" and r["unit_id"] == "west"][1:]
         await env.client.get_workflow_handle(cid).terminate("test done")
