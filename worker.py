@@ -21,6 +21,7 @@ import activities
 from activities.campaign import CampaignActivities
 from activities.config import Settings, get_settings
 from activities.delivery import Outbox
+from activities.gathering import Gathering
 from activities.keepalive import KeepAlive
 from activities.logs import LogContext
 from activities.metrics import WorkerMetrics
@@ -54,6 +55,7 @@ def build_worker(
             outbox=None if rehearsal else outbox,
             # A rehearsal sends nothing, so its notices' papers need not hold up its wake-ups.
             papers_on_request=rehearsal and settings.rehearsal_papers == "on-request",
+            gathering=Gathering.from_settings(settings),
         ),
         # The sandbox re-imports the workflow modules for every run (~17 % of a rehearsal's worker
         # time). The replay tests and the suite always run sandboxed, so a determinism slip is
