@@ -31,38 +31,11 @@ from activities.config import Settings  # noqa: E402
 from activities.gathering import Gathering  # noqa: E402
 from activities.logs import configure  # noqa: E402
 from activities.store.db import make_engine, upgrade  # noqa: E402
-from models.payloads import DeliverBatch, FiredAction, Provenance  # noqa: E402
-from models.ruleset import ActionKind, Channel, Role  # noqa: E402
+from models.payloads import DeliverBatch  # noqa: E402
 from models.time import at  # noqa: E402
-from tests.integration.mini import registered  # noqa: E402
+from tests.integration.mini import registered, wake_up  # noqa: E402
 
-DAY = date(2021, 12, 28)
-
-
-def wake_up(prov: Provenance, town: str, run: str, tasks: int) -> DeliverBatch:
-    """One town's wake-up at the instant: its tasks' 到期前催办 (keys new in every run)."""
-    when = at(DAY, "09:00")
-    cid = prov.campaign_id
-    actions = [
-        FiredAction(
-            key=f"{cid}/rollout/{town}/T{t:02d}-basic#remind-before-due@{DAY}#run{run}",
-            kind=ActionKind.remind,
-            rule_id="remind-before-due",
-            obligation_id=f"{cid}/rollout/{town}/T{t:02d}-basic",
-            unit_id=town,
-            recipient=town,
-            role=Role.unit,
-            title="催办：完善交通设施（基础型）",
-            body="完善交通设施（基础型）将于2021年12月31日到期，请抓紧办理并按时报送。",
-            due=date(2021, 12, 31),
-            channels=[Channel.inbox],
-            plan_time=when,
-            server_time=when,
-        )
-        for t in range(1, tasks + 1)
-    ]
-    own = prov.model_copy(update={"workflow_id": f"{cid}/rollout/{town}", "run_id": f"run-{town}"})
-    return DeliverBatch(provenance=own, notice_prefix="测督", actions=actions, per_unit=True)
+WHEN = at(date(2021, 12, 28), "09:00")
 
 
 async def storm(acts: CampaignActivities, batches: list[DeliverBatch], concurrency: int) -> tuple[float, list[float]]:
@@ -94,7 +67,8 @@ async def main(towns: int, tasks: int, runs: int, most: int, wait_ms: float, con
         for run in range(runs):
             for mode, gathering in modes.items():
                 acts = CampaignActivities(engine, papers_on_request=True, gathering=gathering)
-                batches = [wake_up(prov, f"town-{i:04d}", f"{mode}{run}", tasks) for i in range(towns)]
+                names = [f"T{t:02d}" for t in range(1, tasks + 1)]
+                batches = [wake_up(prov, f"town-{i:04d}", WHEN, names, f"#{mode}{run}") for i in range(towns)]
                 cpu = time.process_time()
                 wall, took = await storm(acts, batches, concurrency)
                 cpu = time.process_time() - cpu

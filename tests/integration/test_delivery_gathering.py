@@ -15,10 +15,9 @@ from activities.campaign import CampaignActivities
 from activities.gathering import Gathering
 from activities.store import audit
 from activities.store.tables import audit_events, inbox, obligations
-from models.payloads import DeliverBatch, DeliverResult, FiredAction, Provenance
-from models.ruleset import ActionKind, Channel, Role
+from models.payloads import DeliverBatch, DeliverResult, Provenance
 from models.time import at
-from tests.integration.mini import registered
+from tests.integration.mini import registered, wake_up
 
 DAY = date(2021, 12, 28)
 TOWNS = ("west", "east")
@@ -47,29 +46,8 @@ class Recording(CampaignActivities):
 
 
 def reminders(prov: Provenance, unit: str) -> DeliverBatch:
-    """One town's wake-up at the storm's instant: its three tasks' 到期前催办, from its own unit
-    workflow (its provenance names it)."""
-    when = at(DAY, "09:00")
-    actions = [
-        FiredAction(
-            key=f"{prov.campaign_id}/rollout/{unit}/{task}-basic#remind-before-due@{DAY}",
-            kind=ActionKind.remind,
-            rule_id="remind-before-due",
-            obligation_id=f"{prov.campaign_id}/rollout/{unit}/{task}-basic",
-            unit_id=unit,
-            recipient=unit,
-            role=Role.unit,
-            title="催办",
-            body="将于2021年12月31日到期，请抓紧办理并按时报送。",
-            due=date(2021, 12, 31),
-            channels=[Channel.inbox],
-            plan_time=when,
-            server_time=when,
-        )
-        for task in TASKS
-    ]
-    own = prov.model_copy(update={"workflow_id": f"{prov.campaign_id}/rollout/{unit}", "run_id": f"run-{unit}"})
-    return DeliverBatch(provenance=own, notice_prefix="测督", actions=actions, per_unit=True)
+    """One town's wake-up at the storm's instant: its three tasks' 到期前催办."""
+    return wake_up(prov, unit, at(DAY, "09:00"), TASKS)
 
 
 async def written(engine: AsyncEngine, cid: str) -> tuple[int, list[tuple[str, str]], list[int]]:
