@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Generic, TypeVar
@@ -62,7 +63,9 @@ class Gatherer(Generic[T, R]):
         if len(self._pending) >= self._how.most:
             self._full.set()
         if self._flusher is None or self._flusher.done():
-            self._flusher = asyncio.create_task(self._flush())
+            # In a context of its own: not the first caller's (its activity's log fields and
+            # heartbeat belong to that call, not to the batch).
+            self._flusher = asyncio.create_task(self._flush(), context=contextvars.Context())
         return await fut
 
     async def _flush(self) -> None:
