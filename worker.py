@@ -65,6 +65,9 @@ def build_worker(
         interceptors=[KeepAlive(), LogContext(), *([metrics.interceptor()] if metrics else [])],
         max_concurrent_activities=settings.max_concurrent_activities,
         max_concurrent_workflow_tasks=settings.max_concurrent_workflow_tasks,
+        # The SDK's 10 s by default; in a timer storm most unit workflows' tasks waited longer than
+        # that and were replayed from their histories (BENCHMARKS.md, the storm at 1,000 towns).
+        sticky_queue_schedule_to_start_timeout=timedelta(seconds=settings.sticky_schedule_to_start_seconds),
         # Without it, shutdown() cancels activities at once: a send half done is then recorded
         # as "uncertain" and never re-sent, though it usually arrived. Let them finish instead.
         graceful_shutdown_timeout=timedelta(seconds=settings.graceful_shutdown_seconds),

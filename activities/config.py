@@ -75,6 +75,12 @@ class Settings(BaseSettings):
     deliver_batch_wait_ms: float = Field(
         default=5.0, ge=0, le=1000, description="how long a delivery waits for others to share its transaction"
     )
+    sticky_schedule_to_start_seconds: float = Field(
+        default=10.0,
+        gt=0,
+        le=600,
+        description="a cached run's next workflow task waits this long for its worker before any worker replays it",
+    )
     db_pool_size: int = Field(default=5, ge=1, le=200, description="PostgreSQL connections kept open per process")
     db_max_overflow: int = Field(default=5, ge=0, le=200, description="extra connections beyond the pool, closed after")
     rehearsal_papers: str = Field(
