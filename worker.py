@@ -21,6 +21,7 @@ import activities
 from activities.campaign import CampaignActivities
 from activities.config import Settings, get_settings
 from activities.delivery import Outbox
+from activities.gathering import Gathering
 from activities.keepalive import KeepAlive
 from activities.logs import LogContext
 from activities.metrics import WorkerMetrics
@@ -54,6 +55,7 @@ def build_worker(
             outbox=None if rehearsal else outbox,
             # A rehearsal sends nothing, so its notices' papers need not hold up its wake-ups.
             papers_on_request=rehearsal and settings.rehearsal_papers == "on-request",
+            gathering=Gathering.from_settings(settings),
         ),
         # The sandbox re-imports the workflow modules for every run (~17 % of a rehearsal's worker
         # time). The replay tests and the suite always run sandboxed, so a determinism slip is
@@ -63,6 +65,9 @@ def build_worker(
         interceptors=[KeepAlive(), LogContext(), *([metrics.interceptor()] if metrics else [])],
         max_concurrent_activities=settings.max_concurrent_activities,
         max_concurrent_workflow_tasks=settings.max_concurrent_workflow_tasks,
+        # The SDK's 10 s by default; in a timer storm most unit workflows' tasks waited longer than
+        # that and were replayed from their histories (BENCHMARKS.md, the storm at 1,000 towns).
+        sticky_queue_schedule_to_start_timeout=timedelta(seconds=settings.sticky_schedule_to_start_seconds),
         # Without it, shutdown() cancels activities at once: a send half done is then recorded
         # as "uncertain" and never re-sent, though it usually arrived. Let them finish instead.
         graceful_shutdown_timeout=timedelta(seconds=settings.graceful_shutdown_seconds),

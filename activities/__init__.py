@@ -13,6 +13,7 @@ from activities.campaign import CampaignActivities
 from activities.delivery import Outbox
 from activities.dispatching import DispatchAlerts
 from activities.evidence_check import EvidenceActivities
+from activities.gathering import Gathering
 from activities.rectification import RectificationActivities
 from activities.sending import DeliveryActivities
 from activities.simulate import AgencySimulator, DeskSimulator
@@ -26,11 +27,13 @@ def build(
     outbox: Outbox | None = None,
     delivery: DeliveryActivities | None = None,
     papers_on_request: bool = False,
+    gathering: Gathering | None = None,
 ) -> list[Callable[..., Any]]:
     """The activities a worker runs, with their dependencies injected (`campaign` and `delivery`
     let a test hand in ones that inject faults). Without an `outbox`, actions reach the in-app
-    inbox only; with `papers_on_request`, notices' papers are left for `duban notice` to render."""
-    c = campaign or CampaignActivities(engine, outbox, papers_on_request=papers_on_request)
+    inbox only; with `papers_on_request`, notices' papers are left for `duban notice` to render;
+    with `gathering`, deliveries arriving together share a transaction."""
+    c = campaign or CampaignActivities(engine, outbox, papers_on_request=papers_on_request, gathering=gathering)
     d = delivery or DeliveryActivities(engine)
     a = AssessmentActivities(engine, outbox)
     r = RectificationActivities(engine, c.outbox)  # an order's notices go where the campaign's go

@@ -69,6 +69,18 @@ class Settings(BaseSettings):
         default=100, ge=2, le=10_000, description="workflow tasks a worker runs at once (the SDK's default)"
     )
     max_concurrent_activities: int = Field(default=50, ge=1, le=10_000, description="activities a worker runs at once")
+    # Issue 16's timer storm: the `deliver` calls arriving together written in one transaction
+    # with one append to the chain (`activities.gathering`); 1 writes each alone, as before.
+    deliver_batch_max: int = Field(default=64, ge=1, le=1000, description="deliveries written in one transaction")
+    deliver_batch_wait_ms: float = Field(
+        default=5.0, ge=0, le=1000, description="how long a delivery waits for others to share its transaction"
+    )
+    sticky_schedule_to_start_seconds: float = Field(
+        default=10.0,
+        gt=0,
+        le=600,
+        description="a cached run's next workflow task waits this long for its worker before any worker replays it",
+    )
     db_pool_size: int = Field(default=5, ge=1, le=200, description="PostgreSQL connections kept open per process")
     db_max_overflow: int = Field(default=5, ge=0, le=200, description="extra connections beyond the pool, closed after")
     rehearsal_papers: str = Field(

@@ -133,8 +133,11 @@ async def write_inboxes(conn: AsyncConnection, items: Sequence[InboxItem]) -> se
     that are new. A key already there (a retried batch) is left alone by its unique constraint."""
     if not items:
         return set()
-    stmt = insert(inbox).values([_inbox_row(i) for i in items]).on_conflict_do_nothing()
-    return set((await conn.execute(stmt.returning(inbox.c.idempotency_key))).scalars())
+    # The rows as parameters of one cached statement (SQLAlchemy's "insertmanyvalues": still one
+    # round trip per 1,000 rows), not a VALUES list compiled afresh for every batch: compiling it
+    # was ~8 % of the worker's CPU in a timer storm (BENCHMARKS.md).
+    stmt = insert(inbox).on_conflict_do_nothing().returning(inbox.c.idempotency_key)
+    return set((await conn.execute(stmt, [_inbox_row(i) for i in items])).scalars())
 
 
 class Outbox:

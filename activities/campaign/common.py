@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from activities import paperwork
 from activities.delivery import InboxItem, Outbox
 from activities.documents import RenderedSet
+from activities.gathering import Gathering
 from activities.store.tables import (
     assessment_scores,
     assessments,
@@ -104,9 +105,18 @@ class Base:
     """What every class of campaign activities holds: its engine, its outbox (None: the in-app
     inbox only) and the paperwork."""
 
-    def __init__(self, engine: AsyncEngine, outbox: Outbox | None = None, *, papers_on_request: bool = False) -> None:
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        outbox: Outbox | None = None,
+        *,
+        papers_on_request: bool = False,
+        gathering: Gathering | None = None,
+    ) -> None:
         self.db = engine
         self.outbox = outbox
+        # Deliveries arriving together written in one transaction (`activities.gathering`).
+        self.gathering = gathering
         # A notice's papers rendered when first asked for, not while issuing it: only where no
         # e-mail would carry them (a rehearsal), since the outbox attaches them at issue.
         self.papers_on_request = papers_on_request and outbox is None

@@ -4,7 +4,9 @@ and filed, the papers of a batch written after its transaction."""
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from datetime import date
+from functools import cached_property
 from typing import Any
 
 import structlog
@@ -17,6 +19,7 @@ from activities import paperwork
 from activities.campaign.common import AUDIT_KIND, INBOX_KIND, LISTED_KIND, Base, IssuedNotice, attachments
 from activities.campaign.order_rounds import issue_round_order
 from activities.delivery import InboxItem, write_inbox, write_inboxes
+from activities.gathering import Gatherer
 from activities.paperwork.on_request import render_unfiled, store_notice, unfiled_notice
 from activities.store import audit
 from activities.store.tables import (
@@ -42,123 +45,14 @@ class Delivering(Base):
 
         `per_unit` (`rules.rounds`): the batch's notice-bearing actions make one 督办通知 per unit
         and its rectify actions one 责令整改 per unit, each listing its obligations; every action
-        keeps its own audit row (naming its paper), so the record still reads per obligation."""
-        prov = inp.provenance
-        out = DeliverResult()
-        events: list[audit.Event] = []
-        notices = {a.key: r for r in notice_rounds(inp.actions) for a in r.actions} if inp.per_unit else {}
-        orders = {a.key: r for r in order_rounds(inp.actions) for a in r.actions} if inp.per_unit else {}
-        # Every plain action's inbox row in one statement, its obligation's counters in one more,
-        # rather than two round trips per action (issue 16.1); each row is still written once,
-        # its key unique, so a retried batch finds its rows there and counts them `already`.
-        plain = {
-            a.key: self._item(inp, a)
-            for a in inp.actions
-            if a.kind is not ActionKind.notice and not (a.kind is ActionKind.rectify and a.key in orders)
-        }
-        reminded: dict[str, int] = {}
-        escalated: dict[str, int] = {}
-        async with self.db.begin() as conn:
-            # Batches from before per-unit rounds draft their notices mid-batch, counting the
-            # escalation rows before them: those still write row by row, in order.
-            new = await write_inboxes(conn, list(plain.values())) if inp.per_unit else set()
-            for a in inp.actions:
-                bound = log.bind(campaign_id=prov.campaign_id, obligation_id=a.obligation_id, rule_id=a.rule_id)
-                if a.kind is ActionKind.notice and a.key in notices:
-                    # On its unit's notice of the round: the action's own row says which.
-                    events.append(self._listed(a, kind=LISTED_KIND[a.kind], paper=notices[a.key].key))
-                    continue
-                if a.kind is ActionKind.rectify and a.key in orders:
-                    events.append(self._listed(a, kind=LISTED_KIND[a.kind], paper=orders[a.key].key))
-                    continue
-                if a.kind is ActionKind.notice:
-                    # The notice is the action: its number is taken once, under the action's own key.
-                    if await self._already(conn, a.key):
-                        out.already += 1
-                        continue
-                    await self._bump(conn, reminded, escalated)  # the notice reads the levels
-                    notice = await self._notice(conn, inp, a, key=a.key)
-                    out.delivered += 1
-                    out.notices.append(notice.code)
-                    events.append(self._notice_event(a, notice, key=a.key))
-                    bound.info("notice", code=notice.code, plan_time=a.plan_time.isoformat())
-                    continue
-                kind = INBOX_KIND[a.kind]
-                item = plain[a.key]
-                if not inp.per_unit and await write_inbox(conn, item):
-                    new.add(a.key)
-                if a.key not in new:
-                    out.already += 1
-                    bound.info("already delivered", key=a.key)
-                    continue
-                new.discard(a.key)  # a key twice in one batch is delivered once, as before
-                out.delivered += 1
-                if a.kind is ActionKind.remind:
-                    reminded[a.obligation_id] = reminded.get(a.obligation_id, 0) + 1
-                elif a.kind is ActionKind.escalate:
-                    escalated[a.obligation_id] = max(escalated.get(a.obligation_id, 0), a.level)
-                elif a.kind is ActionKind.rectify:
-                    assert a.rectify_due is not None
-                    await conn.execute(
-                        insert(rectification_orders).values(
-                            idempotency_key=a.key,
-                            campaign_id=prov.campaign_id,
-                            unit_id=a.unit_id,
-                            month=a.plan_time.date().replace(day=1),
-                            overdue=int(a.facts.get("days_overdue", 0)),
-                            due=a.rectify_due,
-                            **audit.times(a),
-                        )
-                    )
-                payload = a.audit_payload()
-                if a.channels != [Channel.inbox]:
-                    payload["channels"] = [c.value for c in a.channels]
-                if a.key in notices:
-                    payload["notice"] = notices[a.key].key
-                events.append(
-                    audit.event(
-                        a,
-                        key=a.key,
-                        kind=AUDIT_KIND[a.kind],
-                        actor=f"rule:{a.rule_id}",
-                        obligation_id=a.obligation_id,
-                        unit_id=a.unit_id,
-                        rule_id=a.rule_id,
-                        payload=payload,
-                    )
-                )
-                bound.info(kind, recipient=a.recipient, plan_time=a.plan_time.isoformat())
-                await self._push(conn, item)
-                if a.notice and not inp.per_unit:
-                    await self._bump(conn, reminded, escalated)  # the notice reads the levels
-                    notice = await self._notice(conn, inp, a, key=f"{a.key}#notice")
-                    out.notices.append(notice.code)
-                    events.append(self._notice_event(a, notice, key=f"{a.key}#notice"))
-            # Before any notice is drafted: a notice's colour reads its obligations' 督办 levels.
-            await self._bump(conn, reminded, escalated)
-            for r in notice_rounds(inp.actions) if inp.per_unit else []:
-                if await self._already(conn, r.key):
-                    continue
-                notice = await self._notice(conn, inp, r.actions[0], key=r.key, round=r)
-                out.delivered += 1
-                out.notices.append(notice.code)
-                events.append(self._notice_event(r.actions[0], notice, key=r.key, round=r))
-            for r in order_rounds(inp.actions) if inp.per_unit else []:
-                facts = await self.papers.facts(conn, prov.campaign_id)
-                ruleset = await self.papers.ruleset(conn, prov.campaign_id, prov.ruleset_hash)
-                issued = await issue_round_order(conn, facts, ruleset, r, quiet=inp.quiet_hours)
-                if issued is not None:
-                    paper, event = issued
-                    out.delivered += 1
-                    events.append(event)
-                    if paper is not None:
-                        await self._push(conn, paper)
-            rounds = [r.key for r in order_rounds(inp.actions)] if inp.per_unit else []
-            if rounds:  # read back, not tracked: a retry after the commit says the same
-                col = rectification_orders.c.idempotency_key
-                ordered = set((await conn.execute(select(col).where(col.in_(rounds)))).scalars())
-                out.added = [k for k in rounds if k not in ordered]
-            await audit.append(conn, prov, events)
+        keeps its own audit row (naming its paper), so the record still reads per obligation.
+
+        With gathering on (`deliver_batch_max` > 1), the deliveries arriving together share one
+        transaction and one append to the chain (`_deliver_together`); a shared transaction that
+        fails leaves each to write alone, in its own, as before."""
+        out = await self._gatherer.submit(inp) if self._gatherer is not None else None
+        if out is None:
+            out = await self._deliver_alone(inp)
         # Papers after the numbers: rendering holds no lock, so one unit's notices do not queue
         # behind another's. Keys of notices already numbered (by this attempt or an earlier one
         # that died before its papers) are done here, from the document input on the chain.
@@ -173,6 +67,166 @@ class Delivering(Base):
         for key in keys:
             await self._papers(inp, key)
         return out
+
+    async def _deliver_alone(self, inp: DeliverBatch) -> DeliverResult:
+        async with self.db.begin() as conn:
+            # Batches from before per-unit rounds draft their notices mid-batch, counting the
+            # escalation rows before them: those still write row by row, in order.
+            new = await write_inboxes(conn, self._plain(inp)) if inp.per_unit else set()
+            out, events = await self._write(conn, inp, new)
+            await audit.append(conn, inp.provenance, events)
+        return out
+
+    async def _deliver_together(self, batch: Sequence[DeliverBatch]) -> list[DeliverResult | None]:
+        """Several deliveries in one transaction: every plain inbox row in one statement, then each
+        delivery's own writes in turn, then every audit row in one append per campaign, last, so
+        the chain's head is locked only for the append and the commit (issue 16's timer storm).
+
+        The same unique keys decide what is new as alone (a key twice in the batch is delivered
+        once). If anything fails, nothing of the batch is committed, and each delivery is told to
+        write alone (None): a bad one then fails by itself and retries on its own."""
+        if len(batch) == 1:
+            return [None]
+        try:
+            async with self.db.begin() as conn:
+                new = await write_inboxes(conn, [i for inp in batch if inp.per_unit for i in self._plain(inp)])
+                written = [await self._write(conn, inp, new) for inp in batch]
+                groups = [(inp.provenance, events) for inp, (_, events) in zip(batch, written, strict=True)]
+                await audit.append_all(conn, groups)
+        except Exception:
+            log.warning("gathered deliveries failed together: each writes alone", exc_info=True, n=len(batch))
+            return [None] * len(batch)
+        return [out for out, _ in written]
+
+    @cached_property
+    def _gatherer(self) -> Gatherer[DeliverBatch, DeliverResult | None] | None:
+        return Gatherer(self._deliver_together, self.gathering) if self.gathering is not None else None
+
+    def _plain(self, inp: DeliverBatch) -> list[InboxItem]:
+        """The inbox rows of a batch's plain actions: all but notices and, per unit, the
+        actions listed on the round's order (per-unit batches write them in one statement)."""
+        orders = {a.key for r in order_rounds(inp.actions) for a in r.actions} if inp.per_unit else set()
+        return [
+            self._item(inp, a)
+            for a in inp.actions
+            if a.kind is not ActionKind.notice and not (a.kind is ActionKind.rectify and a.key in orders)
+        ]
+
+    async def _write(
+        self, conn: AsyncConnection, inp: DeliverBatch, new: set[str]
+    ) -> tuple[DeliverResult, list[audit.Event]]:
+        """A delivery's rows but its audit rows, which it returns for the append. `new`: the keys
+        of the plain inbox rows written just now (per-unit batches), taken from as they are
+        delivered."""
+        prov = inp.provenance
+        out = DeliverResult()
+        events: list[audit.Event] = []
+        notices = {a.key: r for r in notice_rounds(inp.actions) for a in r.actions} if inp.per_unit else {}
+        orders = {a.key: r for r in order_rounds(inp.actions) for a in r.actions} if inp.per_unit else {}
+        # Every plain action's inbox row in one statement (written before: `new`), its
+        # obligation's counters in one more, rather than two round trips per action (issue
+        # 16.1); each row is still written once, its key unique, so a retried batch finds its
+        # rows there and counts them `already`.
+        plain = {i.key: i for i in self._plain(inp)}
+        reminded: dict[str, int] = {}
+        escalated: dict[str, int] = {}
+        for a in inp.actions:
+            bound = log.bind(campaign_id=prov.campaign_id, obligation_id=a.obligation_id, rule_id=a.rule_id)
+            if a.kind is ActionKind.notice and a.key in notices:
+                # On its unit's notice of the round: the action's own row says which.
+                events.append(self._listed(a, kind=LISTED_KIND[a.kind], paper=notices[a.key].key))
+                continue
+            if a.kind is ActionKind.rectify and a.key in orders:
+                events.append(self._listed(a, kind=LISTED_KIND[a.kind], paper=orders[a.key].key))
+                continue
+            if a.kind is ActionKind.notice:
+                # The notice is the action: its number is taken once, under the action's own key.
+                if await self._already(conn, a.key):
+                    out.already += 1
+                    continue
+                await self._bump(conn, reminded, escalated)  # the notice reads the levels
+                notice = await self._notice(conn, inp, a, key=a.key)
+                out.delivered += 1
+                out.notices.append(notice.code)
+                events.append(self._notice_event(a, notice, key=a.key))
+                bound.info("notice", code=notice.code, plan_time=a.plan_time.isoformat())
+                continue
+            kind = INBOX_KIND[a.kind]
+            item = plain[a.key]
+            if not inp.per_unit and await write_inbox(conn, item):
+                new.add(a.key)
+            if a.key not in new:
+                out.already += 1
+                bound.info("already delivered", key=a.key)
+                continue
+            new.discard(a.key)  # a key twice in one batch is delivered once, as before
+            out.delivered += 1
+            if a.kind is ActionKind.remind:
+                reminded[a.obligation_id] = reminded.get(a.obligation_id, 0) + 1
+            elif a.kind is ActionKind.escalate:
+                escalated[a.obligation_id] = max(escalated.get(a.obligation_id, 0), a.level)
+            elif a.kind is ActionKind.rectify:
+                assert a.rectify_due is not None
+                await conn.execute(
+                    insert(rectification_orders).values(
+                        idempotency_key=a.key,
+                        campaign_id=prov.campaign_id,
+                        unit_id=a.unit_id,
+                        month=a.plan_time.date().replace(day=1),
+                        overdue=int(a.facts.get("days_overdue", 0)),
+                        due=a.rectify_due,
+                        **audit.times(a),
+                    )
+                )
+            payload = a.audit_payload()
+            if a.channels != [Channel.inbox]:
+                payload["channels"] = [c.value for c in a.channels]
+            if a.key in notices:
+                payload["notice"] = notices[a.key].key
+            events.append(
+                audit.event(
+                    a,
+                    key=a.key,
+                    kind=AUDIT_KIND[a.kind],
+                    actor=f"rule:{a.rule_id}",
+                    obligation_id=a.obligation_id,
+                    unit_id=a.unit_id,
+                    rule_id=a.rule_id,
+                    payload=payload,
+                )
+            )
+            bound.info(kind, recipient=a.recipient, plan_time=a.plan_time.isoformat())
+            await self._push(conn, item)
+            if a.notice and not inp.per_unit:
+                await self._bump(conn, reminded, escalated)  # the notice reads the levels
+                notice = await self._notice(conn, inp, a, key=f"{a.key}#notice")
+                out.notices.append(notice.code)
+                events.append(self._notice_event(a, notice, key=f"{a.key}#notice"))
+        # Before any notice is drafted: a notice's colour reads its obligations' 督办 levels.
+        await self._bump(conn, reminded, escalated)
+        for r in notice_rounds(inp.actions) if inp.per_unit else []:
+            if await self._already(conn, r.key):
+                continue
+            notice = await self._notice(conn, inp, r.actions[0], key=r.key, round=r)
+            out.delivered += 1
+            out.notices.append(notice.code)
+            events.append(self._notice_event(r.actions[0], notice, key=r.key, round=r))
+        for r in order_rounds(inp.actions) if inp.per_unit else []:
+            facts = await self.papers.facts(conn, prov.campaign_id)
+            ruleset = await self.papers.ruleset(conn, prov.campaign_id, prov.ruleset_hash)
+            issued = await issue_round_order(conn, facts, ruleset, r, quiet=inp.quiet_hours)
+            if issued is not None:
+                paper, event = issued
+                out.delivered += 1
+                events.append(event)
+                if paper is not None:
+                    await self._push(conn, paper)
+        rounds = [r.key for r in order_rounds(inp.actions)] if inp.per_unit else []
+        if rounds:  # read back, not tracked: a retry after the commit says the same
+            col = rectification_orders.c.idempotency_key
+            ordered = set((await conn.execute(select(col).where(col.in_(rounds)))).scalars())
+            out.added = [k for k in rounds if k not in ordered]
+        return out, events
 
     @staticmethod
     def _item(inp: DeliverBatch, a: FiredAction) -> InboxItem:

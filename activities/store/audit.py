@@ -192,9 +192,29 @@ ORDER BY seq LIMIT $6
 async def append(conn: AsyncConnection, prov: Provenance, events: Sequence[Event]) -> int:
     """Append events to the campaign's chain inside the caller's transaction; returns how many
     were new."""
-    if not events:
-        return 0
-    cid = prov.campaign_id
+    return await append_all(conn, [(prov, events)])
+
+
+async def append_all(conn: AsyncConnection, groups: Sequence[tuple[Provenance, Sequence[Event]]]) -> int:
+    """Append several writers' events inside the caller's transaction, each group's rows with its
+    own provenance and in the order given: one head lock, one key lookup and one insert per
+    campaign however many groups (`deliver`s gathered into one transaction). Returns how many
+    were new. Call it last before the commit: the heads stay locked until then."""
+    by_campaign: dict[str, list[tuple[Provenance, Sequence[Event]]]] = {}
+    for prov, events in groups:
+        if events:
+            by_campaign.setdefault(prov.campaign_id, []).append((prov, events))
+    new = 0
+    # Heads locked in one order, so two transactions appending to the same campaigns never wait
+    # on each other crosswise.
+    for cid in sorted(by_campaign):
+        new += await _append_campaign(conn, cid, by_campaign[cid])
+    return new
+
+
+async def _append_campaign(
+    conn: AsyncConnection, cid: str, groups: Sequence[tuple[Provenance, Sequence[Event]]]
+) -> int:
     # The head, made on first use and locked until the caller commits, in one round trip: the
     # no-op update on conflict takes the row lock as SELECT … FOR UPDATE did, so appends to one
     # campaign's chain still queue behind each other.
@@ -206,7 +226,7 @@ async def append(conn: AsyncConnection, prov: Provenance, events: Sequence[Event
             .returning(audit_heads.c.seq, audit_heads.c.hash)
         )
     ).one()
-    keys = [e.key for e in events]
+    keys = [e.key for _, events in groups for e in events]
     seen = set(
         (
             await conn.execute(
@@ -218,33 +238,34 @@ async def append(conn: AsyncConnection, prov: Provenance, events: Sequence[Event
     )
     seq, prev = head.seq, head.hash
     rows = []
-    for e in events:
-        if e.key in seen:
-            continue
-        seen.add(e.key)
-        seq += 1
-        payload = canonical(e.payload)
-        row: dict[str, Any] = {
-            "campaign_id": cid,
-            "seq": seq,
-            "event_key": e.key,
-            "kind": e.kind,
-            "plan_time": e.plan_time,
-            "server_time": e.server_time,
-            "actor": e.actor,
-            "obligation_id": e.obligation_id,
-            "unit_id": e.unit_id,
-            "rule_id": e.rule_id,
-            "ruleset_hash": prov.ruleset_hash,
-            "plan_hash": prov.plan_hash,
-            "workflow_id": prov.workflow_id,
-            "run_id": prov.run_id,
-            "payload": payload,
-            "payload_digest": sha256_hex(payload),
-            "prev_hash": prev,
-        }
-        row["hash"] = prev = link(prev, content_digest(row))
-        rows.append(row)
+    for prov, events in groups:
+        for e in events:
+            if e.key in seen:
+                continue
+            seen.add(e.key)
+            seq += 1
+            payload = canonical(e.payload)
+            row: dict[str, Any] = {
+                "campaign_id": cid,
+                "seq": seq,
+                "event_key": e.key,
+                "kind": e.kind,
+                "plan_time": e.plan_time,
+                "server_time": e.server_time,
+                "actor": e.actor,
+                "obligation_id": e.obligation_id,
+                "unit_id": e.unit_id,
+                "rule_id": e.rule_id,
+                "ruleset_hash": prov.ruleset_hash,
+                "plan_hash": prov.plan_hash,
+                "workflow_id": prov.workflow_id,
+                "run_id": prov.run_id,
+                "payload": payload,
+                "payload_digest": sha256_hex(payload),
+                "prev_hash": prev,
+            }
+            row["hash"] = prev = link(prev, content_digest(row))
+            rows.append(row)
     if rows:
         await conn.execute(insert(audit_events), rows)
         await conn.execute(audit_heads.update().where(audit_heads.c.campaign_id == cid).values(seq=seq, hash=prev))

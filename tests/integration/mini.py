@@ -21,7 +21,7 @@ import os
 import subprocess
 import sys
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -45,8 +45,18 @@ from activities.store.tables import (
     supervision_notices,
 )
 from models.obligation import unit_workflow_id
-from models.payloads import AgencyDay, AgencyInput, AgencyMove, CampaignInput, Provenance, RegisterCampaign
+from models.payloads import (
+    AgencyDay,
+    AgencyInput,
+    AgencyMove,
+    CampaignInput,
+    DeliverBatch,
+    FiredAction,
+    Provenance,
+    RegisterCampaign,
+)
 from models.plan import PhaseKind
+from models.ruleset import ActionKind, Channel, Role
 from models.time import CST, at
 from services.plans import RULESETS, load_plan, prepare
 from worker import build_worker
@@ -257,3 +267,41 @@ async def registered(
         RegisterCampaign(context=ctx, plan=inp.plan, provenance=prov, server_time=now, plan_time=inp.launched_plan_time)
     )
     return inp, prov, acts
+
+
+def reminder(
+    cid: str,
+    unit: str,
+    when: datetime,
+    server: datetime,
+    *,
+    task: str = "T01",
+    channels: Sequence[Channel] = (Channel.inbox,),
+    tag: str = "",
+) -> FiredAction:
+    """The 到期前催办 of a town's task (its 基础型 work) fired at plan time `when`, as the rule fires
+    it; `tag` makes its key new (a benchmark's runs)."""
+    ob = f"{cid}/rollout/{unit}/{task}-basic"
+    return FiredAction(
+        key=f"{ob}#remind-before-due@{when.date()}{tag}",
+        kind=ActionKind.remind,
+        rule_id="remind-before-due",
+        obligation_id=ob,
+        unit_id=unit,
+        recipient=unit,
+        role=Role.unit,
+        title="催办：完善交通设施（基础型）",
+        body="完善交通设施（基础型）将于2021年12月31日到期，请抓紧办理并按时报送。",
+        due=date(2021, 12, 31),
+        channels=list(channels),
+        plan_time=when,
+        server_time=server,
+    )
+
+
+def wake_up(prov: Provenance, unit: str, when: datetime, tasks: Sequence[str], tag: str = "") -> DeliverBatch:
+    """A town's wake-up in a timer storm: its tasks' 到期前催办 in one delivery, from its own unit
+    workflow (the provenance names it), as `UnitWorkflow` sends it."""
+    actions = [reminder(prov.campaign_id, unit, when, when, task=t, tag=tag) for t in tasks]
+    own = prov.model_copy(update={"workflow_id": f"{prov.campaign_id}/rollout/{unit}", "run_id": f"run-{unit}"})
+    return DeliverBatch(provenance=own, notice_prefix="测督", actions=actions, per_unit=True)

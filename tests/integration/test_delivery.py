@@ -39,7 +39,7 @@ from activities.store.tables import inbox
 from models.contacts import Contact, ContactBook
 from models.delivery import Attachment, DispatchRequest, DispatchResult, QuietHours, delivery_id, ledger_keys
 from models.payloads import Act, CampaignContext, DeliverBatch, DeliverResult, FiredAction, Provenance
-from models.ruleset import ActionKind, Channel, Role
+from models.ruleset import Channel
 from models.time import at
 from rules.calendar import WorkCalendar
 from rules.quiet import release_time
@@ -90,22 +90,7 @@ class Campaign:
         return self.ctx.clock.server_time(at(d, hhmm))
 
     def action(self, unit: str, d: date, hhmm: str = "09:00") -> FiredAction:
-        ob = f"{self.id}/rollout/{unit}/T01-basic"
-        return FiredAction(
-            key=f"{ob}#remind-before-due@{d}",
-            kind=ActionKind.remind,
-            rule_id="remind-before-due",
-            obligation_id=ob,
-            unit_id=unit,
-            recipient=unit,
-            role=Role.unit,
-            title="催办：完善交通设施（基础型）",
-            body="完善交通设施（基础型）将于2021年12月31日到期，请抓紧办理并按时报送。",
-            due=date(2021, 12, 31),
-            channels=list(Channel),
-            plan_time=at(d, hhmm),
-            server_time=self.server(d, hhmm),
-        )
+        return mini.reminder(self.id, unit, at(d, hhmm), self.server(d, hhmm), channels=list(Channel))
 
     async def deliver(self, *actions: FiredAction) -> None:
         await self.acts.deliver(DeliverBatch(provenance=self.prov, notice_prefix="测督", actions=list(actions)))
