@@ -189,9 +189,14 @@ class UnitWorkflow(UnitUpdates):
         """The simulated agency's moves of one instant, each through its Update's own handler
         under the Update's id, so that a refused move is refused and recorded exactly as it was
         when sent as an Update."""
+        played: set[str] = set()
         for m in day.moves:
             verb, arg = agency_action(m, self._unit)
-            self._acting = move_id(m, day.plan_time)
+            mid = move_id(m, day.plan_time)
+            if mid in played:
+                continue  # the same Update again: Temporal answered it from the first, applying nothing
+            played.add(mid)
+            self._acting = mid
             try:
                 await getattr(self, verb)(arg)  # the Update's handler: acknowledge, report_progress, complete
             except ApplicationError:
