@@ -39,7 +39,7 @@ from models.time import CST
 from rules.calendar import WorkCalendar
 from rules.obligations import expand
 from rules.simulated_answers import REJECT_REASON, REPORT_TEXT, order_answer_day, order_review
-from rules.simulation import agency_action, move_id, notice_after, schedule
+from rules.simulation import agency_action, move_id, schedule
 
 log = structlog.get_logger()
 
@@ -59,7 +59,7 @@ class AgencySimulator:
         campaign stored at launch and the seed, exactly as `SimulationWorkflow` schedules them."""
         ctx, sim = inp.context, inp.context.agencies
         assert sim is not None
-        key = (ctx.campaign_id, ctx.plan_hash, ctx.ruleset_hash, sim.seed, tuple(sim.silent), sim.answers)
+        key = (ctx.campaign_id, sim.seed, tuple(sim.silent), sim.notice_after)
         async with self._lock:
             if key not in self._schedules:
                 self._schedules = {key: await self._schedule(ctx)}  # one rehearsal at a time
@@ -80,7 +80,7 @@ class AgencySimulator:
             seed=sim.seed,
             silent=sim.silent,
             until=ctx.ends,
-            notice_after=notice_after(ctx.ruleset) if sim.answers else None,
+            notice_after=sim.notice_after,
         )
 
     @activity.defn(name=Act.simulate_agency)

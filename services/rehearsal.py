@@ -29,7 +29,7 @@ from models.plan import Plan
 from models.time import at
 from models.views import AuditLine
 from rules.launch import rehearsal_speed
-from rules.simulation import never_answering
+from rules.simulation import never_answering, notice_after
 from services.context import Services
 from services.plans import prepare
 from worker import build_worker
@@ -96,8 +96,10 @@ async def rehearse(
             settings=ctx.settings,
         )
         # The unit workflows act their simulated agencies' moves themselves (no agency workflows).
-        agencies = SimulatedAgencies(seed=seed, silent=never_answering(plan, seed, silent))
-        inp = lp.input.model_copy(update={"context": lp.input.context.model_copy(update={"agencies": agencies})})
+        launched = lp.input.context
+        silent_towns = never_answering(plan, seed, silent)
+        agencies = SimulatedAgencies(seed=seed, silent=silent_towns, notice_after=notice_after(launched.ruleset))
+        inp = lp.input.model_copy(update={"context": launched.model_copy(update={"agencies": agencies})})
         queue = f"rehearsal-{uuid.uuid4()}"
         async with build_worker(env.client, engine, task_queue=queue, rehearsal=True):
             handle = await env.client.start_workflow(CampaignWorkflow.run, inp, id=cid, task_queue=queue)

@@ -25,8 +25,9 @@ class SimulatedAgencies(Payload):
     seed: int
     silent: list[str]
     """The towns that never answer (`rules.simulation.never_answering`)."""
-    answers: bool = True
-    """Units answer their 督办通知 (`rules.simulated_answers`)."""
+    notice_after: int | None = None
+    """Units answer their 督办通知, issued this many working days after a due date by the rule
+    set at launch (`rules.simulation.notice_after`); None: no notices to answer."""
 
 
 class CampaignContext(Payload):
