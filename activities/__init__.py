@@ -56,5 +56,11 @@ def build(
         EvidenceActivities(engine).check_evidence,
     ]
     if client is not None:
-        out += [AgencySimulator(client).simulate_agency, a.simulate_scores, DeskSimulator(client, engine).simulate_desk]
+        agencies = AgencySimulator(client, engine)
+        out += [
+            agencies.simulate_agency,
+            agencies.agency_days,
+            a.simulate_scores,
+            DeskSimulator(client, engine).simulate_desk,
+        ]
     return out

@@ -21,19 +21,19 @@ from temporalio.client import (
 from temporalio.service import RPCError
 
 from activities.paperwork.facts import CampaignPapers
-from activities.store.tables import rectification_orders
+from activities.store.tables import campaigns, rectification_orders
 from models.payloads import (
-    Acknowledge,
     Act,
-    Complete,
+    AgencyDay,
+    AgencyDays,
+    CampaignContext,
     DeskResult,
-    ObligationAction,
     ObligationView,
-    ReportProgress,
     SimulateAgency,
     SimulateDesk,
     SimulateResult,
 )
+from models.plan import Plan
 from models.rectification import (
     OPEN_ORDER_STATES,
     OrderState,
@@ -42,36 +42,65 @@ from models.rectification import (
     ReviewRectification,
 )
 from models.time import CST
+from rules.calendar import WorkCalendar
+from rules.obligations import expand
 from rules.simulated_answers import REJECT_REASON, REPORT_TEXT, order_answer_day, order_review
+from rules.simulation import agency_action, move_id, schedule
 
 log = structlog.get_logger()
 
 
 class AgencySimulator:
-    def __init__(self, client: Client) -> None:
+    def __init__(self, client: Client, engine: AsyncEngine) -> None:
         self.client = client
+        self.db = engine
+        self._schedules: dict[tuple[Any, ...], dict[str, list[AgencyDay]]] = {}
+        """Every agency's days, worked out once per rehearsal (the schedule is pure, and every
+        unit workflow of the campaign asks for its own slice)."""
+        self._lock = asyncio.Lock()
+
+    @activity.defn(name=Act.agency_days)
+    async def agency_days(self, inp: AgencyDays) -> list[AgencyDay]:
+        """A rehearsal's unit workflow's simulated agency: the days it acts on, from the plan the
+        campaign stored at launch and the seed, exactly as `SimulationWorkflow` schedules them."""
+        ctx, sim = inp.context, inp.context.agencies
+        assert sim is not None
+        key = (ctx.campaign_id, sim.seed, tuple(sim.silent), sim.notice_after)
+        async with self._lock:
+            if key not in self._schedules:
+                self._schedules = {key: await self._schedule(ctx)}  # one rehearsal at a time
+        return self._schedules[key].get(inp.workflow_id, [])
+
+    async def _schedule(self, ctx: CampaignContext) -> dict[str, list[AgencyDay]]:
+        sim = ctx.agencies
+        assert sim is not None
+        async with self.db.connect() as conn:
+            stored = (
+                await conn.execute(select(campaigns.c.plan).where(campaigns.c.id == ctx.campaign_id))
+            ).scalar_one()
+        plan = Plan.model_validate(stored)
+        return schedule(
+            plan,
+            expand(plan, ctx.campaign_id, grace_until=ctx.grace_until),
+            WorkCalendar(ctx.calendar),
+            seed=sim.seed,
+            silent=sim.silent,
+            until=ctx.ends,
+            notice_after=sim.notice_after,
+        )
 
     @activity.defn(name=Act.simulate_agency)
     async def simulate_agency(self, inp: SimulateAgency) -> SimulateResult:
         handle = self.client.get_workflow_handle(inp.workflow_id)
         out = SimulateResult()
         for m in inp.moves:
-            arg: ObligationAction
-            if m.verb == "acknowledge":
-                arg = Acknowledge(obligation_id=m.obligation_id, unit_id=inp.unit_id, text="已签收")
-            elif m.verb == "progress":
-                arg = ReportProgress(
-                    obligation_id=m.obligation_id, unit_id=inp.unit_id, percent=m.percent, text=m.text or "按计划推进"
-                )
-            else:
-                arg = Complete(obligation_id=m.obligation_id, unit_id=inp.unit_id, text="已办结，佐证材料已上传")
-            verb = {"acknowledge": "acknowledge", "progress": "report_progress", "complete": "complete"}[m.verb]
+            verb, arg = agency_action(m, inp.unit_id)
             # The move's own id: when this activity is retried, Temporal recognises each Update
             # already sent and answers it again instead of applying (or refusing) it twice.
-            move_id = f"{m.verb}:{m.obligation_id}@{inp.plan_time.isoformat()}"
+            move = move_id(m, inp.plan_time)
             began = time.monotonic()
             try:
-                await handle.execute_update(verb, arg, id=move_id, result_type=ObligationView)
+                await handle.execute_update(verb, arg, id=move, result_type=ObligationView)
                 out.applied += 1
             except WorkflowUpdateFailedError as e:
                 # Refused (and on the record as refused): an answer, not a failure; the agency

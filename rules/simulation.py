@@ -16,7 +16,7 @@ from typing import NamedTuple
 from models.assessment import ScoreBook, ScoreRecord, ScoreSheet
 from models.assessment_schedule import Occasion
 from models.obligation import ObligationSpec, workflow_id_of
-from models.payloads import AgencyDay, AgencyMove
+from models.payloads import Acknowledge, AgencyDay, AgencyMove, Complete, ObligationAction, ReportProgress
 from models.plan import AssessmentKind, PhaseKind, Plan
 from models.ruleset import ActionKind, RuleSet, TriggerKind
 from models.time import at
@@ -133,6 +133,22 @@ def schedule(
         wf: [AgencyDay(plan_time=at(d, "10:00"), moves=days[d]) for d in sorted(days) if d <= until]
         for wf, days in sorted(by_day.items())
     }
+
+
+def agency_action(move: AgencyMove, unit_id: str) -> tuple[str, ObligationAction]:
+    """The Update a simulated agency's move is (its name and argument), as a real agency sends it."""
+    if move.verb == "acknowledge":
+        return "acknowledge", Acknowledge(obligation_id=move.obligation_id, unit_id=unit_id, text="已签收")
+    if move.verb == "progress":
+        text = move.text or "按计划推进"
+        progress = ReportProgress(obligation_id=move.obligation_id, unit_id=unit_id, percent=move.percent, text=text)
+        return "report_progress", progress
+    return "complete", Complete(obligation_id=move.obligation_id, unit_id=unit_id, text="已办结，佐证材料已上传")
+
+
+def move_id(move: AgencyMove, plan_time: datetime) -> str:
+    """A move's own id, its Update's id: a retried move is recognised, never applied twice."""
+    return f"{move.verb}:{move.obligation_id}@{plan_time.isoformat()}"
 
 
 # -- simulated assessors ------------------------------------------------------------------------------

@@ -24,11 +24,12 @@ from activities.store import views
 from activities.store.answers import answers
 from models.assessment import ScoreBook
 from models.obligation import rehearsal_campaign_id
-from models.payloads import CampaignResult, SimulationInput
+from models.payloads import CampaignResult, SimulatedAgencies, SimulationInput
 from models.plan import Plan
 from models.time import at
 from models.views import AuditLine
 from rules.launch import rehearsal_speed
+from rules.simulation import never_answering, notice_after
 from services.context import Services
 from services.plans import prepare
 from worker import build_worker
@@ -94,7 +95,11 @@ async def rehearse(
             scorebook=scorebook,
             settings=ctx.settings,
         )
-        inp = lp.input
+        # The unit workflows act their simulated agencies' moves themselves (no agency workflows).
+        launched = lp.input.context
+        silent_towns = never_answering(plan, seed, silent)
+        agencies = SimulatedAgencies(seed=seed, silent=silent_towns, notice_after=notice_after(launched.ruleset))
+        inp = lp.input.model_copy(update={"context": launched.model_copy(update={"agencies": agencies})})
         queue = f"rehearsal-{uuid.uuid4()}"
         async with build_worker(env.client, engine, task_queue=queue, rehearsal=True):
             handle = await env.client.start_workflow(CampaignWorkflow.run, inp, id=cid, task_queue=queue)

@@ -63,6 +63,10 @@ DISPATCH_ACTIVITY: dict[str, Any] = {
 HISTORY_LIMIT = 8000
 """Continue as new before Temporal's 10,240-event warning."""
 
+AGENCY_IN_UNIT_PATCH = "agency-in-unit"
+"""A rehearsal's unit workflow acts its simulated agency's moves itself (no agency workflow, no
+activity sending Updates): histories from before received them as Updates."""
+
 _engines: dict[tuple[Any, ...], Engine] = {}
 
 
@@ -124,17 +128,19 @@ async def record_refusal(
     text: str = "",
     account: str | None = None,
     role: str | None = None,
+    token: str | None = None,
 ) -> ApplicationError:
     """Put a refused Update on the record (an activity, keyed by the Update's id, so a retried
     Update records it once) and return the error to fail it with: every refused attempt is in
     the audit trail, which a validator's rejection would not be."""
     info = workflow.current_update_info()
     now = workflow.now()
+    token = token or (info.id if info else now.isoformat())
     await workflow.execute_activity(
         Act.record_refusal,
         Refusal(
             provenance=provenance(ctx),
-            key=f"{workflow.info().workflow_id}#refused:{info.id if info else now.isoformat()}",
+            key=f"{workflow.info().workflow_id}#refused:{token}",
             verb=verb,
             obligation_id=subject,
             known=known,

@@ -28,7 +28,7 @@ from models.time import CST, at
 from rules.assessment_schedule import scheduled_rounds
 from rules.obligations import expand
 from rules.simulation import DESK_TIME, desk_days, never_answering, notice_after, schedule, score_occasions
-from workflows.common import DB_ACTIVITY, engine_for, own_cost, provenance, sleep_until
+from workflows.common import AGENCY_IN_UNIT_PATCH, DB_ACTIVITY, engine_for, own_cost, provenance, sleep_until
 from workflows.starts import start_all
 
 SIMULATED_SCORES = "simulated-scores"
@@ -73,14 +73,20 @@ class SimulationWorkflow:
         calendar = engine_for(ctx).calendar
         silent = never_answering(inp.plan, inp.seed, inp.never_answering)
         answers = inp.answers and workflow.patched(SIMULATED_ANSWERS)
-        days = schedule(
-            inp.plan,
-            expand(inp.plan, ctx.campaign_id, grace_until=ctx.grace_until),
-            calendar,
-            seed=inp.seed,
-            silent=silent,
-            until=ctx.ends,
-            notice_after=notice_after(ctx.ruleset) if answers else None,
+        # Since AGENCY_IN_UNIT_PATCH a rehearsal's unit workflows act their agencies themselves.
+        in_units = ctx.agencies is not None and workflow.patched(AGENCY_IN_UNIT_PATCH)
+        days = (
+            {}
+            if in_units
+            else schedule(
+                inp.plan,
+                expand(inp.plan, ctx.campaign_id, grace_until=ctx.grace_until),
+                calendar,
+                seed=inp.seed,
+                silent=silent,
+                until=ctx.ends,
+                notice_after=notice_after(ctx.ruleset) if answers else None,
+            )
         )
 
         def agency(wf: str, d: list[AgencyDay]) -> Callable[[], Awaitable[ChildWorkflowHandle[Any, Any]]]:

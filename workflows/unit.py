@@ -10,10 +10,13 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from temporalio import workflow
+from temporalio.exceptions import ApplicationError
 
 from models.obligation import Obligation, ObligationState
 from models.payloads import (
     Act,
+    AgencyDay,
+    AgencyDays,
     CampaignContext,
     DeliverBatch,
     DeliverResult,
@@ -32,7 +35,9 @@ from rules.convener import INSTRUCTED
 from rules.engine import Firing, took
 from rules.rectification import order_from_action, order_from_round
 from rules.rounds import order_rounds
+from rules.simulation import agency_action, move_id
 from workflows.common import (
+    AGENCY_IN_UNIT_PATCH,
     DB_ACTIVITY,
     HISTORY_LIMIT,
     engine_for,
@@ -96,6 +101,7 @@ class UnitWorkflow(UnitUpdates):
             self._activities += 1
             self._obs = {o.id: o for o in loaded}
         self._loaded = True
+        days = await self._agency_days(inp)
         log = workflow.logger
         closes = at(ctx.ends + timedelta(days=1), "00:00")
         firings = {o.id: engine.firings(o, until=ctx.ends, since=ctx.rules_since) for o in self._obs.values()}
@@ -126,6 +132,13 @@ class UnitWorkflow(UnitUpdates):
                         upcoming = f.at
             if due:
                 await self._fire(ctx, due)
+            if days and days[0].plan_time <= now:
+                # After the instant's own firings, as when its agency's Updates came in after
+                # the timer's wake-up; their events fire on the next pass, at the same instant.
+                await self._play(days.pop(0))
+                continue
+            if days and (upcoming is None or days[0].plan_time < upcoming):
+                upcoming = days[0].plan_time
             if self._changes:
                 await self._mirror(ctx)
             if all(settled(o) for o in self._obs.values()) or now >= closes:
@@ -152,6 +165,44 @@ class UnitWorkflow(UnitUpdates):
             await workflow.sleep(min(MIRROR_DEBOUNCE, ctx.clock.server_duration(MIRROR_DEBOUNCE_PLAN)))
         log.info("unit done", extra={"unit": inp.unit_id, "phase": inp.phase.value})
         return self._cost(inp)
+
+    async def _agency_days(self, inp: UnitInput) -> list[AgencyDay]:
+        """A rehearsal's simulated agency: the days it acts on (none in a live campaign, whose
+        agencies send Updates). A continued run's days start after the instant it continued at:
+        the run before acted on every move up to then."""
+        ctx = inp.context
+        if ctx.agencies is None or not workflow.patched(AGENCY_IN_UNIT_PATCH):
+            return []
+        days: list[AgencyDay] = await workflow.execute_activity(
+            Act.agency_days,
+            AgencyDays(context=ctx, workflow_id=workflow.info().workflow_id),
+            result_type=list[AgencyDay],
+            **DB_ACTIVITY,
+        )
+        self._activities += 1
+        if inp.carried is not None:
+            now = plan_now(ctx)
+            days = [d for d in days if d.plan_time > now]
+        return days
+
+    async def _play(self, day: AgencyDay) -> None:
+        """The simulated agency's moves of one instant, each through its Update's own handler
+        under the Update's id, so that a refused move is refused and recorded exactly as it was
+        when sent as an Update."""
+        played: set[str] = set()
+        for m in day.moves:
+            verb, arg = agency_action(m, self._unit)
+            mid = move_id(m, day.plan_time)
+            if mid in played:
+                continue  # the same Update again: Temporal answered it from the first, applying nothing
+            played.add(mid)
+            self._acting = mid
+            try:
+                await getattr(self, verb)(arg)  # the Update's handler: acknowledge, report_progress, complete
+            except ApplicationError:
+                pass  # refused, and on the record as refused: the agency moves on
+            finally:
+                self._acting = None
 
     def _switch_rules(self, change: RulesChange) -> CampaignContext:
         """From now on, the installed rule set decides: firings it schedules before its

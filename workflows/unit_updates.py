@@ -72,6 +72,13 @@ class UnitUpdates:
         """Plan amendments that arrived while the loop slept."""
         self._refire: set[str] = set()
         """Obligations whose deadline moved (an approved 延期申请): their firings are redone."""
+        self._acting: str | None = None
+        """A rehearsal's simulated move being applied in the workflow: its id, as the Update's would be."""
+
+    def _token(self) -> str:
+        """What keys this change: the Update's id, the simulated move's, or the instant."""
+        info = workflow.current_update_info()
+        return info.id if info else self._acting or workflow.now().isoformat()
 
     # -- updates: 签收, 进展上报, 办结 ----------------------------------------------------------------
 
@@ -164,6 +171,7 @@ class UnitUpdates:
             text=a.text,
             account=a.account,
             role=a.role,
+            token=self._token(),
         )
         self._activities += 1
         raise error
@@ -177,15 +185,14 @@ class UnitUpdates:
         detail: dict[str, Any] | None = None,
     ) -> ObligationView:
         assert self._ctx is not None
-        info = workflow.current_update_info()
         now = workflow.now()
-        token = info.id if info else now.isoformat()
+        token = self._token()
         engine = engine_for(self._ctx)
         for e in events:
             self._events += [(ob, f) for f in engine.on_event(e, self._ctx.clock.plan_time(now), token)]
         self._changes.append(
             StateChange(
-                key=f"{ob.id}#update:{info.id if info else now.isoformat()}",
+                key=f"{ob.id}#update:{token}",
                 obligation_id=ob.id,
                 unit_id=ob.spec.unit_id,
                 actor=a.unit_id,

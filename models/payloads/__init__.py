@@ -46,6 +46,7 @@ from models.payloads.campaign import (
     RecordRules,
     RulesChange,
     RulesInstalled,
+    SimulatedAgencies,
     UnitAmendment,
     UnitBatchInput,
     UnitInput,
@@ -60,6 +61,7 @@ from models.payloads.rectification import (
 )
 from models.payloads.rehearsal import (
     AgencyDay,
+    AgencyDays,
     AgencyInput,
     AgencyMove,
     DeskResult,
@@ -89,6 +91,7 @@ __all__ = [
     "Acknowledge",
     "Act",
     "AgencyDay",
+    "AgencyDays",
     "AgencyInput",
     "AgencyMove",
     "AmendPlan",
@@ -148,6 +151,7 @@ __all__ = [
     "SimulateResult",
     "SimulateScores",
     "SimulateScoresResult",
+    "SimulatedAgencies",
     "SimulationInput",
     "StateChange",
     "UnitAmendment",

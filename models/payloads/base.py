@@ -25,6 +25,7 @@ class Act(StrEnum):
     record_rules = "record_rules"
     record_amendment = "record_amendment"
     simulate_agency = "simulate_agency"
+    agency_days = "agency_days"  # rehearsals: a unit workflow's own simulated agency (AgencyDays → list[AgencyDay])
     evaluate = "evaluate"  # 总结评价: the comprehensive evaluation, the final report (EvaluateRun)
     simulate_desk = "simulate_desk"  # rehearsals: units report on orders, the office reviews (SimulateDesk)
     simulate_scores = "simulate_scores"  # rehearsals: the simulated assessors' scores (SimulateScores)

@@ -18,6 +18,18 @@ from models.ruleset import RuleSet
 from models.time import Clock
 
 
+class SimulatedAgencies(Payload):
+    """Rehearsal only: each unit workflow plays its own simulated agency (`rules.simulation.schedule`
+    from the plan and the seed), instead of an agency workflow sending it Updates."""
+
+    seed: int
+    silent: list[str]
+    """The towns that never answer (`rules.simulation.never_answering`)."""
+    notice_after: int | None = None
+    """Units answer their 督办通知, issued this many working days after a due date by the rule
+    set at launch (`rules.simulation.notice_after`); None: no notices to answer."""
+
+
 class CampaignContext(Payload):
     """What every workflow of a campaign needs to decide, pinned at launch."""
 
@@ -48,6 +60,9 @@ class CampaignContext(Payload):
     """The due date the office set at launch for work the plan makes due before it or too soon
     after it (the rule set's `launch.grace_working_days` from the launch: `rules.launch.grace_until`).
     None: no grace (campaigns launched before it, or a rule set giving none)."""
+    agencies: SimulatedAgencies | None = None
+    """Rehearsals: the unit workflows act their agencies' moves themselves. None: a live campaign
+    (agencies send Updates), or a rehearsal from before."""
 
 
 class CampaignInput(Payload):

@@ -53,6 +53,14 @@ class AgencyInput(Payload):
     days: list[AgencyDay]
 
 
+class AgencyDays(Payload):
+    """A rehearsal's unit workflow asks for its simulated agency's days (its slice of
+    `rules.simulation.schedule`, worked out from the campaign's stored plan)."""
+
+    context: CampaignContext
+    workflow_id: str
+
+
 class SimulateAgency(Payload):
     workflow_id: str
     unit_id: str

@@ -350,7 +350,7 @@ async def test_a_retried_agency_move_is_applied_once_and_never_refused(
     async with build_worker(env.client, engine, task_queue=queue):
         await env.client.start_workflow("CampaignWorkflow", inp, id=cid, task_queue=queue)
         await env.sleep(timedelta(days=2))
-        agency = AgencySimulator(env.client)
+        agency = AgencySimulator(env.client, engine)
         first, again = await agency.simulate_agency(move), await agency.simulate_agency(move)
         await env.client.get_workflow_handle(cid).terminate("test done")
     assert (first.applied, first.rejected, again.applied, again.rejected) == (1, 0, 1, 0)
