@@ -95,13 +95,26 @@ def _file_name(h: WorkflowHistory) -> str:
     return f"{h.workflow_id.replace('/', '__')}__{h.run_id}.json"
 
 
-def save(histories: Iterable[WorkflowHistory], folder: Path) -> int:
+def save(histories: Iterable[WorkflowHistory], folder: Path, *, replace: bool = False) -> int:
+    """Each history as JSON (what `audit verify --histories` reads), one file per run.
+    `replace`: the folder holds one campaign's histories (a rehearsal's output), so files left
+    from an earlier one are removed first."""
     folder.mkdir(parents=True, exist_ok=True)
+    if replace:
+        for old in folder.glob("*.json"):
+            old.unlink()
     n = 0
     for h in histories:
         (folder / _file_name(h)).write_text(h.to_json())
         n += 1
     return n
+
+
+def own(histories: list[WorkflowHistory], campaign: str) -> tuple[list[WorkflowHistory], int]:
+    """The campaign's histories (its own workflow and those under it, `CAMPAIGN/…`), and how
+    many others there were."""
+    mine = [h for h in histories if h.workflow_id == campaign or h.workflow_id.startswith(f"{campaign}/")]
+    return mine, len(histories) - len(mine)
 
 
 def load(folder: Path) -> list[WorkflowHistory]:
@@ -240,6 +253,8 @@ class Verdict:
     # are, once it has closed, the rows of its workflows still running (open 责令整改 orders).
     running: bool = False
     in_flight: int = 0
+    # Histories in the folder given that belong to other campaigns: set aside, not replayed.
+    foreign: int = 0
 
     @property
     def ok(self) -> bool:

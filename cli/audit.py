@@ -54,6 +54,8 @@ def verify(
         )
         if v.subset:
             out.print(f"  {_subset(v)}", markup=False)
+        if v.foreign:
+            out.print(f"  {v.foreign} histories of other campaigns in the folder were set aside", markup=False)
         return
     err.print(f"{campaign}: does NOT hold", markup=False)
     for p in v.problems()[:20]:

@@ -88,7 +88,7 @@ def print_summary(summary: dict[str, Any]) -> None:
 
 def write_outputs(out_dir: Path, done: Rehearsal) -> None:
     out_dir.mkdir(parents=True, exist_ok=True)
-    history.save(done.histories, out_dir / "histories")
+    history.save(done.histories, out_dir / "histories", replace=True)
     (out_dir / "summary.json").write_text(json.dumps(done.summary, ensure_ascii=False, indent=2) + "\n")
     with (out_dir / "audit.jsonl").open("w", encoding="utf-8") as f:
         for line in done.trail:

@@ -130,13 +130,16 @@ async def verify(
     cross-check every recorded effect against the chain."""
     saved: list[WorkflowHistory] | None = None
     missing = None
-    not_given = 0
+    not_given = foreign = 0
     if histories_dir is not None:
         try:
             loaded = await asyncio.to_thread(load_histories, histories_dir, roots=campaign_roots(campaign))
         except (HistoryFileError, OSError) as e:
             raise Invalid(str(e)) from None
         saved, not_given = loaded.histories, len(loaded.not_given)
+        # A folder may hold other campaigns' histories too (a rehearsal's --out used twice):
+        # they are not this campaign's record, so they are set aside and counted, not replayed.
+        saved, foreign = history.own(saved, campaign)
     engine = await ctx.engine()
     if saved is None:
         try:
@@ -150,9 +153,11 @@ async def verify(
         except codec.CodecKeyError as e:
             raise Invalid(f"the histories do not decrypt: {e}") from None
     async with ctx.reading() as conn:
-        return await verify_campaign(
+        verdict = await verify_campaign(
             conn, campaign, histories=saved, missing=missing, not_given=not_given, engine=engine, progress=progress
         )
+    verdict.foreign = foreign
+    return verdict
 
 
 async def explain(ctx: Services, *, obligation: str) -> Explanation:

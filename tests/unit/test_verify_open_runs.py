@@ -1,8 +1,11 @@
-"""`audit verify` after a campaign closed: its 责令整改 workflows may still run, and their newest
-activity writes its rows before Temporal records it done. Rows of such open runs are counted as
-in flight; rows of closed runs are still held to the letter."""
+"""`audit verify` of what it is given. After a campaign closed, its 责令整改 workflows may still
+run, and their newest activity writes its rows before Temporal records it done: rows of such open
+runs are counted as in flight, rows of closed runs are still held to the letter. A folder may hold
+another campaign's histories: only the campaign's own are replayed."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 from temporalio.api.enums.v1 import EventType
 from temporalio.api.history.v1 import HistoryEvent, WorkflowExecutionStartedEventAttributes
@@ -43,3 +46,17 @@ def test_only_an_open_runs_rows_may_be_ahead_of_its_history() -> None:
     assert history.cross_check(found, kept) == [
         "audit row c/unit/t#reminder@y (reminder) matches no activity recorded in Temporal's history"
     ]
+
+
+def test_a_folder_holding_another_campaigns_histories_checks_only_its_own() -> None:
+    given = [_history("c", "r0", closed=True), _history("c/unit", "r1", closed=True)]
+    given += [_history("c-2/unit", "r2", closed=True), _history("d", "r3", closed=True)]
+    mine, others = history.own(given, "c")
+    assert [h.workflow_id for h in mine] == ["c", "c/unit"] and others == 2
+
+
+def test_a_rehearsals_histories_replace_an_earlier_ones(tmp_path: Path) -> None:
+    folder = tmp_path / "histories"
+    history.save([_history("old/unit", "r0", closed=True)], folder)
+    history.save([_history("new/unit", "r1", closed=True)], folder, replace=True)
+    assert [p.name for p in folder.iterdir()] == ["new__unit__r1.json"]
