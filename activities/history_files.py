@@ -5,10 +5,11 @@ An auditor's histories come from `duban demo --out`, `duban audit export`, or Te
 from the history itself, never trusted from the file name:
 - the run id is the start event's `originalExecutionRunId`;
 - the workflow id is the start event's `workflowId` (servers since 2024 write it); else the parent
-  history's "child started" event that names this run; else the run this one continued from;
-  else, for a root workflow (no parent), the id the caller knows for its type (the campaign's id
-  for the campaign workflow); else, for the files `save` writes (`<id with / as __>__<run id>.json`),
-  the name, but only when its run id matches the history's.
+  history's "child started" event that names this run, or a child's start naming it as its
+  parent; else the run this one continued from; else, for the one root workflow (no parent) of
+  its type that nothing names, the id the caller knows for its type (the campaign's id for the
+  campaign workflow); else, for the files `save` writes (`<id with / as __>__<run id>.json`), the
+  name, but only when its run id matches the history's.
 A file that is not a history, or whose workflow id nothing tells, is named in the refusal.
 """
 
@@ -40,6 +41,7 @@ class _Parsed:
     continued_from: str | None
     workflow_type: str
     has_parent: bool
+    parent: tuple[str, str] | None = None  # (workflow id, run id) of the parent, as the child's start names it
 
 
 @dataclass
@@ -80,6 +82,9 @@ def _parse(path: Path) -> _Parsed:
         continued_from=start.continued_execution_run_id or None,
         workflow_type=start.workflow_type.name,
         has_parent=start.HasField("parent_workflow_execution"),
+        parent=(start.parent_workflow_execution.workflow_id, start.parent_workflow_execution.run_id)
+        if start.HasField("parent_workflow_execution")
+        else None,
     )
 
 
@@ -108,9 +113,6 @@ def load_histories(where: Path, *, roots: dict[str, str] | None = None) -> Loade
     """Read every history in `where` (a folder or one file), each with its id and run id;
     `roots` maps a root workflow's type to its id, for histories that do not name themselves."""
     parsed = [_parse(p) for p in history_paths(where)]
-    for p in parsed:
-        if not p.workflow_id and not p.has_parent and not p.continued_from and p.workflow_type in (roots or {}):
-            p.workflow_id = (roots or {})[p.workflow_type]
     if not parsed:
         raise HistoryFileError(f"{where}: no workflow history (*.json) in it")
     by_run: dict[str, str] = {}
@@ -120,6 +122,18 @@ def load_histories(where: Path, *, roots: dict[str, str] | None = None) -> Loade
         for wid, run in _references(p):
             if wid:
                 by_run.setdefault(run, wid)
+        if p.parent is not None and p.parent[0]:  # a child names its parent's run
+            by_run.setdefault(p.parent[1], p.parent[0])
+    # A root no other history names takes the id the caller knows for its type, but only when it
+    # is the one such root of its type: a folder holding two campaigns' roots says nothing here
+    # of which is which (their file names may).
+    unnamed: dict[str, list[_Parsed]] = {}
+    for p in parsed:
+        if p.run_id not in by_run and not p.has_parent and not p.continued_from and p.workflow_type in (roots or {}):
+            unnamed.setdefault(p.workflow_type, []).append(p)
+    for kind, found in unnamed.items():
+        if len(found) == 1:
+            by_run[found[0].run_id] = (roots or {})[kind]
     # Continued-as-new runs take their predecessor's id; a chain may need several passes.
     changed = True
     while changed:

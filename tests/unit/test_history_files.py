@@ -75,3 +75,28 @@ def test_an_empty_folder_and_a_missing_path_are_named(tmp_path: Path) -> None:
         load_histories(tmp_path)
     with pytest.raises(HistoryFileError, match="no such file or folder"):
         load_histories(tmp_path / "nope")
+
+
+def _as_another_run(src: Path, dst: Path, run: str) -> None:
+    """The same root's history as another campaign's run of it (a folder holding two)."""
+    doc = json.loads(src.read_text())
+    doc["events"][0]["workflowExecutionStartedEventAttributes"]["originalExecutionRunId"] = run
+    dst.write_text(json.dumps(doc))
+
+
+def test_a_child_naming_its_parent_names_a_root_that_does_not(tmp_path: Path) -> None:
+    _without_workflow_id(CLI / "parent.json", tmp_path / "a.json")
+    _without_workflow_id(CLI / "child.json", tmp_path / "b.json")
+    # The parent's "child started" event names the child; the child's start names the parent.
+    assert sorted(h.workflow_id for h in load_histories(tmp_path).histories) == ["p1", "p1/child"]
+
+
+def test_two_roots_of_one_type_take_the_callers_id_only_by_name(tmp_path: Path) -> None:
+    """A folder holding two campaigns' root histories (a rehearsal's --out reused): the id the
+    caller knows for the type is given to neither; each is named by its file, or refused."""
+    _without_workflow_id(CLI / "parent.json", tmp_path / "mine.json")
+    _as_another_run(tmp_path / "mine.json", tmp_path / "other__root__run-2.json", "run-2")
+    with pytest.raises(HistoryFileError, match=r"mine\.json"):
+        load_histories(tmp_path, roots={"Parent": "mine"})
+    (tmp_path / "other__root__run-2.json").unlink()
+    assert [h.workflow_id for h in load_histories(tmp_path, roots={"Parent": "mine"}).histories] == ["mine"]
