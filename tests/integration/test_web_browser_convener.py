@@ -102,7 +102,8 @@ async def test_the_convener_answers_in_chromium(env: WorkflowEnvironment, engine
             )
             await page.wait_for_url(f"{base}/explain-order/**")
             story = await page.inner_text("main")
-            assert "责令整改 to west" in story and "by the 2021-12 bulletin" in story
+            # Issued 责令整改 by the December bulletin; the next ones raise the same open order.
+            assert "责令整改 (level 1) issued by office to west" in story and "by the 2021-12 bulletin" in story
             assert f"by convener [{account}, convener]「请西镇主要负责人约谈」" in story
             await page.screenshot(path=ARTIFACTS / "7-order-explained.png", full_page=True)
 
