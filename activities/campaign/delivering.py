@@ -72,8 +72,9 @@ class Delivering(Base):
         async with self.db.begin() as conn:
             # Batches from before per-unit rounds draft their notices mid-batch, counting the
             # escalation rows before them: those still write row by row, in order.
-            new = await write_inboxes(conn, self._plain(inp)) if inp.per_unit else set()
-            out, events = await self._write(conn, inp, new)
+            plain = self._plain(inp)
+            new = await write_inboxes(conn, plain) if inp.per_unit else set()
+            out, events = await self._write(conn, inp, plain, new)
             await audit.append(conn, inp.provenance, events)
         return out
 
@@ -89,8 +90,11 @@ class Delivering(Base):
             return [None]
         try:
             async with self.db.begin() as conn:
-                new = await write_inboxes(conn, [i for inp in batch if inp.per_unit for i in self._plain(inp)])
-                written = [await self._write(conn, inp, new) for inp in batch]
+                plains = [self._plain(inp) for inp in batch]
+                new = await write_inboxes(
+                    conn, [i for inp, plain in zip(batch, plains, strict=True) if inp.per_unit for i in plain]
+                )
+                written = [await self._write(conn, inp, plain, new) for inp, plain in zip(batch, plains, strict=True)]
                 groups = [(inp.provenance, events) for inp, (_, events) in zip(batch, written, strict=True)]
                 await audit.append_all(conn, groups)
         except Exception:
@@ -113,21 +117,22 @@ class Delivering(Base):
         ]
 
     async def _write(
-        self, conn: AsyncConnection, inp: DeliverBatch, new: set[str]
+        self, conn: AsyncConnection, inp: DeliverBatch, plain_items: list[InboxItem], new: set[str]
     ) -> tuple[DeliverResult, list[audit.Event]]:
-        """A delivery's rows but its audit rows, which it returns for the append. `new`: the keys
-        of the plain inbox rows written just now (per-unit batches), taken from as they are
-        delivered."""
+        """A delivery's rows but its audit rows, which it returns for the append. `plain_items`:
+        its `_plain` rows; `new`: the keys of those written just now (per-unit batches), taken
+        from as they are delivered."""
         prov = inp.provenance
         out = DeliverResult()
         events: list[audit.Event] = []
         notices = {a.key: r for r in notice_rounds(inp.actions) for a in r.actions} if inp.per_unit else {}
-        orders = {a.key: r for r in order_rounds(inp.actions) for a in r.actions} if inp.per_unit else {}
+        rounds = order_rounds(inp.actions) if inp.per_unit else []
+        orders = {a.key: r for r in rounds for a in r.actions}
         # Every plain action's inbox row in one statement (written before: `new`), its
         # obligation's counters in one more, rather than two round trips per action (issue
         # 16.1); each row is still written once, its key unique, so a retried batch finds its
         # rows there and counts them `already`.
-        plain = {i.key: i for i in self._plain(inp)}
+        plain = {i.key: i for i in plain_items}
         reminded: dict[str, int] = {}
         escalated: dict[str, int] = {}
         for a in inp.actions:
@@ -211,7 +216,7 @@ class Delivering(Base):
             out.delivered += 1
             out.notices.append(notice.code)
             events.append(self._notice_event(r.actions[0], notice, key=r.key, round=r))
-        for r in order_rounds(inp.actions) if inp.per_unit else []:
+        for r in rounds:
             facts = await self.papers.facts(conn, prov.campaign_id)
             ruleset = await self.papers.ruleset(conn, prov.campaign_id, prov.ruleset_hash)
             issued = await issue_round_order(conn, facts, ruleset, r, quiet=inp.quiet_hours)
@@ -221,11 +226,11 @@ class Delivering(Base):
                 events.append(event)
                 if paper is not None:
                     await self._push(conn, paper)
-        rounds = [r.key for r in order_rounds(inp.actions)] if inp.per_unit else []
         if rounds:  # read back, not tracked: a retry after the commit says the same
+            keys = [r.key for r in rounds]
             col = rectification_orders.c.idempotency_key
-            ordered = set((await conn.execute(select(col).where(col.in_(rounds)))).scalars())
-            out.added = [k for k in rounds if k not in ordered]
+            ordered = set((await conn.execute(select(col).where(col.in_(keys)))).scalars())
+            out.added = [k for k in keys if k not in ordered]
         return out, events
 
     @staticmethod

@@ -12,6 +12,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from activities.campaign import CampaignActivities
+from activities.delivery import InboxItem
 from activities.gathering import Gathering
 from activities.store import audit
 from activities.store.tables import audit_events, inbox, obligations
@@ -38,11 +39,11 @@ class Recording(CampaignActivities):
         return await super()._deliver_together(batch)
 
     async def _write(
-        self, conn: AsyncConnection, inp: DeliverBatch, new: set[str]
+        self, conn: AsyncConnection, inp: DeliverBatch, plain: list[InboxItem], new: set[str]
     ) -> tuple[DeliverResult, list[audit.Event]]:
         if any(a.unit_id == self.broken for a in inp.actions):
             raise RuntimeError(f"{self.broken} cannot be written")
-        return await super()._write(conn, inp, new)
+        return await super()._write(conn, inp, plain, new)
 
 
 def reminders(prov: Provenance, unit: str) -> DeliverBatch:
