@@ -145,9 +145,8 @@ def decode_histories(histories: Iterable[WorkflowHistory], codec: EncryptionCode
         return out
     decoded = []
     for h in out:
-        # A copy, to leave the input alone. Deterministic: a map (a payload's metadata) is otherwise
-        # written in an order that follows the process's string hashing, and the decoded history's
-        # JSON then differs from the clear one now and then (1 run in ~10 of `audit decode`).
+        # A copy, to leave the input alone. A payload's metadata is a protobuf map: its entries come
+        # out of to_json in hash-table order, so compare decoded histories as JSON values, not text.
         events = [type(e).FromString(e.SerializeToString(deterministic=True)) for e in h.events]
         for e in events:
             for p in _payloads(e):
