@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import contextvars
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Hashable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
@@ -47,9 +47,20 @@ class Gathering:
 
 
 class Gatherer(Generic[T, R]):
-    def __init__(self, run: Callable[[Sequence[T]], Awaitable[Sequence[R]]], how: Gathering) -> None:
+    """`keys` names what each call writes under its idempotency keys: a call sharing a key with
+    one already in a batch waits for the next batch. Within one transaction a second writer of a
+    key cannot see the first's rows that are written last (the audit chain's), so it would do its
+    work again (an open order raised twice); in the next batch it finds the first's committed."""
+
+    def __init__(
+        self,
+        run: Callable[[Sequence[T]], Awaitable[Sequence[R]]],
+        how: Gathering,
+        keys: Callable[[T], Iterable[Hashable]] | None = None,
+    ) -> None:
         self._run = run
         self._how = how
+        self._keys = keys
         self._pending: list[tuple[T, asyncio.Future[R]]] = []
         self._full = asyncio.Event()
         self._flusher: asyncio.Task[None] | None = None
@@ -73,8 +84,7 @@ class Gatherer(Generic[T, R]):
             await asyncio.wait_for(self._full.wait(), self._how.wait)
         while self._pending:
             self._full.clear()
-            taken, self._pending = self._pending[: self._how.most], self._pending[self._how.most :]
-            taken = [(item, fut) for item, fut in taken if not fut.done()]  # cancelled while queued
+            taken, self._pending = self._take()
             if not taken:
                 continue
             try:
@@ -88,3 +98,19 @@ class Gatherer(Generic[T, R]):
             for (_, fut), result in zip(taken, results, strict=True):
                 if not fut.done():
                     fut.set_result(result)
+
+    def _take(self) -> tuple[list[tuple[T, asyncio.Future[R]]], list[tuple[T, asyncio.Future[R]]]]:
+        """The next batch (callers cancelled while queued left out), and what stays pending."""
+        taken: list[tuple[T, asyncio.Future[R]]] = []
+        later: list[tuple[T, asyncio.Future[R]]] = []
+        claimed: set[Hashable] = set()
+        for item, fut in self._pending:
+            if fut.done():
+                continue  # cancelled while queued
+            mine = set(self._keys(item)) if self._keys is not None else set()
+            if len(taken) >= self._how.most or claimed & mine:
+                later.append((item, fut))
+                continue
+            claimed |= mine
+            taken.append((item, fut))
+        return taken, later

@@ -83,9 +83,10 @@ class Delivering(Base):
         delivery's own writes in turn, then every audit row in one append per campaign, last, so
         the chain's head is locked only for the append and the commit (issue 16's timer storm).
 
-        The same unique keys decide what is new as alone (a key twice in the batch is delivered
-        once). If anything fails, nothing of the batch is committed, and each delivery is told to
-        write alone (None): a bad one then fails by itself and retries on its own."""
+        The same unique keys decide what is new as alone; a delivery sharing a key with one in the
+        batch (a retry) waits for the next batch (`Gatherer`'s keys). If anything fails, nothing
+        of the batch is committed, and each delivery is told to write alone (None): a bad one then
+        fails by itself and retries on its own."""
         if len(batch) == 1:
             return [None]
         try:
@@ -104,7 +105,9 @@ class Delivering(Base):
 
     @cached_property
     def _gatherer(self) -> Gatherer[DeliverBatch, DeliverResult | None] | None:
-        return Gatherer(self._deliver_together, self.gathering) if self.gathering is not None else None
+        if self.gathering is None:
+            return None
+        return Gatherer(self._deliver_together, self.gathering, keys=lambda inp: (a.key for a in inp.actions))
 
     def _plain(self, inp: DeliverBatch) -> list[InboxItem]:
         """The inbox rows of a batch's plain actions: all but notices and, per unit, the

@@ -83,9 +83,10 @@ async def test_deliveries_arriving_together_share_one_transaction_and_a_retry_wr
     west, east = reminders(prov, "west"), reminders(prov, "east")
 
     # The two towns' wake-ups and a retry of the west's that arrives while its first attempt is
-    # still waiting: one transaction; the retried key is delivered once, as alone.
+    # still waiting: the towns share one transaction; the retry, sharing the west's keys, waits
+    # for the next batch and finds them committed: each key delivered once, as alone.
     first = await asyncio.gather(acts.deliver(west), acts.deliver(east), acts.deliver(west))
-    assert acts.batches == [3]
+    assert acts.batches == [2, 1]  # the retry's batch of one writes alone
     assert sorted((r.delivered, r.already) for r in first) == [(0, 3), (3, 0), (3, 0)]
     rows, chain, counts = await written(engine, cid)
     assert rows == 6
@@ -95,7 +96,7 @@ async def test_deliveries_arriving_together_share_one_transaction_and_a_retry_wr
 
     # All three retried after their commit: nothing written twice, the counts bumped once.
     again = await asyncio.gather(acts.deliver(west), acts.deliver(east), acts.deliver(west))
-    assert acts.batches == [3, 3]
+    assert acts.batches == [2, 1, 2, 1]
     assert [(r.delivered, r.already) for r in again] == [(0, 3)] * 3
     assert await written(engine, cid) == (rows, chain, counts)
 
@@ -108,9 +109,9 @@ async def test_a_failure_in_a_shared_transaction_leaves_each_delivery_to_write_a
     lone = reminders(prov, "west").model_copy(update={"actions": reminders(prov, "west").actions[:1]})
 
     results = await asyncio.gather(acts.deliver(west), acts.deliver(east), acts.deliver(lone), return_exceptions=True)
-    assert acts.batches == [3]  # the shared transaction failed as a whole …
+    assert acts.batches == [2, 1]  # the towns' shared transaction failed as a whole …
     # … so each wrote alone: the east's failed by itself (its activity retries on its own); the
-    # west's and its lone retry, in transactions of their own, delivered each row once between them.
+    # west's, and its lone retry in the next batch, delivered each row once between them.
     assert isinstance(results[1], RuntimeError)
     alone = [r for r in (results[0], results[2]) if isinstance(r, DeliverResult)]
     assert sum(r.delivered for r in alone) == 3 and sum(r.already for r in alone) == 1
@@ -122,6 +123,6 @@ async def test_a_failure_in_a_shared_transaction_leaves_each_delivery_to_write_a
     # Once the east can be written, its retry gathered with the west's writes its rows alone.
     acts.broken = None
     retried = await asyncio.gather(acts.deliver(east), acts.deliver(west), acts.deliver(lone))
-    assert acts.batches == [3, 3]
+    assert acts.batches == [2, 1, 2, 1]
     assert [(r.delivered, r.already) for r in retried] == [(3, 0), (0, 3), (0, 1)]
     assert (await written(engine, cid))[0] == 6

@@ -69,6 +69,16 @@ async def test_a_caller_cancelled_while_queued_is_left_out_of_the_batch() -> Non
     assert run.batches == [[2]]
 
 
+async def test_a_call_sharing_a_key_with_one_in_the_batch_waits_for_the_next_batch() -> None:
+    # A retry arriving beside its first attempt: in one transaction the second writer of a key
+    # cannot see the first's rows written last, so it must see them committed instead.
+    run = Doubler()
+    g = Gatherer(run, Gathering(most=10, wait=0.0), keys=lambda i: [i % 10])
+    done = asyncio.gather(*(g.submit(i) for i in (1, 2, 11, 3, 21, 12)))  # all queued before the flush
+    assert await done == [2, 4, 22, 6, 42, 24]
+    assert run.batches == [[1, 2, 3], [11, 12], [21]]
+
+
 def test_a_most_of_one_gathers_nothing() -> None:
     from activities.config import Settings
 
