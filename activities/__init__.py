@@ -41,7 +41,9 @@ def build(
         c.register_campaign,
         c.load_obligations,
         c.deliver,
+        c.deliver_here,
         c.mirror,
+        c.mirror_here,
         c.monthly_cycle,
         a.assess,
         a.evaluate,
@@ -52,7 +54,9 @@ def build(
         d.dispatch,
         DispatchAlerts(engine).dispatch_alert,
         r.rectification_open,
+        r.rectification_open_here,
         r.rectification_step,
+        r.rectification_step_here,
         EvidenceActivities(engine).check_evidence,
     ]
     if client is not None:

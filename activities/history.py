@@ -9,6 +9,7 @@ change that would break a running campaign is named, not hidden.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,6 +21,7 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.service import RPCError, RPCStatusCode
 
 from activities.campaign.common import amendment_key, rules_key
+from activities.history_cost import LOCAL_ACTIVITY_MARKER
 from activities.history_files import load_histories
 from activities.store.audit import ChainReport
 from activities.store.scores import CLI_WORKFLOW
@@ -27,14 +29,18 @@ from models.payloads import (
     Act,
     CloseCampaign,
     DeliverBatch,
+    DeliveredHere,
     DispatchAlert,
     MirrorBatch,
+    MirroredHere,
+    OpenedHere,
     OpenOrder,
     RecordAmendment,
     RecordRules,
     RectificationStep,
     Refusal,
     RegisterCampaign,
+    StepRecorded,
 )
 from rules.rounds import audit_keys
 
@@ -165,37 +171,80 @@ def effects(histories: Iterable[WorkflowHistory]) -> Effects:
             elif e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_COMPLETED:
                 a = scheduled[e.activity_task_completed_event_attributes.scheduled_event_id]
                 out.keys.update(_keys(a.activity_type.name, conv, a.input.payloads))
+            elif (done := local_activity(e)) is not None:
+                out.keys.update(_local_keys(done[0], conv, done[1]))
     return out
 
 
+def local_activity(e: Any) -> tuple[str, Any] | None:
+    """A local activity's marker that records a result: its activity type and result payloads.
+    A failed one (its attempts used up) records a failure and no result: it did nothing to hold
+    against the chain, as a failed ordinary activity did not."""
+    if e.event_type != EventType.EVENT_TYPE_MARKER_RECORDED:
+        return None
+    m = e.marker_recorded_event_attributes
+    if m.marker_name != LOCAL_ACTIVITY_MARKER or m.HasField("failure") or "result" not in m.details:
+        return None
+    data = json.loads(m.details["data"].payloads[0].data)
+    return data["activity_type"], m.details["result"].payloads
+
+
+_ECHOED: dict[str, type[Any]] = {
+    Act.deliver_here: DeliveredHere,
+    Act.mirror_here: MirroredHere,
+    Act.rectification_open_here: OpenedHere,
+    Act.rectification_step_here: StepRecorded,
+}
+"""Local activities and their results, each with the `input` it was given: a marker records a
+local activity's result but not its input, so each returns its input for this check."""
+
+
+def _local_keys(activity: str, conv: Any, payloads: Any) -> set[str]:
+    result = _ECHOED.get(activity)
+    return set() if result is None else _input_keys(conv.from_payloads(payloads, [result])[0].input)
+
+
+_INPUTS: dict[str, type[Any]] = {
+    Act.deliver: DeliverBatch,
+    Act.record_amendment: RecordAmendment,
+    Act.record_rules: RecordRules,
+    Act.mirror: MirrorBatch,
+    Act.register_campaign: RegisterCampaign,
+    Act.record_refusal: Refusal,
+    Act.rectification_open: OpenOrder,
+    Act.rectification_step: RectificationStep,
+    Act.dispatch_alert: DispatchAlert,
+    Act.close_campaign: CloseCampaign,
+}
+"""The activities whose input names audit rows, and their input's model."""
+
+
 def _keys(activity: str, conv: Any, payloads: Any) -> set[str]:
-    if activity == Act.deliver:
-        batch: DeliverBatch = conv.from_payloads(payloads, [DeliverBatch])[0]
-        return audit_keys(batch.actions, per_unit=batch.per_unit)
-    if activity == Act.record_amendment:
-        return {amendment_key(conv.from_payloads(payloads, [RecordAmendment])[0])}
-    if activity == Act.record_rules:
-        return {rules_key(conv.from_payloads(payloads, [RecordRules])[0])}
-    if activity == Act.mirror:
-        mirror: MirrorBatch = conv.from_payloads(payloads, [MirrorBatch])[0]
-        return {c.key for c in mirror.changes}
-    if activity == Act.register_campaign:
-        reg: RegisterCampaign = conv.from_payloads(payloads, [RegisterCampaign])[0]
-        return {f"{reg.context.campaign_id}#launch"}
-    if activity == Act.record_refusal:
-        refusal: Refusal = conv.from_payloads(payloads, [Refusal])[0]
-        return {refusal.key}
-    if activity == Act.rectification_open:
-        opened: OpenOrder = conv.from_payloads(payloads, [OpenOrder])[0]
-        return {f"{opened.order.key}#opened"}
-    if activity == Act.rectification_step:
-        step: RectificationStep = conv.from_payloads(payloads, [RectificationStep])[0]
-        return {a.key for a in step.actions} | ({step.event_key} if step.event_key else set())
-    if activity == Act.dispatch_alert:
-        return {conv.from_payloads(payloads, [DispatchAlert])[0].key}
-    if activity == Act.close_campaign:
-        close: CloseCampaign = conv.from_payloads(payloads, [CloseCampaign])[0]
-        return {f"{close.provenance.campaign_id}#closed"}
+    kind = _INPUTS.get(activity)
+    return set() if kind is None else _input_keys(conv.from_payloads(payloads, [kind])[0])
+
+
+def _input_keys(inp: Any) -> set[str]:
+    """The audit keys an activity's input names."""
+    match inp:
+        case DeliverBatch():
+            return audit_keys(inp.actions, per_unit=inp.per_unit)
+        case RecordAmendment():
+            return {amendment_key(inp)}
+        case RecordRules():
+            return {rules_key(inp)}
+        case MirrorBatch():
+            return {c.key for c in inp.changes}
+        case RegisterCampaign():
+            return {f"{inp.context.campaign_id}#launch"}
+        case Refusal() | DispatchAlert():
+            return {inp.key}
+        case OpenOrder():
+            return {f"{inp.order.key}#opened"}
+        case RectificationStep():
+            return {a.key for a in inp.actions} | ({inp.event_key} if inp.event_key else set())
+        case CloseCampaign():
+            return {f"{inp.provenance.campaign_id}#closed"}
     return set()
 
 

@@ -14,27 +14,41 @@ from collections.abc import Callable, Iterable
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import WorkflowHistory
 
-COST_KEYS = ("workflows", "runs", "activities", "history_events", "continued_as_new")
+LOCAL_ACTIVITY_MARKER = "core_local_activity"
+"""The marker the SDK records for each local activity run (`workflow.execute_local_activity`)."""
+
+COST_KEYS = ("workflows", "runs", "activities", "local_activities", "history_events", "continued_as_new")
 
 
 def engine_cost(
     histories: Iterable[WorkflowHistory], *, where: Callable[[str], bool] = lambda _: True
 ) -> dict[str, int]:
-    """Workflows (distinct ids), runs (continue-as-new starts another), activities scheduled and
-    history events of the histories whose workflow id `where` admits."""
+    """Workflows (distinct ids), runs (continue-as-new starts another), activities and history
+    events of the histories whose workflow id `where` admits. `activities` counts every activity
+    run: those scheduled through the server and the local ones (`workflow.execute_local_activity`,
+    one marker each, which no activity task precedes); `local_activities` says how many of them
+    were local."""
     ids: set[str] = set()
-    runs = activities = events = 0
+    runs = scheduled = local = events = 0
     for h in histories:
         if not where(h.workflow_id):
             continue
         ids.add(h.workflow_id)
         runs += 1
         events += len(h.events)
-        activities += sum(e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED for e in h.events)
+        for e in h.events:
+            if e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED:
+                scheduled += 1
+            elif (
+                e.event_type == EventType.EVENT_TYPE_MARKER_RECORDED
+                and e.marker_recorded_event_attributes.marker_name == LOCAL_ACTIVITY_MARKER
+            ):
+                local += 1
     return {
         "workflows": len(ids),
         "runs": runs,
-        "activities": activities,
+        "activities": scheduled + local,
+        "local_activities": local,
         "history_events": events,
         "continued_as_new": runs - len(ids),
     }

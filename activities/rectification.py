@@ -23,7 +23,7 @@ from temporalio import activity
 from activities.delivery import InboxItem, Outbox, write_inbox
 from activities.store import audit
 from activities.store.tables import obligations, rectification_orders
-from models.payloads import Act, OpenOrder, RectificationStep
+from models.payloads import Act, OpenedHere, OpenOrder, RectificationStep, StepRecorded
 from models.rectification import OpenedOrder, OrderState, RectificationOrder, rectification_workflow_id
 from models.ruleset import ActionKind
 from models.time import CST
@@ -154,6 +154,16 @@ class RectificationActivities:
         return OpenedOrder(
             unit_name=unit.unit_name if unit else o.unit_id, unit_kind=unit.unit_kind if unit else "town"
         )
+
+    @activity.defn(name=Act.rectification_open_here)
+    async def rectification_open_here(self, inp: OpenOrder) -> OpenedHere:
+        """`rectification_open` as a local activity, the order returned beside its result for the record."""
+        return OpenedHere(input=inp, result=await self.rectification_open(inp))
+
+    @activity.defn(name=Act.rectification_step_here)
+    async def rectification_step_here(self, inp: RectificationStep) -> StepRecorded:
+        """`rectification_step` as a local activity, the step returned beside its result for the record."""
+        return StepRecorded(input=inp, result=await self.rectification_step(inp))
 
     @activity.defn(name=Act.rectification_step)
     async def rectification_step(self, inp: RectificationStep) -> int:

@@ -15,6 +15,7 @@ from rich.table import Table
 from activities import history
 from activities.campaign.common import COUNTS
 from activities.config import get_settings
+from activities.history_cost import COST_KEYS
 from cli.common import call, err, out, program, progress, warn_missing, warn_open
 from services.plans import DEFAULT_PLAN, default_rules, load_plan, scorebook_for
 from services.rehearsal import Rehearsal, rehearse
@@ -79,7 +80,7 @@ def print_summary(summary: dict[str, Any]) -> None:
     eng = summary["engine"]
     # Counted from every saved history (before: from what the workflow trees reported, which
     # left the detached 责令整改 workflows out).
-    for k in ("workflows", "runs", "activities", "history_events", "continued_as_new"):
+    for k in COST_KEYS:
         if k in eng:
             t.add_row(f"engine: {k}", str(eng[k]))
     t.add_row("wall time", f"{eng['wall_seconds']:.1f} s")

@@ -29,6 +29,22 @@ DB_ACTIVITY: dict[str, Any] = {
     "schedule_to_close_timeout": timedelta(days=1),
     "retry_policy": DB_RETRY,
 }
+# The short writes of a wake-up (`deliver`, `mirror`, an order's open and steps) run as local
+# activities: inside the workflow task that decides them, on its worker, with no activity task
+# and no second workflow task to resume (three wake-ups of the worker's one thread become one;
+# a marker event instead of three). The same timeouts and backoff as DB_ACTIVITY; the first
+# retries (1, 2, 4, 8, 16, 32 s) run in the worker while the workflow task is held open, which
+# rides out a database blip without a round trip; past a minute the next backoff is a durable
+# timer instead, so an outage holds no workflow task open and a worker restart loses nothing.
+# A worker that dies mid-attempt: its workflow task times out and the next worker runs the
+# attempt again, a no-op by the same idempotency keys.
+LOCAL_DB_ACTIVITY: dict[str, Any] = {
+    **DB_ACTIVITY,
+    "local_retry_threshold": timedelta(minutes=1),
+}
+LOCAL_EFFECTS_PATCH = "local-effects"
+"""Histories from before ran these effects as ordinary activities (`Act.deliver`, …)."""
+
 # A long activity beats (`activities.keepalive`) so that a worker that dies mid-attempt is noticed
 # after this long, not after the attempt's whole start-to-close timeout.
 HEARTBEAT_TIMEOUT = timedelta(seconds=30)

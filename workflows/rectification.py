@@ -31,10 +31,12 @@ from models.payloads import (
     CampaignContext,
     EngineCost,
     FiredAction,
+    OpenedHere,
     OpenOrder,
     RectificationInput,
     RectificationStep,
     RulesChange,
+    StepRecorded,
 )
 from models.rectification import (
     OpenedOrder,
@@ -51,6 +53,8 @@ from rules.rectification import OrderRules, follow_up, order_label, order_obliga
 from workflows.common import (
     DB_ACTIVITY,
     HISTORY_LIMIT,
+    LOCAL_DB_ACTIVITY,
+    LOCAL_EFFECTS_PATCH,
     engine_for,
     own_cost,
     plan_now,
@@ -91,19 +95,24 @@ class RectificationWorkflow(OrderAnswers):
             self._p = inp.carried
         else:
             now = workflow.now()
-            opened = await workflow.execute_activity(
-                Act.rectification_open,
-                OpenOrder(
-                    provenance=provenance(ctx),
-                    order=order,
-                    workflow_id=workflow.info().workflow_id,
-                    plan_time=ctx.clock.plan_time(now),
-                    server_time=now,
-                    issued_server_time=ctx.clock.server_time(order.issued),
-                ),
-                result_type=OpenedOrder,
-                **DB_ACTIVITY,
+            opening = OpenOrder(
+                provenance=provenance(ctx),
+                order=order,
+                workflow_id=workflow.info().workflow_id,
+                plan_time=ctx.clock.plan_time(now),
+                server_time=now,
+                issued_server_time=ctx.clock.server_time(order.issued),
             )
+            opened: OpenedOrder
+            if workflow.patched(LOCAL_EFFECTS_PATCH):
+                here = await workflow.execute_local_activity(
+                    Act.rectification_open_here, opening, result_type=OpenedHere, **LOCAL_DB_ACTIVITY
+                )
+                opened = here.result
+            else:
+                opened = await workflow.execute_activity(
+                    Act.rectification_open, opening, result_type=OpenedOrder, **DB_ACTIVITY
+                )
             self._activities += 1
             self._p = OrderProgress(
                 due=order.due,
@@ -205,33 +214,35 @@ class RectificationWorkflow(OrderAnswers):
         p.seq += 1
         now = workflow.now()
         when = plan_time or ctx.clock.plan_time(now)
-        await workflow.execute_activity(
-            Act.rectification_step,
-            RectificationStep(
-                provenance=provenance(ctx),
-                order_key=self._order.key,
-                unit_id=self._order.unit_id,
-                seq=p.seq,
-                step=step,
-                state=p.state,
-                round=p.round,
-                due=p.due,
-                actor=actor,
-                event_key=event_key,
-                text=text,
-                evidence=list(evidence),
-                reason=reason,
-                actions=list(actions),
-                notices=list(notices),
-                quiet_hours=ctx.ruleset.quiet_hours,
-                plan_time=when,
-                server_time=ctx.clock.server_time(when),
-                account=who[0],
-                role=who[1],
-                level=level,
-            ),
-            **DB_ACTIVITY,
+        step_input = RectificationStep(
+            provenance=provenance(ctx),
+            order_key=self._order.key,
+            unit_id=self._order.unit_id,
+            seq=p.seq,
+            step=step,
+            state=p.state,
+            round=p.round,
+            due=p.due,
+            actor=actor,
+            event_key=event_key,
+            text=text,
+            evidence=list(evidence),
+            reason=reason,
+            actions=list(actions),
+            notices=list(notices),
+            quiet_hours=ctx.ruleset.quiet_hours,
+            plan_time=when,
+            server_time=ctx.clock.server_time(when),
+            account=who[0],
+            role=who[1],
+            level=level,
         )
+        if workflow.patched(LOCAL_EFFECTS_PATCH):
+            await workflow.execute_local_activity(
+                Act.rectification_step_here, step_input, result_type=StepRecorded, **LOCAL_DB_ACTIVITY
+            )
+        else:
+            await workflow.execute_activity(Act.rectification_step, step_input, **DB_ACTIVITY)
         self._activities += 1
         if ctx.push and (notices or pushes(actions)):
             await poke(ctx)

@@ -19,11 +19,13 @@ from models.payloads import (
     AgencyDays,
     CampaignContext,
     DeliverBatch,
+    DeliveredHere,
     DeliverResult,
     EngineCost,
     FiredAction,
     LoadObligations,
     MirrorBatch,
+    MirroredHere,
     PhaseAmendment,
     RulesChange,
     UnitAmendment,
@@ -40,6 +42,8 @@ from workflows.common import (
     AGENCY_IN_UNIT_PATCH,
     DB_ACTIVITY,
     HISTORY_LIMIT,
+    LOCAL_DB_ACTIVITY,
+    LOCAL_EFFECTS_PATCH,
     engine_for,
     own_cost,
     plan_now,
@@ -267,18 +271,21 @@ class UnitWorkflow(UnitUpdates):
         # transaction, each row guarded by its own idempotency key. Its papers are per unit:
         # one notice and one order listing the unit's obligations of the round.
         per_unit = workflow.patched(PER_UNIT_PATCH)
-        delivered = await workflow.execute_activity(
-            Act.deliver,
-            DeliverBatch(
-                provenance=provenance(ctx),
-                notice_prefix=ctx.notice_prefix,
-                actions=actions,
-                quiet_hours=ctx.ruleset.quiet_hours,
-                per_unit=per_unit,
-            ),
-            result_type=DeliverResult,
-            **DB_ACTIVITY,
+        batch = DeliverBatch(
+            provenance=provenance(ctx),
+            notice_prefix=ctx.notice_prefix,
+            actions=actions,
+            quiet_hours=ctx.ruleset.quiet_hours,
+            per_unit=per_unit,
         )
+        delivered: DeliverResult
+        if workflow.patched(LOCAL_EFFECTS_PATCH):
+            here = await workflow.execute_local_activity(
+                Act.deliver_here, batch, result_type=DeliveredHere, **LOCAL_DB_ACTIVITY
+            )
+            delivered = here.result
+        else:
+            delivered = await workflow.execute_activity(Act.deliver, batch, result_type=DeliverResult, **DB_ACTIVITY)
         self._activities += 1
         if ctx.push and pushes(actions) and workflow.patched(POKE_PATCH):  # e-mails and webhooks queued
             await poke(ctx)
@@ -296,9 +303,11 @@ class UnitWorkflow(UnitUpdates):
 
     async def _mirror(self, ctx: CampaignContext) -> None:
         changes, self._changes = self._changes, []
-        await workflow.execute_activity(
-            Act.mirror, MirrorBatch(provenance=provenance(ctx), changes=changes), **DB_ACTIVITY
-        )
+        batch = MirrorBatch(provenance=provenance(ctx), changes=changes)
+        if workflow.patched(LOCAL_EFFECTS_PATCH):
+            await workflow.execute_local_activity(Act.mirror_here, batch, result_type=MirroredHere, **LOCAL_DB_ACTIVITY)
+        else:
+            await workflow.execute_activity(Act.mirror, batch, **DB_ACTIVITY)
         self._activities += 1
         # A 批示 mirrored queued its pushes to the unit and the office: the loop sends them now,
         # not at its next look (histories from before sent nothing, and poked nobody).

@@ -29,7 +29,7 @@ from activities.store.tables import (
     rectification_orders,
     supervision_notices,
 )
-from models.payloads import Act, DeliverBatch, DeliverResult, FiredAction
+from models.payloads import Act, DeliverBatch, DeliveredHere, DeliverResult, FiredAction
 from models.ruleset import ActionKind, Channel
 from rules.rounds import Round, notice_rounds, order_rounds
 
@@ -67,6 +67,11 @@ class Delivering(Base):
         for key in keys:
             await self._papers(inp, key)
         return out
+
+    @activity.defn(name=Act.deliver_here)
+    async def deliver_here(self, inp: DeliverBatch) -> DeliveredHere:
+        """`deliver` as a local activity, the batch returned beside its result for the record."""
+        return DeliveredHere(input=inp, result=await self.deliver(inp))
 
     async def _deliver_alone(self, inp: DeliverBatch) -> DeliverResult:
         async with self.db.begin() as conn:

@@ -24,6 +24,7 @@ from models.payloads import (
     CloseCampaign,
     LoadObligations,
     MirrorBatch,
+    MirroredHere,
     RegisterCampaign,
     StateChange,
 )
@@ -254,6 +255,11 @@ class Lifecycle(Base):
                 ],
             )
         return len(inp.changes)
+
+    @activity.defn(name=Act.mirror_here)
+    async def mirror_here(self, inp: MirrorBatch) -> MirroredHere:
+        """`mirror` as a local activity, the batch returned beside its result for the record."""
+        return MirroredHere(input=inp, result=await self.mirror(inp))
 
     @activity.defn(name=Act.close_campaign)
     async def close_campaign(self, inp: CloseCampaign) -> CampaignResult:

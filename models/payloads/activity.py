@@ -92,6 +92,13 @@ class DeliverResult(Payload):
     so no workflow to start for them."""
 
 
+class DeliveredHere(Payload):
+    """`Act.deliver_here`'s result: the batch it was given, and what `deliver` returned."""
+
+    input: DeliverBatch
+    result: DeliverResult
+
+
 class StateChange(Payload):
     key: str
     """Idempotency key of the change: the Update's id."""
@@ -136,6 +143,13 @@ class Refusal(Payload):
 class MirrorBatch(Payload):
     provenance: Provenance
     changes: list[StateChange]
+
+
+class MirroredHere(Payload):
+    """`Act.mirror_here`'s result: the batch it was given, and the changes `mirror` wrote."""
+
+    input: MirrorBatch
+    result: int
 
 
 class MonthlyRun(Payload):

@@ -34,6 +34,13 @@ class Act(StrEnum):
     rectification_open = "rectification_open"
     rectification_step = "rectification_step"
     check_evidence = "check_evidence"  # the stored files an Update cites: CheckEvidence → EvidenceChecked
+    # The same four effects run as local activities (in the calling workflow's task, on its worker):
+    # each returns its input beside its result, since a local activity's history marker records
+    # only the result and `audit verify` derives the audit keys from the input (activities.history).
+    deliver_here = "deliver_here"  # DeliverBatch → DeliveredHere
+    mirror_here = "mirror_here"  # MirrorBatch → MirroredHere
+    rectification_open_here = "rectification_open_here"  # OpenOrder → OpenedHere
+    rectification_step_here = "rectification_step_here"  # RectificationStep → StepRecorded
 
 
 class Provenance(Payload):

@@ -10,7 +10,7 @@ from models.delivery import QuietHours
 from models.payloads.activity import FiredAction
 from models.payloads.base import Payload, Provenance
 from models.payloads.campaign import CampaignContext, EngineCost
-from models.rectification import OrderNotice, OrderProgress, OrderState, RectificationOrder
+from models.rectification import OpenedOrder, OrderNotice, OrderProgress, OrderState, RectificationOrder
 
 
 class RectificationInput(Payload):
@@ -60,6 +60,20 @@ class RectificationStep(Payload):
     role: str | None = None
     level: int | None = None
     """A convener's 批示: the escalation level it answered (None for every other step)."""
+
+
+class OpenedHere(Payload):
+    """`Act.rectification_open_here`'s result: the order it opened, and what the row said."""
+
+    input: OpenOrder
+    result: OpenedOrder
+
+
+class StepRecorded(Payload):
+    """`Act.rectification_step_here`'s result: the step it recorded, and its rows written."""
+
+    input: RectificationStep
+    result: int
 
 
 class DispatchTally(Payload):
