@@ -43,7 +43,17 @@ LOCAL_DB_ACTIVITY: dict[str, Any] = {
     "local_retry_threshold": timedelta(minutes=1),
 }
 LOCAL_EFFECTS_PATCH = "local-effects"
-"""Histories from before ran these effects as ordinary activities (`Act.deliver`, …)."""
+"""Histories from before ran these effects, and a unit's first reads, as ordinary activities."""
+
+
+async def short_read(act: Act, arg: Any, *, result_type: Any) -> Any:
+    """A short read a workflow waits on before it can go on (a unit's obligations, its simulated
+    agency's days): a local activity, as the writes above, or an ordinary one in histories from
+    before `LOCAL_EFFECTS_PATCH`. Reads write no audit row, so they return only their result."""
+    if workflow.patched(LOCAL_EFFECTS_PATCH):
+        return await workflow.execute_local_activity(act, arg, result_type=result_type, **LOCAL_DB_ACTIVITY)
+    return await workflow.execute_activity(act, arg, result_type=result_type, **DB_ACTIVITY)
+
 
 # A long activity beats (`activities.keepalive`) so that a worker that dies mid-attempt is noticed
 # after this long, not after the attempt's whole start-to-close timeout.

@@ -48,6 +48,7 @@ from workflows.common import (
     own_cost,
     plan_now,
     provenance,
+    short_read,
 )
 from workflows.dispatch import POKE_PATCH, poke, pushes
 from workflows.orders import PER_UNIT_PATCH, new_orders, start_orders
@@ -96,11 +97,10 @@ class UnitWorkflow(UnitUpdates):
             self._obs = {o.id: o for o in inp.carried}
             self._loaded = True
         else:
-            loaded = await workflow.execute_activity(
+            loaded: list[Obligation] = await short_read(
                 Act.load_obligations,
                 LoadObligations(campaign_id=ctx.campaign_id, phase=inp.phase, unit_id=inp.unit_id),
                 result_type=list[Obligation],
-                **DB_ACTIVITY,
             )
             self._activities += 1
             self._obs = {o.id: o for o in loaded}
@@ -177,11 +177,10 @@ class UnitWorkflow(UnitUpdates):
         ctx = inp.context
         if ctx.agencies is None or not workflow.patched(AGENCY_IN_UNIT_PATCH):
             return []
-        days: list[AgencyDay] = await workflow.execute_activity(
+        days: list[AgencyDay] = await short_read(
             Act.agency_days,
             AgencyDays(context=ctx, workflow_id=workflow.info().workflow_id),
             result_type=list[AgencyDay],
-            **DB_ACTIVITY,
         )
         self._activities += 1
         if inp.carried is not None:

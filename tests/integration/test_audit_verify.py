@@ -13,12 +13,15 @@ from typing import Any
 import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from temporalio.api.enums.v1 import EventType
 from temporalio.client import WorkflowHistory
 
 from activities import history
+from activities.history_cost import engine_cost
 from activities.history_files import load_histories
 from activities.store.audit import content_digest, link
 from activities.store.db import make_engine
+from models.payloads import Act
 from services.audit import campaign_roots, verify_campaign
 from tests.integration import mini
 
@@ -54,6 +57,26 @@ async def test_an_untouched_campaign_holds(campaign: tuple[str, list[WorkflowHis
     assert v.histories == len(histories) == 10
     # 3 reminders + 6 escalations + 3 notices + state changes + launch + close, all traced.
     assert v.effects >= 12 + 2
+
+
+async def test_a_wake_ups_writes_run_locally_and_are_still_held_against_the_chain(
+    campaign: tuple[str, list[WorkflowHistory], AsyncEngine],
+) -> None:
+    """Deliveries, mirrors and an order's steps ran as local activities (markers, no activity
+    tasks), and the untouched campaign above holds: their markers are matched row for row
+    (`test_a_deleted_row_is_named` finds a delivery's reminder through one)."""
+    _, histories, _ = campaign
+    scheduled = {
+        e.activity_task_scheduled_event_attributes.activity_type.name
+        for h in histories
+        for e in h.events
+        if e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED
+    }
+    assert not scheduled & {Act.deliver, Act.mirror, Act.rectification_open, Act.rectification_step}
+    ran = {done[0] for h in histories for e in h.events if (done := history.local_activity(e)) is not None}
+    assert {Act.deliver_here, Act.rectification_open_here, Act.rectification_step_here} <= ran
+    cost = engine_cost(histories)
+    assert 0 < cost["local_activities"] < cost["activities"]
 
 
 async def test_an_edited_row_is_named(campaign: tuple[str, list[WorkflowHistory], AsyncEngine]) -> None:

@@ -9,19 +9,22 @@ from __future__ import annotations
 from datetime import timedelta
 from pathlib import Path
 
+import pytest
 from temporalio import workflow
+from temporalio.api.enums.v1 import EventType
+from temporalio.client import WorkflowHistory
 from temporalio.contrib.pydantic import pydantic_data_converter
-from temporalio.worker import Replayer
+from temporalio.worker import Replayer, UnsandboxedWorkflowRunner
 
 from activities import history
-from models.payloads import EngineCost, UnitInput
+from models.payloads import Act, EngineCost, UnitInput
 from services.audit import replay
-from workflows import WORKFLOWS, UnitWorkflow, sandbox
+from workflows import REHEARSAL_WORKFLOWS, WORKFLOWS, UnitWorkflow, common, rectification, sandbox, unit
 
 HISTORIES = Path(__file__).parent / "histories"
 
 
-def saved() -> list[history.WorkflowHistory]:
+def saved() -> list[WorkflowHistory]:
     found = history.load(HISTORIES)
     assert len(found) >= 10, f"no saved histories in {HISTORIES}: run scripts/save-replay-histories"
     return found
@@ -59,3 +62,50 @@ async def test_a_changed_workflow_fails_to_replay() -> None:
 def test_the_saved_set_covers_the_workflow_tree() -> None:
     names = {h.workflow_id.split("/", 1)[1] if "/" in h.workflow_id else "campaign" for h in saved()}
     assert {"campaign", "rollout", "evaluation", "monthly", "rollout/west", "simulation"} <= names
+
+
+def _locals(h: WorkflowHistory) -> list[str]:
+    """The local activities a history ran, by type (from their markers)."""
+    return [done[0] for e in h.events if (done := history.local_activity(e)) is not None]
+
+
+def _scheduled(h: WorkflowHistory) -> list[str]:
+    return [
+        e.activity_task_scheduled_event_attributes.activity_type.name
+        for e in h.events
+        if e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED
+    ]
+
+
+def test_the_saved_set_holds_both_shapes_of_a_wake_ups_writes() -> None:
+    """Deliveries, mirrors and order steps as ordinary activities (histories from before the
+    `local-effects` patch) and as local ones, so both keep replaying."""
+    ran = [a for h in saved() for a in _locals(h)]
+    scheduled = [a for h in saved() for a in _scheduled(h)]
+    for act in (Act.deliver, Act.mirror, Act.rectification_open, Act.rectification_step):
+        assert act in scheduled
+    for act in (Act.deliver_here, Act.mirror_here, Act.rectification_open_here, Act.rectification_step_here):
+        assert act in ran
+    assert {Act.load_obligations, Act.agency_days} <= set(ran)
+
+
+async def test_without_the_local_effects_patch_the_new_shape_does_not_replay(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Code that ran the writes as ordinary activities (what the workflows do where the patch is
+    not in the history) cannot replay a history that ran them locally: the patch is what keeps
+    both shapes replaying. Unsandboxed, so that the patch's name can be changed here."""
+    for module in (common, unit, rectification):
+        monkeypatch.setattr(module, "LOCAL_EFFECTS_PATCH", "not-local-effects")
+    local = [h for h in saved() if _locals(h)]
+    assert {h.workflow_id.split("/", 1)[1].split("/")[0] for h in local} >= {"rollout", "rectify"}
+    replayer = Replayer(
+        workflows=[*WORKFLOWS, *REHEARSAL_WORKFLOWS],
+        workflow_runner=UnsandboxedWorkflowRunner(),
+        data_converter=pydantic_data_converter,
+    )
+    for h in local:
+        result = await replayer.replay_workflow(h, raise_on_replay_failure=False)
+        assert result.replay_failure is not None, h.workflow_id
+        assert "nondetermin" in str(result.replay_failure).lower()
+    monkeypatch.undo()
+    for h in local:
+        assert (await replayer.replay_workflow(h, raise_on_replay_failure=False)).replay_failure is None
