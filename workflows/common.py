@@ -46,6 +46,16 @@ LOCAL_EFFECTS_PATCH = "local-effects"
 """Histories from before ran these effects, and a unit's first reads, as ordinary activities."""
 
 
+async def write_effect(ordinary: Act, local: Act, arg: Any, *, returns: type[Any], result_type: Any = None) -> Any:
+    """A wake-up's write, and what the ordinary activity returns: run locally as `local`, whose
+    result (`returns`) carries its input for the record beside that result, or as `ordinary`
+    in histories from before `LOCAL_EFFECTS_PATCH`."""
+    if workflow.patched(LOCAL_EFFECTS_PATCH):
+        done = await workflow.execute_local_activity(local, arg, result_type=returns, **LOCAL_DB_ACTIVITY)
+        return done.result
+    return await workflow.execute_activity(ordinary, arg, result_type=result_type, **DB_ACTIVITY)
+
+
 async def short_read(act: Act, arg: Any, *, result_type: Any) -> Any:
     """A short read a workflow waits on before it can go on (a unit's obligations, its simulated
     agency's days): a local activity, as the writes above, or an ordinary one in histories from

@@ -51,16 +51,14 @@ from models.rectification import (
 from models.time import CST, at
 from rules.rectification import OrderRules, follow_up, order_label, order_obligation, review_outcome
 from workflows.common import (
-    DB_ACTIVITY,
     HISTORY_LIMIT,
-    LOCAL_DB_ACTIVITY,
-    LOCAL_EFFECTS_PATCH,
     engine_for,
     own_cost,
     plan_now,
     provenance,
     record_refusal,
     refuse,
+    write_effect,
 )
 from workflows.dispatch import poke, pushes
 from workflows.rectification_answers import OrderAnswers
@@ -103,16 +101,13 @@ class RectificationWorkflow(OrderAnswers):
                 server_time=now,
                 issued_server_time=ctx.clock.server_time(order.issued),
             )
-            opened: OpenedOrder
-            if workflow.patched(LOCAL_EFFECTS_PATCH):
-                here = await workflow.execute_local_activity(
-                    Act.rectification_open_here, opening, result_type=OpenedHere, **LOCAL_DB_ACTIVITY
-                )
-                opened = here.result
-            else:
-                opened = await workflow.execute_activity(
-                    Act.rectification_open, opening, result_type=OpenedOrder, **DB_ACTIVITY
-                )
+            opened: OpenedOrder = await write_effect(
+                Act.rectification_open,
+                Act.rectification_open_here,
+                opening,
+                returns=OpenedHere,
+                result_type=OpenedOrder,
+            )
             self._activities += 1
             self._p = OrderProgress(
                 due=order.due,
@@ -237,12 +232,7 @@ class RectificationWorkflow(OrderAnswers):
             role=who[1],
             level=level,
         )
-        if workflow.patched(LOCAL_EFFECTS_PATCH):
-            await workflow.execute_local_activity(
-                Act.rectification_step_here, step_input, result_type=StepRecorded, **LOCAL_DB_ACTIVITY
-            )
-        else:
-            await workflow.execute_activity(Act.rectification_step, step_input, **DB_ACTIVITY)
+        await write_effect(Act.rectification_step, Act.rectification_step_here, step_input, returns=StepRecorded)
         self._activities += 1
         if ctx.push and (notices or pushes(actions)):
             await poke(ctx)

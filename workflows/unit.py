@@ -40,15 +40,13 @@ from rules.rounds import order_rounds
 from rules.simulation import agency_action, move_id
 from workflows.common import (
     AGENCY_IN_UNIT_PATCH,
-    DB_ACTIVITY,
     HISTORY_LIMIT,
-    LOCAL_DB_ACTIVITY,
-    LOCAL_EFFECTS_PATCH,
     engine_for,
     own_cost,
     plan_now,
     provenance,
     short_read,
+    write_effect,
 )
 from workflows.dispatch import POKE_PATCH, poke, pushes
 from workflows.orders import PER_UNIT_PATCH, new_orders, start_orders
@@ -277,14 +275,9 @@ class UnitWorkflow(UnitUpdates):
             quiet_hours=ctx.ruleset.quiet_hours,
             per_unit=per_unit,
         )
-        delivered: DeliverResult
-        if workflow.patched(LOCAL_EFFECTS_PATCH):
-            here = await workflow.execute_local_activity(
-                Act.deliver_here, batch, result_type=DeliveredHere, **LOCAL_DB_ACTIVITY
-            )
-            delivered = here.result
-        else:
-            delivered = await workflow.execute_activity(Act.deliver, batch, result_type=DeliverResult, **DB_ACTIVITY)
+        delivered: DeliverResult = await write_effect(
+            Act.deliver, Act.deliver_here, batch, returns=DeliveredHere, result_type=DeliverResult
+        )
         self._activities += 1
         if ctx.push and pushes(actions) and workflow.patched(POKE_PATCH):  # e-mails and webhooks queued
             await poke(ctx)
@@ -303,10 +296,7 @@ class UnitWorkflow(UnitUpdates):
     async def _mirror(self, ctx: CampaignContext) -> None:
         changes, self._changes = self._changes, []
         batch = MirrorBatch(provenance=provenance(ctx), changes=changes)
-        if workflow.patched(LOCAL_EFFECTS_PATCH):
-            await workflow.execute_local_activity(Act.mirror_here, batch, result_type=MirroredHere, **LOCAL_DB_ACTIVITY)
-        else:
-            await workflow.execute_activity(Act.mirror, batch, **DB_ACTIVITY)
+        await write_effect(Act.mirror, Act.mirror_here, batch, returns=MirroredHere)
         self._activities += 1
         # A 批示 mirrored queued its pushes to the unit and the office: the loop sends them now,
         # not at its next look (histories from before sent nothing, and poked nobody).

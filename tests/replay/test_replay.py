@@ -19,7 +19,7 @@ from temporalio.worker import Replayer, UnsandboxedWorkflowRunner
 from activities import history
 from models.payloads import Act, EngineCost, UnitInput
 from services.audit import replay
-from workflows import REHEARSAL_WORKFLOWS, WORKFLOWS, UnitWorkflow, common, rectification, sandbox, unit
+from workflows import REHEARSAL_WORKFLOWS, WORKFLOWS, UnitWorkflow, common, sandbox
 
 HISTORIES = Path(__file__).parent / "histories"
 
@@ -93,8 +93,7 @@ async def test_without_the_local_effects_patch_the_new_shape_does_not_replay(mon
     """Code that ran the writes as ordinary activities (what the workflows do where the patch is
     not in the history) cannot replay a history that ran them locally: the patch is what keeps
     both shapes replaying. Unsandboxed, so that the patch's name can be changed here."""
-    for module in (common, unit, rectification):
-        monkeypatch.setattr(module, "LOCAL_EFFECTS_PATCH", "not-local-effects")
+    monkeypatch.setattr(common, "LOCAL_EFFECTS_PATCH", "not-local-effects")
     local = [h for h in saved() if _locals(h)]
     assert {h.workflow_id.split("/", 1)[1].split("/")[0] for h in local} >= {"rollout", "rectify"}
     replayer = Replayer(
