@@ -15,7 +15,7 @@ from temporalio import activity
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
-from models.payloads import Act, OpenOrder, RectificationInput, RectificationStep
+from models.payloads import Act, OpenedHere, OpenOrder, RectificationInput, RectificationStep, StepRecorded
 from models.rectification import OpenedOrder, OrderState, RectificationOrder
 from models.time import Clock, at
 from tests.integration import mini
@@ -36,6 +36,16 @@ class Mirror:
     @activity.defn(name=Act.rectification_step)
     async def step(self, s: RectificationStep) -> None:
         self.steps.append(s)
+
+    # The same two as the workflow runs them since `local-effects`: locally, input returned.
+    @activity.defn(name=Act.rectification_open_here)
+    async def open_here(self, o: OpenOrder) -> OpenedHere:
+        return OpenedHere(input=o, result=await self.open(o))
+
+    @activity.defn(name=Act.rectification_step_here)
+    async def step_here(self, s: RectificationStep) -> StepRecorded:
+        await self.step(s)
+        return StepRecorded(input=s, result=1)
 
 
 async def test_an_order_woken_after_the_campaign_s_end_still_acts_on_what_fell_due_before_it(
@@ -62,7 +72,7 @@ async def test_an_order_woken_after_the_campaign_s_end_still_acts_on_what_fell_d
         env.client,
         task_queue=queue,
         workflows=[RectificationWorkflow],
-        activities=[mirror.open, mirror.step],
+        activities=[mirror.open, mirror.step, mirror.open_here, mirror.step_here],
         workflow_runner=sandbox(),
     ):
         await env.client.execute_workflow(
