@@ -106,7 +106,7 @@ class _Instance(sdk_runner._Instance):
         # code, so there is nothing for the sandbox's importer to guard.
         self.importer.restriction_context.is_runtime = True
         try:
-            inner = self.globals_and_locals["__temporal_in_sandbox"]
+            inner: Any = self.globals_and_locals["__temporal_in_sandbox"]
             return cast(SerializationContext | None, inner.get_serialization_context(command_info))
         finally:
             self.importer.restriction_context.is_runtime = False
