@@ -91,8 +91,8 @@ def _compiled(code: str) -> CodeType:
 
 class _Instance(sdk_runner._Instance):
     """The SDK's sandboxed run (private, `temporalio` pinned below 2), entered more cheaply.
-    A replay of a 随县 rehearsal's 121 histories enters sandboxes ~20,000 times, three in four
-    of them for a serialization context (BENCHMARKS.md, "the workflow side's overhead")."""
+    A replay of a 随县 rehearsal's 121 histories entered sandboxes ~20,000 times, two in three
+    of them for a serialization context (BENCHMARKS.md, "The workflow side's overhead")."""
 
     def _run_code(self, code: str, **extra_globals: Any) -> None:
         # `exec` accepts a code object as it does a string: the same statements, run in the
