@@ -25,7 +25,36 @@ from rules.scoring import acceptance_day, recheck_day, score
 from rules.simulated_answers import Fate, answer_notices
 
 RHYTHM = 5  # working days between an agency's paperwork days
-ON_TIME, LATE = 0.72, 0.90  # cumulative shares: on time, late, and the rest never complete
+
+# How far behind a unit is, as a county's units are: diligence is mostly the unit's own trait.
+# Drawn per unit and seed, each unit is diligent, slow or a laggard; per batch of its work due on
+# one day it is then on track or behind, by its trait; only then each obligation's own luck.
+# Independent fates per obligation (the model before) left almost no unit with nothing late at a
+# milestone (0.72 ** 20 of them), which no county office sees.
+TRAITS = (("diligent", 0.65, 0.03), ("slow", 0.25, 0.30), ("laggard", 0.10, 0.80))
+"""(trait, share of units, chance the unit is behind on a due day's batch of its work)."""
+ON_TRACK = (0.95, 1.0, (1, 4))
+"""On track: cumulative shares on time, a little late (the working days, below the notice's
+threshold in the shipped rule sets), never."""
+BEHIND = (0.40, 0.85, (2, 30))
+"""Behind: cumulative shares on time, late (the working days), and the rest never complete."""
+
+
+def trait(seed: int, unit_id: str) -> str:
+    """A unit's diligence in this rehearsal (by its id, not the campaign's: the same seed rehearses
+    the same county the same way)."""
+    x = random.Random(f"{seed}:trait:{unit_id}").random()
+    for name, share, _ in TRAITS:
+        if x < share:
+            return name
+        x -= share
+    return TRAITS[-1][0]
+
+
+def behind(seed: int, unit_id: str, due: date) -> bool:
+    """Whether the unit is behind on its work due on `due`."""
+    chance = {name: p for name, _, p in TRAITS}[trait(seed, unit_id)]
+    return random.Random(f"{seed}:behind:{unit_id}:{due.isoformat()}").random() < chance
 
 
 DESK_TIME = "15:00"
@@ -90,11 +119,19 @@ def schedule(
         anchor = calendar.on_or_after(spec.assigned)
         due = calendar.on_or_after(spec.due)
         ack = paperwork_day(anchor, calendar.shift(anchor, rng.randint(0, 6)))
+        lagging = behind(seed, spec.unit_id, spec.due)
+        on_time, late, (least, most) = BEHIND if lagging else ON_TRACK
         fate = rng.random()
-        if fate < ON_TIME:
+        if fate < on_time:
             done: date | None = calendar.shift(due, -rng.randint(RHYTHM, 25))
-        elif fate < LATE:
-            done = calendar.shift(due, rng.randint(2, 30))
+        elif fate < late:
+            done = calendar.shift(due, rng.randint(least, most))
+            if not lagging and notice_after is not None:
+                # A unit on track is a little late, never so late that it is 督办'd: its paperwork
+                # day past the notice's threshold would be, so it finishes on the one before.
+                handed_in = paperwork_day(anchor, done)
+                if handed_in >= calendar.shift(due, notice_after):
+                    done = calendar.shift(handed_in, -RHYTHM)
         else:
             done = None
         if done is not None and done <= ack:

@@ -410,10 +410,35 @@ def test_demo_rehearses_a_campaign_reproducibly(duban: Duban, tmp_path: Path) ->
                 assert row["rule"], row
                 assert row["obligation"] and row["unit"], row
 
+    for summary, trail in ((s3a, trail3a), (s4, trail4)):
+        _nothing_lost(duban, tmp_path, summary["campaign_id"], trail)
+
     same = (*COUNTS, "completed")
     assert {k: s3a[k] for k in same} == {k: s3b[k] for k in same}
     assert _shape(trail3a) == _shape(trail3b), "same seed, different campaign"
     assert _shape(trail3a) != _shape(trail4), "the seed changes nothing"
+
+
+def _nothing_lost(duban: Duban, tmp_path: Path, cid: str, trail: list[dict[str, Any]]) -> None:
+    """Papers per unit (issue 14.1) lose no obligation: each the rules 督办'd with a notice is on
+    one of the unit's 督办通知, each a rule or a bulletin ordered rectified is on one of its 责令整改."""
+    r = duban("notices", cid, "--json", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    noticed = {(n["unit"], i["obligation"]) for n in json.loads(r.stdout)["notices"] for i in n["items"]}
+    r = duban("rectify", "list", cid, "--json", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    ordered = {(o["unit"], i) for o in json.loads(r.stdout)["orders"] for i in o["items"]}
+    to_notice = {
+        (row["unit"], row["obligation"])
+        for row in trail
+        if row["kind"] == "escalation" and row["payload"].get("notice")
+    }
+    to_order = {(row["unit"], row["obligation"]) for row in trail if row["kind"] == "rectification_item"}
+    for row in trail:
+        if row["kind"] in ("rectification_order", "rectification_added"):
+            to_order |= {(row["unit"], i) for i in row["payload"].get("items", [])}
+    assert to_notice and to_notice <= noticed, to_notice - noticed
+    assert to_order <= ordered, to_order - ordered
 
 
 def test_demo_refuses_a_broken_plan_before_starting_anything(duban: Duban, tmp_path: Path) -> None:
