@@ -27,21 +27,18 @@ from activities.history_files import load_histories
 from activities.store.audit import ChainReport
 from activities.store.scores import CLI_WORKFLOW
 from models.payloads import (
+    LOCAL_EFFECTS,
     Act,
     CloseCampaign,
     DeliverBatch,
-    DeliveredHere,
     DispatchAlert,
     MirrorBatch,
-    MirroredHere,
-    OpenedHere,
     OpenOrder,
     RecordAmendment,
     RecordRules,
     RectificationStep,
     Refusal,
     RegisterCampaign,
-    StepRecorded,
 )
 from rules.rounds import audit_keys
 
@@ -207,12 +204,7 @@ def local_activity(e: Any) -> tuple[str, Any] | None:
     return data["activity_type"], m.details["result"].payloads
 
 
-_ECHOED: dict[str, type[Any]] = {
-    Act.deliver_here: DeliveredHere,
-    Act.mirror_here: MirroredHere,
-    Act.rectification_open_here: OpenedHere,
-    Act.rectification_step_here: StepRecorded,
-}
+_ECHOED: dict[str, type[Any]] = {local.act: local.returns for local in LOCAL_EFFECTS.values()}
 """Local activities and their results, each with the `input` it was given: a marker records a
 local activity's result but not its input, so each returns its input for this check."""
 

@@ -9,7 +9,7 @@ from temporalio import workflow
 from temporalio.common import RetryPolicy
 from temporalio.exceptions import ApplicationError
 
-from models.payloads import Act, CampaignContext, EngineCost, Provenance, Refusal
+from models.payloads import LOCAL_EFFECTS, Act, CampaignContext, EngineCost, Provenance, Refusal
 from rules.calendar import WorkCalendar
 from rules.engine import Engine
 
@@ -46,14 +46,15 @@ LOCAL_EFFECTS_PATCH = "local-effects"
 """Histories from before ran these effects, and a unit's first reads, as ordinary activities."""
 
 
-async def write_effect(ordinary: Act, local: Act, arg: Any, *, returns: type[Any], result_type: Any = None) -> Any:
-    """A wake-up's write, and what the ordinary activity returns: run locally as `local`, whose
-    result (`returns`) carries its input for the record beside that result, or as `ordinary`
-    in histories from before `LOCAL_EFFECTS_PATCH`."""
+async def write_effect(effect: Act, arg: Any, *, result_type: Any = None) -> Any:
+    """A wake-up's write and what the ordinary activity returns: run locally as its entry in
+    `LOCAL_EFFECTS` (whose result carries its input for the record beside that result), or as
+    the ordinary activity in histories from before `LOCAL_EFFECTS_PATCH`."""
     if workflow.patched(LOCAL_EFFECTS_PATCH):
-        done = await workflow.execute_local_activity(local, arg, result_type=returns, **LOCAL_DB_ACTIVITY)
+        local = LOCAL_EFFECTS[effect]
+        done = await workflow.execute_local_activity(local.act, arg, result_type=local.returns, **LOCAL_DB_ACTIVITY)
         return done.result
-    return await workflow.execute_activity(ordinary, arg, result_type=result_type, **DB_ACTIVITY)
+    return await workflow.execute_activity(effect, arg, result_type=result_type, **DB_ACTIVITY)
 
 
 async def short_read(act: Act, arg: Any, *, result_type: Any) -> Any:

@@ -31,12 +31,10 @@ from models.payloads import (
     CampaignContext,
     EngineCost,
     FiredAction,
-    OpenedHere,
     OpenOrder,
     RectificationInput,
     RectificationStep,
     RulesChange,
-    StepRecorded,
 )
 from models.rectification import (
     OpenedOrder,
@@ -101,13 +99,7 @@ class RectificationWorkflow(OrderAnswers):
                 server_time=now,
                 issued_server_time=ctx.clock.server_time(order.issued),
             )
-            opened: OpenedOrder = await write_effect(
-                Act.rectification_open,
-                Act.rectification_open_here,
-                opening,
-                returns=OpenedHere,
-                result_type=OpenedOrder,
-            )
+            opened: OpenedOrder = await write_effect(Act.rectification_open, opening, result_type=OpenedOrder)
             self._activities += 1
             self._p = OrderProgress(
                 due=order.due,
@@ -232,7 +224,7 @@ class RectificationWorkflow(OrderAnswers):
             role=who[1],
             level=level,
         )
-        await write_effect(Act.rectification_step, Act.rectification_step_here, step_input, returns=StepRecorded)
+        await write_effect(Act.rectification_step, step_input)
         self._activities += 1
         if ctx.push and (notices or pushes(actions)):
             await poke(ctx)

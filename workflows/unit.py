@@ -19,13 +19,11 @@ from models.payloads import (
     AgencyDays,
     CampaignContext,
     DeliverBatch,
-    DeliveredHere,
     DeliverResult,
     EngineCost,
     FiredAction,
     LoadObligations,
     MirrorBatch,
-    MirroredHere,
     PhaseAmendment,
     RulesChange,
     UnitAmendment,
@@ -275,9 +273,7 @@ class UnitWorkflow(UnitUpdates):
             quiet_hours=ctx.ruleset.quiet_hours,
             per_unit=per_unit,
         )
-        delivered: DeliverResult = await write_effect(
-            Act.deliver, Act.deliver_here, batch, returns=DeliveredHere, result_type=DeliverResult
-        )
+        delivered: DeliverResult = await write_effect(Act.deliver, batch, result_type=DeliverResult)
         self._activities += 1
         if ctx.push and pushes(actions) and workflow.patched(POKE_PATCH):  # e-mails and webhooks queued
             await poke(ctx)
@@ -296,7 +292,7 @@ class UnitWorkflow(UnitUpdates):
     async def _mirror(self, ctx: CampaignContext) -> None:
         changes, self._changes = self._changes, []
         batch = MirrorBatch(provenance=provenance(ctx), changes=changes)
-        await write_effect(Act.mirror, Act.mirror_here, batch, returns=MirroredHere)
+        await write_effect(Act.mirror, batch)
         self._activities += 1
         # A 批示 mirrored queued its pushes to the unit and the office: the loop sends them now,
         # not at its next look (histories from before sent nothing, and poked nobody).

@@ -53,6 +53,7 @@ from models.payloads.campaign import (
     UnitBatchInput,
     UnitInput,
 )
+from models.payloads.local import LOCAL_EFFECTS, LocalEffect
 from models.payloads.rectification import (
     DispatchAlert,
     DispatchInput,
@@ -92,6 +93,7 @@ from models.payloads.updates import (
 )
 
 __all__ = [
+    "LOCAL_EFFECTS",
     "Acknowledge",
     "Act",
     "AgencyDay",
@@ -127,6 +129,7 @@ __all__ = [
     "InstallRules",
     "Instruct",
     "LoadObligations",
+    "LocalEffect",
     "MilestoneRef",
     "MirrorBatch",
     "MirroredHere",
