@@ -438,7 +438,7 @@ def _nothing_lost(duban: Duban, tmp_path: Path, cid: str, trail: list[dict[str, 
         if row["kind"] in ("rectification_order", "rectification_added"):
             to_order |= {(row["unit"], i) for i in row["payload"].get("items", [])}
     assert to_notice and to_notice <= noticed, to_notice - noticed
-    assert to_order <= ordered, to_order - ordered
+    assert to_order and to_order <= ordered, to_order - ordered
 
 
 def test_demo_refuses_a_broken_plan_before_starting_anything(duban: Duban, tmp_path: Path) -> None:
