@@ -33,6 +33,8 @@ RHYTHM = 5  # working days between an agency's paperwork days
 # milestone (0.72 ** 20 of them), which no county office sees.
 TRAITS = (("diligent", 0.65, 0.03), ("slow", 0.25, 0.30), ("laggard", 0.10, 0.80))
 """(trait, share of units, chance the unit is behind on a due day's batch of its work)."""
+_BEHIND_CHANCE = {name: chance for name, _, chance in TRAITS}
+
 ON_TRACK = (0.95, 1.0, (1, 4))
 """On track: cumulative shares on time, a little late (the working days, below the notice's
 threshold in the shipped rule sets), never."""
@@ -53,8 +55,7 @@ def trait(seed: int, unit_id: str) -> str:
 
 def behind(seed: int, unit_id: str, due: date) -> bool:
     """Whether the unit is behind on its work due on `due`."""
-    chance = {name: p for name, _, p in TRAITS}[trait(seed, unit_id)]
-    return random.Random(f"{seed}:behind:{unit_id}:{due.isoformat()}").random() < chance
+    return random.Random(f"{seed}:behind:{unit_id}:{due.isoformat()}").random() < _BEHIND_CHANCE[trait(seed, unit_id)]
 
 
 DESK_TIME = "15:00"

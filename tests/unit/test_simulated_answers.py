@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import Counter
 from datetime import date
 
-from models.plan import Plan
+from models.plan import PhaseKind, Plan
 from models.ruleset import RuleSet
 from rules import calendar as cal
 from rules.launch import grace_until
@@ -114,3 +114,37 @@ def test_orders_are_mostly_answered_before_their_due_date_mostly_accepted_and_so
         not any(order_review(CALENDAR, seed=7, key=k, round=r, reported=due)[1] for r in range(3)) for k in keys
     )
     assert 0 < failed_thrice < len(keys) // 10, failed_thrice
+
+
+def test_lateness_is_a_units_trait_and_a_unit_on_track_is_never_late_enough_for_a_notice(
+    plan: Plan, ruleset: RuleSet
+) -> None:
+    """Issue 14.1: units, not obligations, are late. The 督办 rounds the fates predict (a unit with
+    an item still open at due + the notice threshold) are few, and come only from units behind
+    on that due day's work; a unit on track finishes in time or a little late, before a notice."""
+    from rules.simulation import behind, trait
+
+    cid, threshold = "c", notice_after(ruleset)
+    assert threshold is not None
+    obligations = expand(plan, cid, grace_until=grace_until(ruleset, CALENDAR.data, plan.issued))
+    silent = never_answering(plan, 7, 1)
+    days = schedule(
+        plan, obligations, CALENDAR, seed=7, silent=silent, until=date(2022, 12, 31), notice_after=threshold
+    )
+    done = {
+        m.obligation_id: d.plan_time.date() for ds in days.values() for d in ds for m in d.moves if m.verb == "complete"
+    }
+    rounds: set[tuple[str, date]] = set()
+    for o in obligations:
+        on = CALENDAR.shift(CALENDAR.on_or_after(o.due), threshold)
+        if o.unit_id in silent or (done.get(o.id) or date.max) < on:
+            continue
+        rounds.add((o.unit_id, on))
+        # Never a unit on track, but where the window is short: work can only be done on a
+        # paperwork day after the unit has signed for it, which may already be past the threshold
+        # (the 工作方案, due 12 working days after the plan's issue).
+        assert behind(7, o.unit_id, o.due) or o.phase is PhaseKind.planning, o.id
+    units = {o.unit_id for o in obligations}
+    assert Counter(trait(7, u) for u in units).most_common(1)[0][0] == "diligent"
+    # One paper per unit per round: an order of magnitude under one per overdue obligation.
+    assert 0 < len(rounds) <= len(units)
