@@ -42,6 +42,7 @@ def build(
         c.load_obligations,
         c.deliver,
         c.deliver_here,
+        c.arm,
         c.mirror,
         c.mirror_here,
         c.monthly_cycle,

@@ -81,6 +81,13 @@ class Settings(BaseSettings):
         le=600,
         description="a cached run's next workflow task waits this long for its worker before any worker replays it",
     )
+    # Issue 16's timer storm: a live campaign's unit writes the inbox-only reminders of its next
+    # instant this long ahead, shown from the instant, so that a storm of deadlines falling at
+    # once reaches every inbox on time while the engine works through the wake-ups (and confirms
+    # each on the chain). 0: written at the instant, as before.
+    arm_ahead_seconds: int = Field(
+        default=600, ge=0, le=86_400, description="live campaigns: reminders armed this long before their instant"
+    )
     db_pool_size: int = Field(default=5, ge=1, le=200, description="PostgreSQL connections kept open per process")
     db_max_overflow: int = Field(default=5, ge=0, le=200, description="extra connections beyond the pool, closed after")
     rehearsal_papers: str = Field(

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import structlog
-from sqlalchemy import select
+from sqlalchemy import and_, delete, select, text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -130,14 +130,60 @@ async def write_inbox(conn: AsyncConnection, item: InboxItem) -> bool:
 
 async def write_inboxes(conn: AsyncConnection, items: Sequence[InboxItem]) -> set[str]:
     """Several items' inbox rows in one statement (one round trip), each once: the keys of those
-    that are new. A key already there (a retried batch) is left alone by its unique constraint."""
+    that are new. A key already there (a retried batch) is left alone by its unique constraint;
+    a key armed ahead (`arm_inboxes`) and not yet confirmed is confirmed now, and counts as new:
+    its delivery is this one."""
     if not items:
         return set()
     # The rows as parameters of one cached statement (SQLAlchemy's "insertmanyvalues": still one
-    # round trip per 1,000 rows), not a VALUES list compiled afresh for every batch: compiling it
+    # round trip per 1,000 rows), not a VALUES list compiled afresh per batch: compiling it
     # was ~8 % of the worker's CPU in a timer storm (BENCHMARKS.md).
     stmt = insert(inbox).on_conflict_do_nothing().returning(inbox.c.idempotency_key)
-    return set((await conn.execute(stmt, [_inbox_row(i) for i in items])).scalars())
+    new = set((await conn.execute(stmt, [_inbox_row(i) for i in items])).scalars())
+    there = [i for i in items if i.key not in new]
+    if there:  # a retry, or rows armed ahead: only the armed are confirmed (one more round trip)
+        new |= await _confirm(conn, there)
+    return new
+
+
+_CONFIRM = text(
+    "UPDATE inbox AS i SET confirmed_at = now(), title = v.title, body = v.body, level = v.level"
+    " FROM unnest(CAST(:keys AS text[]), CAST(:titles AS text[]), CAST(:bodies AS text[]),"
+    " CAST(:levels AS int[])) AS v(key, title, body, level)"
+    " WHERE i.idempotency_key = v.key AND i.visible_from IS NOT NULL AND i.confirmed_at IS NULL"
+    " RETURNING i.idempotency_key"
+)
+
+
+async def _confirm(conn: AsyncConnection, items: Sequence[InboxItem]) -> set[str]:
+    """Armed rows among these keys confirmed, with the text decided at the instant (the same as
+    armed unless an Update came in too late to re-arm): the keys confirmed."""
+    params = {
+        "keys": [i.key for i in items],
+        "titles": [i.title for i in items],
+        "bodies": [i.body for i in items],
+        "levels": [i.level for i in items],
+    }
+    return set((await conn.execute(_CONFIRM, params)).scalars())
+
+
+async def arm_inboxes(conn: AsyncConnection, items: Sequence[InboxItem], disarm: Sequence[str] = ()) -> None:
+    """Rows written ahead, to show from their instant (`server_time`) until the delivery at the
+    instant confirms them; `disarm`: armed rows no longer due, removed unless confirmed. An armed
+    key again replaces its text (the unit's state changed before the instant); a key delivered
+    already is left alone. Each key once: its unique constraint."""
+    armed_only = (inbox.c.visible_from.is_not(None), inbox.c.confirmed_at.is_(None))
+    if disarm:
+        await conn.execute(delete(inbox).where(inbox.c.idempotency_key.in_(disarm), *armed_only))
+    if not items:
+        return
+    stmt = insert(inbox)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=[inbox.c.idempotency_key],
+        set_={"title": stmt.excluded.title, "body": stmt.excluded.body, "level": stmt.excluded.level},
+        where=and_(*armed_only),
+    )
+    await conn.execute(stmt, [{**_inbox_row(i), "visible_from": i.server_time} for i in items])
 
 
 class Outbox:

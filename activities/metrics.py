@@ -33,7 +33,7 @@ from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
 from temporalio.worker import ActivityInboundInterceptor, ExecuteActivityInput, Interceptor
 
 from activities.config import Settings
-from activities.store.tables import campaigns, deliveries, inbox, obligations, supervision_notices
+from activities.store.tables import INBOX_DELIVERED, campaigns, deliveries, inbox, obligations, supervision_notices
 from models.payloads import Act, DeliverBatch
 
 log = structlog.get_logger()
@@ -74,7 +74,7 @@ class RecordCollector(Collector):
             snap.obligations = {(c, s): n for c, s, n in rows}
             rows = await conn.execute(
                 select(inbox.c.campaign_id, inbox.c.kind, func.count())
-                .where(inbox.c.campaign_id.in_(running))
+                .where(inbox.c.campaign_id.in_(running), INBOX_DELIVERED)
                 .group_by(inbox.c.campaign_id, inbox.c.kind)
             )
             snap.issued = {(c, k): n for c, k, n in rows}

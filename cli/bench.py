@@ -89,9 +89,20 @@ def table(b: ProvinceBench) -> list[str]:
                 lambda r: r.storm.rows if r.storm else 0,
                 "{:.0f}",
             ),
+            row("storm: duban, rows armed ahead", lambda r: r.storm.armed if r.storm else 0, "{:.0f}"),
             row("storm: duban, lag due → inbox row, p50, s", lambda r: r.storm.p50 if r.storm else 0, "{:.2f}"),
             row("storm: duban, lag due → inbox row, p99, s", lambda r: r.storm.p99 if r.storm else 0, "{:.2f}"),
             row("storm: duban, lag, max, s", lambda r: r.storm.max if r.storm else 0, "{:.2f}"),
+            row(
+                "storm: duban, lag due → delivery on the chain, p50, s",
+                lambda r: r.storm.confirmed_p50 if r.storm else 0,
+                "{:.2f}",
+            ),
+            row(
+                "storm: duban, lag due → delivery on the chain, p99, s",
+                lambda r: r.storm.confirmed_p99 if r.storm else 0,
+                "{:.2f}",
+            ),
             row(
                 "storm: raw engine, plain timers due at one instant",
                 lambda r: r.storm.raw_timers if r.storm else 0,

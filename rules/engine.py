@@ -7,7 +7,7 @@ the facts below. Workflows ask it and sleep; they never decide anything themselv
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -354,6 +354,28 @@ class Engine:
             server_time=clock.server_time(firing.at),
             facts=facts,
         )
+
+
+def act_on(
+    engine: Engine,
+    due: Iterable[tuple[Obligation, Firing]],
+    *,
+    clock: Clock,
+    office: str,
+    convener: str,
+) -> list[FiredAction]:
+    """Every action of the firings due at a wake-up, in plan-time then obligation order, each
+    left on its obligation (`fired`, and `took`) so a later firing of the same instant sees it:
+    the unit workflow's wake-up and its look ahead (`rules.arming`) both go through here."""
+    actions: list[FiredAction] = []
+    for ob, f in sorted(due, key=lambda x: (x[1].at, x[0].id)):
+        ob.fired.append(f.occurrence)
+        action = engine.act(ob, f, clock=clock, office=office, convener=convener)
+        if action is None:
+            continue
+        actions.append(action)
+        took(ob, action)
+    return actions
 
 
 def took(ob: Obligation, action: FiredAction) -> None:

@@ -66,6 +66,8 @@ async def launch(
         # the campaign then runs its dispatch loop to send them.
         push=settings.contacts_file.is_file(),
         settings=settings,
+        # On a server whose clock is the database's: a storm of deadlines shows on time (rules.arming).
+        arm_ahead_seconds=settings.arm_ahead_seconds,
     )
     client = await ctx.client()
     try:

@@ -158,9 +158,12 @@ def prepare(
     scorebook: ScoreBook | None = None,
     push: bool = False,
     settings: Settings | None = None,
+    arm_ahead_seconds: int = 0,
 ) -> Launch:
     """`rules.launch.campaign_input` with the rule set (read from `rules` when it is a file) and the
-    calendar from the packaged data and the settings' calendar file."""
+    calendar from the packaged data and the settings' calendar file. `arm_ahead_seconds`: for a
+    campaign on a server whose clock is the database's (not a time-skipping rehearsal), how long
+    before its instant a unit arms its inbox-only reminders (`CampaignContext.arm_ahead_seconds`)."""
     ruleset = load_ruleset(rules, plan) if isinstance(rules, Path) else rules
     data, missing = load_calendar(settings or get_settings(), calendar_years(plan))
     inp = campaign_input(
@@ -175,4 +178,7 @@ def prepare(
         scorebook=scorebook,
         push=push,
     )
+    if arm_ahead_seconds:
+        ctx = inp.context.model_copy(update={"arm_ahead_seconds": arm_ahead_seconds})
+        inp = inp.model_copy(update={"context": ctx})
     return Launch(input=inp, plan=plan, missing_years=missing)

@@ -17,6 +17,7 @@ from models.payloads import (
     Act,
     AgencyDay,
     AgencyDays,
+    ArmBatch,
     CampaignContext,
     DeliverBatch,
     DeliverResult,
@@ -31,14 +32,16 @@ from models.payloads import (
 )
 from models.ruleset import ActionKind
 from models.time import at
+from rules.arming import ahead, mark
 from rules.convener import INSTRUCTED
-from rules.engine import Firing, took
+from rules.engine import Firing, act_on
 from rules.rectification import order_from_action, order_from_round
 from rules.rounds import order_rounds
 from rules.simulation import agency_action, move_id
 from workflows.common import (
     AGENCY_IN_UNIT_PATCH,
     HISTORY_LIMIT,
+    LOCAL_DB_ACTIVITY,
     engine_for,
     own_cost,
     plan_now,
@@ -89,6 +92,7 @@ class UnitWorkflow(UnitUpdates):
         # Completed work stays open to the office's 评价 (which may return it) until the
         # campaign closes; histories from before that rule ended the workflow at completion.
         settled = _settled if workflow.patched("evaluation") else _done
+        self._armed = dict(inp.armed)
         if inp.carried is not None:
             self._obs = {o.id: o for o in inp.carried}
             self._loaded = True
@@ -141,6 +145,7 @@ class UnitWorkflow(UnitUpdates):
                 upcoming = days[0].plan_time
             if self._changes:
                 await self._mirror(ctx)
+            arm_at = await self._arm(ctx, firings, upcoming) if ctx.arm_ahead_seconds else None
             if all(settled(o) for o in self._obs.values()) or now >= closes:
                 break
             if workflow.info().get_current_history_length() > HISTORY_LIMIT:
@@ -151,13 +156,14 @@ class UnitWorkflow(UnitUpdates):
                         unit_id=inp.unit_id,
                         carried=list(self._obs.values()),
                         cost=self._cost(inp).add(EngineCost(continued_as_new=1)),
+                        armed=self._armed,
                     )
                 )
-            wake = min(upcoming or closes, closes)
+            wake = ctx.clock.server_time(min(upcoming or closes, closes))
             try:
                 await workflow.wait_condition(
                     lambda: bool(self._changes or self._events or self._rules or self._refire or self._amendments),
-                    timeout=ctx.clock.server_time(wake) - workflow.now(),
+                    timeout=min(wake, arm_at or wake) - workflow.now(),
                 )
             except TimeoutError:
                 continue
@@ -251,15 +257,9 @@ class UnitWorkflow(UnitUpdates):
         return own_cost(self._activities, inp.cost)
 
     async def _fire(self, ctx: CampaignContext, due: list[tuple[Obligation, Firing]]) -> None:
-        engine = engine_for(ctx)
-        actions: list[FiredAction] = []
-        for ob, f in sorted(due, key=lambda x: (x[1].at, x[0].id)):
-            ob.fired.append(f.occurrence)
-            action = engine.act(ob, f, clock=ctx.clock, office=ctx.office, convener=ctx.convener)
-            if action is None:
-                continue
-            actions.append(action)
-            took(ob, action)
+        actions = act_on(engine_for(ctx), due, clock=ctx.clock, office=ctx.office, convener=ctx.convener)
+        for a in actions:  # an armed reminder delivered now is confirmed by this delivery
+            self._armed.pop(a.key, None)
         if not actions:
             return
         # One activity carries every action due at this instant: one round trip, one
@@ -288,6 +288,37 @@ class UnitWorkflow(UnitUpdates):
             ]
         if orders and workflow.patched(RULE_ORDERS_PATCH):
             await start_orders(ctx, new_orders(orders, delivered if per_unit else None), budget=ctx.max_children)
+
+    async def _arm(
+        self, ctx: CampaignContext, firings: dict[str, list[Firing]], upcoming: datetime | None
+    ) -> datetime | None:
+        """Live campaigns: the inbox-only reminders of the next instant armed once it is
+        `arm_ahead_seconds` away (`rules.arming`), those armed before and no longer due disarmed;
+        written only when that changes. Returns when to wake to arm them (server time), if later.
+
+        Only campaigns launched with `arm_ahead_seconds` (the field is new: running and saved
+        histories have 0) reach this, so no patch guards it."""
+        arm_at: datetime | None = None
+        want: list[FiredAction] = []
+        if upcoming is not None:
+            want = ahead(
+                engine_for(ctx), self._obs.values(), firings, upcoming,
+                clock=ctx.clock, office=ctx.office, convener=ctx.convener,
+            )  # fmt: skip
+            opens = ctx.clock.server_time(upcoming) - timedelta(seconds=ctx.arm_ahead_seconds)
+            if want and opens > workflow.now():
+                arm_at, want = opens, []
+        marks = {a.key: mark(a) for a in want}
+        if marks != self._armed:
+            batch = ArmBatch(
+                campaign_id=ctx.campaign_id,
+                actions=[a for a in want if self._armed.get(a.key) != marks[a.key]],
+                disarm=sorted(set(self._armed) - set(marks)),
+            )
+            await workflow.execute_local_activity(Act.arm, batch, result_type=int, **LOCAL_DB_ACTIVITY)
+            self._activities += 1
+            self._armed = marks
+        return arm_at
 
     async def _mirror(self, ctx: CampaignContext) -> None:
         changes, self._changes = self._changes, []

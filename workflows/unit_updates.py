@@ -74,6 +74,8 @@ class UnitUpdates:
         """Obligations whose deadline moved (an approved 延期申请): their firings are redone."""
         self._acting: str | None = None
         """A rehearsal's simulated move being applied in the workflow: its id, as the Update's would be."""
+        self._armed: dict[str, str] = {}
+        """Live campaigns: reminders armed ahead and not yet delivered (key → `rules.arming.mark`)."""
 
     def _token(self) -> str:
         """What keys this change: the Update's id, the simulated move's, or the instant."""

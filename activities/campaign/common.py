@@ -17,6 +17,7 @@ from activities.delivery import InboxItem, Outbox
 from activities.documents import RenderedSet
 from activities.gathering import Gathering
 from activities.store.tables import (
+    INBOX_DELIVERED,
     assessment_scores,
     assessments,
     audit_events,
@@ -53,7 +54,8 @@ paper has the `notice` or `rectification_order` row, one per paper, as before.""
 _COUNTED: dict[str, tuple[Any, tuple[Any, ...]]] = {
     "obligations": (obligations, ()),
     "completed": (obligations, (obligations.c.state == ObligationState.completed.value,)),
-    "reminders": (inbox, (inbox.c.kind == "reminder",)),
+    # A reminder armed ahead counts once its instant's delivery confirmed it (what the chain has).
+    "reminders": (inbox, (inbox.c.kind == "reminder", INBOX_DELIVERED)),
     "escalations": (inbox, (inbox.c.kind == "escalation",)),
     "notices": (supervision_notices, ()),
     "rectification_orders": (rectification_orders, ()),

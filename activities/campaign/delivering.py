@@ -18,7 +18,7 @@ from temporalio import activity
 from activities import paperwork
 from activities.campaign.common import AUDIT_KIND, INBOX_KIND, LISTED_KIND, Base, IssuedNotice, attachments
 from activities.campaign.order_rounds import issue_round_order
-from activities.delivery import InboxItem, write_inbox, write_inboxes
+from activities.delivery import InboxItem, arm_inboxes, write_inbox, write_inboxes
 from activities.gathering import Gatherer
 from activities.paperwork.on_request import render_unfiled, store_notice, unfiled_notice
 from activities.store import audit
@@ -29,11 +29,21 @@ from activities.store.tables import (
     rectification_orders,
     supervision_notices,
 )
-from models.payloads import Act, DeliverBatch, DeliveredHere, DeliverResult, FiredAction
+from models.delivery import QuietHours
+from models.payloads import Act, ArmBatch, DeliverBatch, DeliveredHere, DeliverResult, FiredAction
 from models.ruleset import ActionKind, Channel
 from rules.rounds import Round, notice_rounds, order_rounds
 
 log = structlog.get_logger()
+
+
+def _inbox_item(campaign_id: str, a: FiredAction, quiet: QuietHours | None) -> InboxItem:
+    return InboxItem(
+        key=a.key, campaign_id=campaign_id, recipient=a.recipient, kind=INBOX_KIND[a.kind],
+        title=a.title, body=a.body, **audit.times(a),
+        obligation_id=a.obligation_id, rule_id=a.rule_id, level=a.level,
+        channels=tuple(a.channels), quiet=quiet, due=a.due,
+    )  # fmt: skip
 
 
 class Delivering(Base):
@@ -243,12 +253,19 @@ class Delivering(Base):
 
     @staticmethod
     def _item(inp: DeliverBatch, a: FiredAction) -> InboxItem:
-        return InboxItem(
-            key=a.key, campaign_id=inp.provenance.campaign_id, recipient=a.recipient, kind=INBOX_KIND[a.kind],
-            title=a.title, body=a.body, **audit.times(a),
-            obligation_id=a.obligation_id, rule_id=a.rule_id, level=a.level,
-            channels=tuple(a.channels), quiet=inp.quiet_hours, due=a.due,
-        )  # fmt: skip
+        return _inbox_item(inp.provenance.campaign_id, a, inp.quiet_hours)
+
+    @activity.defn(name=Act.arm)
+    async def arm(self, inp: ArmBatch) -> int:
+        """A live unit's reminders of its next instant written ahead, shown from that instant; the
+        delivery at the instant confirms them (`write_inboxes`) and the chain records them then.
+        No audit row here: until the instant nothing has happened. Idempotent by the keys (an
+        armed key again replaces its text), so a retry writes nothing twice. How many armed."""
+        items = [_inbox_item(inp.campaign_id, a, None) for a in inp.actions]
+        async with self.db.begin() as conn:
+            await arm_inboxes(conn, items, inp.disarm)
+        log.info("armed", campaign_id=inp.campaign_id, armed=len(items), disarmed=len(inp.disarm))
+        return len(items)
 
     @staticmethod
     async def _bump(conn: AsyncConnection, reminded: dict[str, int], escalated: dict[str, int]) -> None:

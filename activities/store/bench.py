@@ -3,27 +3,46 @@
 from __future__ import annotations
 
 from datetime import date
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from activities.paperwork.monthly import orders_query, records_query
-from activities.store.tables import inbox
+from activities.store.tables import INBOX_DELIVERED, inbox
 
 
-async def inbox_lags(engine: AsyncEngine, campaign_id: str, rule_id: str) -> list[float]:
-    """Seconds from each of a rule's firings falling due (its server time) to its inbox row's
-    writing (the transaction's start, PostgreSQL's `now()`): one per row."""
-    lag = (inbox.c.created_at - inbox.c.server_time).label("lag")
-    q = select(lag).where(inbox.c.campaign_id == campaign_id, inbox.c.rule_id == rule_id)
+class Lags(NamedTuple):
+    shown: list[float]
+    """Due instant → the row in its recipient's inbox: written (a transaction's start, PostgreSQL's
+    `now()`), or for a row armed ahead its `visible_from` if that is later."""
+    confirmed: list[float]
+    """Due instant → the engine's delivery at the instant (the chain's record): the row's writing,
+    or its confirmation for a row armed ahead."""
+    armed: int
+    """Rows that were armed ahead."""
+
+
+async def inbox_lags(engine: AsyncEngine, campaign_id: str, rule_id: str) -> Lags:
+    """Seconds from each of a rule's firings falling due (its server time) to its inbox row
+    showing, and to the engine delivering it: one each per row."""
+    written = inbox.c.created_at
+    shown = (func.greatest(written, func.coalesce(inbox.c.visible_from, written)) - inbox.c.server_time).label("s")
+    confirmed = (func.coalesce(inbox.c.confirmed_at, written) - inbox.c.server_time).label("c")
+    armed = inbox.c.visible_from.is_not(None).label("a")
+    q = select(shown, confirmed, armed).where(inbox.c.campaign_id == campaign_id, inbox.c.rule_id == rule_id)
     async with engine.connect() as conn:
-        return [r.lag.total_seconds() for r in await conn.execute(q)]
+        rows = (await conn.execute(q)).all()
+    return Lags([r.s.total_seconds() for r in rows], [r.c.total_seconds() for r in rows], sum(bool(r.a) for r in rows))
 
 
 async def inbox_rows(engine: AsyncEngine, campaign_id: str, rule_id: str) -> int:
-    """How many inbox rows a rule has written in a campaign."""
-    q = select(func.count()).select_from(inbox).where(inbox.c.campaign_id == campaign_id, inbox.c.rule_id == rule_id)
+    """How many inbox rows a rule has delivered in a campaign (those armed ahead once confirmed)."""
+    q = (
+        select(func.count())
+        .select_from(inbox)
+        .where(inbox.c.campaign_id == campaign_id, inbox.c.rule_id == rule_id, INBOX_DELIVERED)
+    )
     async with engine.connect() as conn:
         return int((await conn.execute(q)).scalar_one())
 

@@ -26,6 +26,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     func,
+    or_,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 
@@ -122,8 +123,17 @@ inbox = Table(
     *_times(),
     Column("read_at", DateTime(timezone=True)),
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    # A reminder armed ahead of its instant (`Delivering.arm`) shows from `visible_from` and is
+    # confirmed by the delivery at its instant; both NULL for a row written at its instant.
+    Column("visible_from", DateTime(timezone=True)),
+    Column("confirmed_at", DateTime(timezone=True)),
     Index("ix_inbox_recipient", "campaign_id", "recipient"),
 )
+
+INBOX_SHOWN = or_(inbox.c.visible_from.is_(None), inbox.c.visible_from <= func.now())
+"""An inbox row its recipient sees: written at its instant, or armed and its instant come."""
+INBOX_DELIVERED = or_(inbox.c.visible_from.is_(None), inbox.c.confirmed_at.is_not(None))
+"""An inbox row the engine delivered (and the chain records): not one still only armed."""
 
 notice_counters = Table(
     "notice_counters",

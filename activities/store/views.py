@@ -29,6 +29,7 @@ from activities.store import deliveries as ledger
 from activities.store.audit import payload_of
 from activities.store.scores import EVALUATION_KIND, current
 from activities.store.tables import (
+    INBOX_SHOWN,
     assessment_scores,
     assessments,
     audit_events,
@@ -77,7 +78,7 @@ async def campaign_status(conn: AsyncConnection, campaign_id: str) -> CampaignSt
 
 
 async def inbox_page(conn: AsyncConnection, *, unit: str, campaign: str | None = None, limit: int = 50) -> InboxPage:
-    where = [inbox.c.recipient == unit]
+    where = [inbox.c.recipient == unit, INBOX_SHOWN]  # a reminder armed ahead shows from its instant
     if campaign:
         where.append(inbox.c.campaign_id == campaign)
     newest = select(inbox).where(*where).order_by(inbox.c.plan_time.desc(), inbox.c.id.desc()).limit(limit)

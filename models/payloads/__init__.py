@@ -10,6 +10,7 @@ Fields get defaults where they can, so a field added later does not break a runn
 from __future__ import annotations
 
 from models.payloads.activity import (
+    ArmBatch,
     AssessResult,
     AssessRun,
     CloseCampaign,
@@ -101,6 +102,7 @@ __all__ = [
     "AgencyInput",
     "AgencyMove",
     "AmendPlan",
+    "ArmBatch",
     "AssessResult",
     "AssessRun",
     "AssessmentsInput",

@@ -83,6 +83,19 @@ class DeliverBatch(Payload):
     per rectify action), which `audit verify` reads as they were written."""
 
 
+class ArmBatch(Payload):
+    """A unit's reminders due at its next instant, written ahead to show at that instant
+    (`Delivering.arm`): the delivery at the instant confirms them. Only reminders to the inbox
+    alone are armed: they carry no number, no paper and no push, so writing them early commits
+    nothing the instant could decide otherwise; a change before the instant disarms them."""
+
+    campaign_id: str
+    actions: list[FiredAction] = Field(default_factory=list)
+    """The reminders to show at their `server_time` (an armed key again: its text replaced)."""
+    disarm: list[str] = Field(default_factory=list)
+    """Keys armed before that are no longer due: removed, unless confirmed already."""
+
+
 class DeliverResult(Payload):
     delivered: int = 0
     already: int = 0

@@ -34,6 +34,7 @@ class Act(StrEnum):
     rectification_open = "rectification_open"
     rectification_step = "rectification_step"
     check_evidence = "check_evidence"  # the stored files an Update cites: CheckEvidence → EvidenceChecked
+    arm = "arm"  # live campaigns: a unit's next instant's reminders written ahead (ArmBatch, local)
     # The same four effects run as local activities (in the calling workflow's task, on its worker):
     # each returns its input beside its result, since a local activity's history marker records
     # only the result and `audit verify` derives the audit keys from the input (activities.history).

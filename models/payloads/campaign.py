@@ -60,6 +60,11 @@ class CampaignContext(Payload):
     """The due date the office set at launch for work the plan makes due before it or too soon
     after it (the rule set's `launch.grace_working_days` from the launch: `rules.launch.grace_until`).
     None: no grace (campaigns launched before it, or a rule set giving none)."""
+    arm_ahead_seconds: int = Field(default=0, ge=0)
+    """Live campaigns: a unit writes the inbox-only reminders of its next instant this long (server
+    time) before it, to show at the instant even when a storm of deadlines keeps the engine busy
+    (`ArmBatch`). 0: off (rehearsals, whose server clock is not the database's, and campaigns
+    launched before)."""
     agencies: SimulatedAgencies | None = None
     """Rehearsals: the unit workflows act their agencies' moves themselves. None: a live campaign
     (agencies send Updates), or a rehearsal from before."""
@@ -144,6 +149,9 @@ class UnitInput(Payload):
     # Set only when continuing as new: the state carried over.
     carried: list[Obligation] | None = None
     cost: EngineCost | None = None
+    armed: dict[str, str] = Field(default_factory=dict)
+    """Reminders this unit armed and not yet delivered (key → what was armed, `rules.arming`):
+    carried over, so that they are confirmed or disarmed after continuing as new."""
 
 
 class MonthlyInput(Payload):

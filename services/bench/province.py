@@ -35,7 +35,7 @@ from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 
 from activities import servers
-from activities.config import Settings
+from activities.config import Settings, get_settings
 from activities.store.db import make_engine, upgrade
 from models.payloads import CampaignInput
 from models.plan import PhaseKind, Plan
@@ -190,7 +190,10 @@ async def measure(
     raw_client = await raw.raw_client(client, towns)
     raw_children = await raw.raw_children(client, towns)
     cid = f"{plan.id}-{uuid.uuid4().hex[:6]}"
-    inp = prepare(plan, DEFAULT_RULES, campaign_id=cid, server_now=datetime.now(UTC), live=False).input
+    arm = get_settings().arm_ahead_seconds  # as `duban launch` would (its first instants are days away)
+    inp = prepare(
+        plan, DEFAULT_RULES, campaign_id=cid, server_now=datetime.now(UTC), live=False, arm_ahead_seconds=arm
+    ).input
     started, timers = await launch(client, inp, PhaseKind.planning, units, limit)
     naive = await raw.naive_sample(client, sample, limit)
     stormed = None
@@ -205,6 +208,7 @@ async def measure(
             timers=tasks,
             limit=limit,
             launch=launch,
+            arm_ahead_seconds=arm,
         )
     largest, where = await largest_history(client, plan.id)
     return ProvinceRun(

@@ -10,9 +10,12 @@ day before the 基础型 milestone's 到期前催办 (remind-before-due, 3 worki
 Its rule set is the 随县 default's `remind-before-due` alone, to the in-app inbox only, and no
 launch grace (grace would move every deadline within 10 working days of the launch): nothing
 but the storm fires between the launch and the instant. Lag is read from the database: each
-inbox row's `created_at` (PostgreSQL's `now()`, the writing transaction's start) less its
-`server_time` (the firing's due instant on the server's clock). The raw engine's lag is each
-TimerFired event's server time less the due instant.
+inbox row's showing less its `server_time` (the firing's due instant on the server's clock) —
+its `created_at` (PostgreSQL's `now()`, the writing transaction's start), or for a reminder
+armed ahead (`rules.arming`) its `visible_from` if later — and, beside it, the engine's own
+delivery at the instant (the row's writing, or the armed row's `confirmed_at`), which is when
+the chain records it. The raw engine's lag is each TimerFired event's server time less the due
+instant.
 """
 
 from __future__ import annotations
@@ -63,6 +66,13 @@ class StormResult(BaseModel):
     p50: float
     p99: float
     max: float
+    """Due → the row in its recipient's inbox (shown: written, or armed ahead and its instant come)."""
+    armed: int = 0
+    """Rows armed ahead of the instant (`rules.arming`; `DUBAN_ARM_AHEAD_SECONDS=0`: none)."""
+    confirmed_p50: float = 0.0
+    confirmed_p99: float = 0.0
+    confirmed_max: float = 0.0
+    """Due → the engine's delivery at the instant (the chain's record), armed or not."""
     raw_timers: int
     raw_lead: float
     raw_p50: float
@@ -115,6 +125,7 @@ async def storm(
     timers: int,
     limit: float,
     launch: Launcher,
+    arm_ahead_seconds: int = 0,
 ) -> StormResult:
     rules = storm_rules(plan)
     plan = storm_plan(plan)
@@ -124,7 +135,14 @@ async def storm(
     instant, firings = busiest_instant(probe.input, plan, launched)
     speed = max(1, int((instant - launched).total_seconds() // lead))
     inp = prepare(
-        plan, rules, campaign_id=cid, server_now=datetime.now(UTC), live=False, speed=speed, plan_from=STORM_FROM
+        plan,
+        rules,
+        campaign_id=cid,
+        server_now=datetime.now(UTC),
+        live=False,
+        speed=speed,
+        plan_from=STORM_FROM,
+        arm_ahead_seconds=arm_ahead_seconds,
     ).input
     due = inp.context.clock.server_time(instant)
     _, ready = await launch(client, inp, PhaseKind.rollout, units, limit)
@@ -135,7 +153,8 @@ async def storm(
         if rows >= firings or time.time() > deadline:
             break
         await asyncio.sleep(1)
-    lags = await inbox_lags(db, cid, STORM_RULE) or [float("nan")]
+    lags = await inbox_lags(db, cid, STORM_RULE)
+    shown, confirmed = lags.shown or [float("nan")], lags.confirmed or [float("nan")]
     raw = await raw_storm(client, workflows=max(1, firings // timers), timers=timers, lead=raw_lead, limit=limit)
     bulletin = await bulletin_steps(db, cid, month=BULLETIN_MONTH, as_of=BULLETIN_AS_OF)
     indexes = await bulletin_plans(db, cid, BULLETIN_MONTH)
@@ -145,9 +164,13 @@ async def storm(
         speed=speed,
         lead=due.timestamp() - (inp.context.clock.anchor or due).timestamp(),
         ready=ready,
-        p50=median(lags),
-        p99=percentile(lags, 99),
-        max=max(lags),
+        p50=median(shown),
+        p99=percentile(shown, 99),
+        max=max(shown),
+        armed=lags.armed,
+        confirmed_p50=median(confirmed),
+        confirmed_p99=percentile(confirmed, 99),
+        confirmed_max=max(confirmed),
         raw_timers=len(raw),
         raw_lead=raw_lead,
         raw_p50=median(raw),
