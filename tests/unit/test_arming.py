@@ -21,16 +21,16 @@ def test_what_is_armed_ahead_is_what_the_instant_delivers_and_nothing_else() -> 
     engine = Engine(ctx.ruleset, WorkCalendar(ctx.calendar), ctx.milestones)
     obs = [Obligation(spec=s) for s in expand(load_plan(mini.MINI_PLAN), ctx.campaign_id)]
     firings = {o.id: engine.firings(o, until=ctx.ends) for o in obs}
-    who = {"clock": ctx.clock, "office": ctx.office, "convener": ctx.convener}
+    clock, office, convener = ctx.clock, ctx.office, ctx.convener
     armed_kinds: set[ActionKind] = set()
     delivered_kinds: set[ActionKind] = set()
     for instant in sorted({f.at for fs in firings.values() for f in fs}):
         before = [o.model_dump() for o in obs]
-        predicted = ahead(engine, obs, firings, instant, **who)
+        predicted = ahead(engine, obs, firings, instant, clock=clock, office=office, convener=convener)
         assert [o.model_dump() for o in obs] == before  # looking ahead changes nothing
         # The wake-up at the instant (nobody answered in between): what it does, armable or not.
         due = [(o, f) for o in obs if o.live for f in firings[o.id] if f.at == instant and f.occurrence not in o.fired]
-        actions = act_on(engine, due, **who)
+        actions = act_on(engine, due, clock=clock, office=office, convener=convener)
         assert predicted == [a for a in actions if armable(a)], instant
         assert [mark(a) for a in predicted] == [mark(a) for a in actions if armable(a)]
         armed_kinds |= {a.kind for a in predicted}
