@@ -118,6 +118,11 @@ def table(b: ProvinceBench) -> list[str]:
                 "storm: p99 ÷ raw engine's p99, ×", lambda r: r.storm.p99 / r.storm.raw_p99 if r.storm else 0, "{:.1f}"
             ),
             row(
+                "storm: delivery on the chain, p99 ÷ raw engine's p99, ×",
+                lambda r: r.storm.confirmed_p99 / r.storm.raw_p99 if r.storm else 0,
+                "{:.1f}",
+            ),
+            row(
                 "storm campaign: every rollout unit's first timer set, s after launch",
                 lambda r: r.storm.ready if r.storm else 0,
             ),
