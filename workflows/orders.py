@@ -21,7 +21,12 @@ from models.rectification import (
     RectificationOrder,
     rectification_workflow_id,
 )
-from workflows.rectification import RectificationWorkflow
+
+ORDER_WORKFLOW = "RectificationWorkflow"
+"""Started by its registered name, not its class: a unit workflow's sandbox then never imports
+`workflows.rectification` (and what it imports) for each run it builds, which was ~4 % of a
+worker's CPU in a province's storm (BENCHMARKS.md "The storm's wake-up profiled"). The same
+command either way: replay is unaffected. `tests/unit/test_workflow_names.py` holds the name."""
 
 RECTIFY_PATCH = "rectification-order-workflows"
 """Parents start a RectificationWorkflow per order they issue (histories before it: none)."""
@@ -51,7 +56,7 @@ async def start_orders(ctx: CampaignContext, orders: Sequence[RectificationOrder
     taken = list(orders[: max(0, budget)])
     starts = [
         workflow.start_child_workflow(
-            RectificationWorkflow.run,
+            ORDER_WORKFLOW,
             RectificationInput(context=ctx, order=o),
             id=rectification_workflow_id(ctx.campaign_id, o.key),
             parent_close_policy=ParentClosePolicy.ABANDON,

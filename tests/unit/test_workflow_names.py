@@ -1,0 +1,24 @@
+"""Workflows started by name are the registered ones, and a unit workflow's sandbox imports only
+what a unit run needs."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+from temporalio.workflow import _Definition
+
+from workflows.orders import ORDER_WORKFLOW
+from workflows.rectification import RectificationWorkflow
+
+
+def test_orders_are_started_under_the_rectification_workflows_registered_name() -> None:
+    assert _Definition.must_from_class(RectificationWorkflow).name == ORDER_WORKFLOW
+
+
+def test_a_unit_workflow_imports_no_order_workflow_module() -> None:
+    # In a fresh interpreter: what `workflows.unit` pulls in is what the sandbox re-runs per run.
+    code = "import sys, workflows.unit; print(' '.join(sorted(m for m in sys.modules if m.startswith('workflows'))))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
+    assert "workflows.unit" in out
+    assert not {"workflows.rectification", "workflows.rectification_answers"} & set(out), out
