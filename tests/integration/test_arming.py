@@ -11,6 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio.testing import WorkflowEnvironment
 
+from activities import history
 from activities.campaign.common import campaign_counts
 from activities.delivery import InboxItem, arm_inboxes
 from activities.store.audit import verify
@@ -20,6 +21,7 @@ from models.obligation import unit_workflow_id
 from models.payloads import AgencyDay, AgencyInput, AgencyMove, CampaignInput, CampaignResult
 from models.plan import PhaseKind
 from models.time import at
+from services.audit import verify_campaign
 from tests.integration import mini
 from worker import build_worker
 from workflows import AgencyWorkflow
@@ -54,6 +56,7 @@ async def test_armed_reminders_show_from_their_instant_and_are_confirmed_by_its_
     cid = inp.context.campaign_id
     async with build_worker(env.client, engine, task_queue=queue, rehearsal=True):
         result: CampaignResult = await (await mini.start(env.client, inp, queue)).result()
+        histories = await history.collect(env.client, [cid])
 
     # The same deliveries, papers and counts as the campaign that writes at the instant.
     assert await mini.deliveries(engine, cid) == mini.expected_deliveries(cid)
@@ -78,6 +81,10 @@ async def test_armed_reminders_show_from_their_instant_and_are_confirmed_by_its_
         report = await verify(conn, cid)
     assert left == []
     assert report.ok, report.problems
+    # Its histories replay through the code (arming included) and match the chain row for row.
+    async with engine.connect() as conn:
+        verdict = await verify_campaign(conn, cid, histories=histories)
+    assert verdict.ok, verdict.problems()
     # Only reminders are armed: escalations, notices and orders are written at their instant.
     async with engine.connect() as conn:
         kinds = set(
