@@ -18,7 +18,6 @@ poke refused and calls `dispatch` itself (patch `dispatch-by-producer`).
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Sequence
 from datetime import timedelta
 
 from temporalio import workflow
@@ -26,66 +25,25 @@ from temporalio.exceptions import FailureError
 from temporalio.workflow import ChildWorkflowHandle
 
 from models.delivery import DispatchRequest, DispatchResult
-from models.payloads import Act, CampaignContext, DispatchAlert, DispatchInput, EngineCost, FiredAction
-from models.ruleset import Channel
+from models.payloads import Act, CampaignContext, DispatchAlert, DispatchInput, EngineCost
 from models.time import at
 from workflows.common import DB_ACTIVITY, DISPATCH_ACTIVITY, HISTORY_LIMIT, own_cost, provenance
+from workflows.pokes import POKE_PATCH, dispatch_workflow_id, poke, pushes, send_here
+
+__all__ = ["POKE_PATCH", "DispatchWorkflow", "dispatch_workflow_id", "poke", "pushes", "send_here"]
 
 DISPATCH_PATCH = "campaign-dispatch-loop"
 """CampaignWorkflow starts the loop (campaigns launched with pushes only)."""
-POKE_PATCH = "poke-dispatch"
-"""Workflows that queue pushes poke the loop (campaigns launched with pushes only)."""
 DRAIN_PATCH = "dispatch-drain"
 """The loop sends what is pending even past the grace period."""
 UNTIL_CLOSED_PATCH = "dispatch-until-closed"
 """Past the grace period the loop goes on until the campaign says it has closed."""
-SELF_DISPATCH_PATCH = "dispatch-by-producer"
-"""A producer that finds the loop ended sends its pushes itself."""
-SELF_DISPATCH_CALLS = 100
 GRACE = timedelta(days=10)
 """After the campaign's last day: covers the longest official holiday (国庆, 7 days) and more."""
 IDLE_LOOK = timedelta(days=30)
 """With nothing pending and no poke, look anyway after this long (plan time)."""
 CALLS_PER_RUN = 500
 """Continue as new after this many dispatch calls (a few events each), well below the history limit."""
-
-
-def dispatch_workflow_id(campaign_id: str) -> str:
-    return f"{campaign_id}/dispatch"
-
-
-def pushes(actions: Sequence[FiredAction]) -> bool:
-    """Whether any of these actions queued a push (a rule names e-mail or webhook among its channels)."""
-    return any(c is not Channel.inbox for a in actions for c in a.channels)
-
-
-async def poke(ctx: CampaignContext) -> None:
-    """Tell the campaign's dispatch loop that pushes were queued; if it has ended, send them here."""
-    try:
-        await workflow.get_external_workflow_handle(dispatch_workflow_id(ctx.campaign_id)).signal(DispatchWorkflow.poke)
-    except FailureError as e:
-        workflow.logger.info("dispatch not poked", extra={"error": str(e)})
-        # The loop ended with the campaign, but a rectification order outlives it (it is abandoned
-        # by design) and its last look may still queue pushes: without this they stayed pending.
-        if workflow.patched(SELF_DISPATCH_PATCH):
-            await send_here(ctx)
-
-
-async def send_here(ctx: CampaignContext) -> None:
-    """Call `dispatch` from the producing workflow until nothing of the campaign is pending.
-    Bounded: each push has its own bounded retry schedule, and the calls are capped besides."""
-    for _ in range(SELF_DISPATCH_CALLS):
-        result: DispatchResult = await workflow.execute_activity(
-            Act.dispatch,
-            DispatchRequest(campaign_id=ctx.campaign_id, as_of=workflow.now()),
-            result_type=DispatchResult,
-            **DISPATCH_ACTIVITY,
-        )
-        if result.more:
-            continue
-        if not result.pending or result.next_not_before is None:
-            return
-        await workflow.sleep(max(result.next_not_before - workflow.now(), timedelta(seconds=1)))
 
 
 async def start_dispatch(ctx: CampaignContext) -> ChildWorkflowHandle[DispatchWorkflow, EngineCost]:

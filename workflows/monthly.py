@@ -11,8 +11,8 @@ from models.rectification import RectificationOrder
 from models.time import at
 from rules.bulletins import bulletins_done
 from workflows.common import REPORT_ACTIVITY, engine_for, own_cost, provenance, sleep_until
-from workflows.dispatch import POKE_PATCH, poke
 from workflows.orders import PER_UNIT_PATCH, RECTIFY_PATCH, start_orders
+from workflows.pokes import POKE_PATCH, poke
 
 STOP_WHEN_CLOSED_PATCH = "bulletins-stop-when-closed"
 """Before it, bulletins went on to the plan's end after all work was closed."""

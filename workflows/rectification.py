@@ -58,7 +58,7 @@ from workflows.common import (
     refuse,
     write_effect,
 )
-from workflows.dispatch import poke, pushes
+from workflows.pokes import poke, pushes
 from workflows.rectification_answers import OrderAnswers
 
 FACTS_PATCH = "rectification-facts-per-firing"

@@ -49,8 +49,8 @@ from workflows.common import (
     short_read,
     write_effect,
 )
-from workflows.dispatch import POKE_PATCH, poke, pushes
 from workflows.orders import PER_UNIT_PATCH, new_orders, start_orders
+from workflows.pokes import POKE_PATCH, poke, pushes
 from workflows.unit_updates import UnitUpdates
 
 MIRROR_DEBOUNCE = timedelta(seconds=2)
