@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -46,22 +47,47 @@ LOCAL_EFFECTS_PATCH = "local-effects"
 """Histories from before ran these effects, and a unit's first reads, as ordinary activities."""
 
 
-async def write_effect(effect: Act, arg: Any, *, result_type: Any = None) -> Any:
+@dataclass(frozen=True)
+class Baseline:
+    """A run that began on code with every patch in `covers` (its first task recorded the
+    baseline's own patch) takes each of them without asking: one marker (and one
+    `TemporalChangeVersion` upsert) for the run instead of one per patch. A province launch
+    starts a thousand unit workflows at once, and each patch was two more events for the server
+    to write per unit (BENCHMARKS.md). Runs from before the baseline ask each patch as before, so
+    their histories replay. A patch added after the baseline is not in `covers`: it is asked."""
+
+    on: bool
+    covers: frozenset[str]
+
+    @classmethod
+    def start(cls, name: str, covers: frozenset[str]) -> Baseline:
+        """Call first thing in the run: a run's first task decides it."""
+        return cls(workflow.patched(name), covers)
+
+    def patched(self, name: str) -> bool:
+        return (self.on and name in self.covers) or workflow.patched(name)
+
+
+NO_BASELINE = Baseline(False, frozenset())
+"""Workflows without a baseline: every patch is asked."""
+
+
+async def write_effect(effect: Act, arg: Any, *, result_type: Any = None, baseline: Baseline = NO_BASELINE) -> Any:
     """A wake-up's write and what the ordinary activity returns: run locally as its entry in
     `LOCAL_EFFECTS` (whose result carries its input for the record beside that result), or as
     the ordinary activity in histories from before `LOCAL_EFFECTS_PATCH`."""
-    if workflow.patched(LOCAL_EFFECTS_PATCH):
+    if baseline.patched(LOCAL_EFFECTS_PATCH):
         local = LOCAL_EFFECTS[effect]
         done = await workflow.execute_local_activity(local.act, arg, result_type=local.returns, **LOCAL_DB_ACTIVITY)
         return done.result
     return await workflow.execute_activity(effect, arg, result_type=result_type, **DB_ACTIVITY)
 
 
-async def short_read(act: Act, arg: Any, *, result_type: Any) -> Any:
+async def short_read(act: Act, arg: Any, *, result_type: Any, baseline: Baseline = NO_BASELINE) -> Any:
     """A short read a workflow waits on before it can go on (a unit's obligations, its simulated
     agency's days): a local activity, as the writes above, or an ordinary one in histories from
     before `LOCAL_EFFECTS_PATCH`. Reads write no audit row, so they return only their result."""
-    if workflow.patched(LOCAL_EFFECTS_PATCH):
+    if baseline.patched(LOCAL_EFFECTS_PATCH):
         return await workflow.execute_local_activity(act, arg, result_type=result_type, **LOCAL_DB_ACTIVITY)
     return await workflow.execute_activity(act, arg, result_type=result_type, **DB_ACTIVITY)
 

@@ -21,6 +21,7 @@ from models.rectification import (
     RectificationOrder,
     rectification_workflow_id,
 )
+from workflows.common import NO_BASELINE, Baseline
 
 ORDER_WORKFLOW = "RectificationWorkflow"
 """Started by its registered name, not its class: a unit workflow's sandbox then never imports
@@ -42,9 +43,11 @@ ONE_OPEN_ORDER_PATCH = "one-open-order"
 workflow. Histories before: every round's order started one."""
 
 
-def new_orders(orders: Sequence[RectificationOrder], result: DeliverResult | None) -> list[RectificationOrder]:
+def new_orders(
+    orders: Sequence[RectificationOrder], result: DeliverResult | None, *, baseline: Baseline = NO_BASELINE
+) -> list[RectificationOrder]:
     """The orders of a delivered batch that are new orders, not items added to an open one."""
-    if result is None or not workflow.patched(ONE_OPEN_ORDER_PATCH):
+    if result is None or not baseline.patched(ONE_OPEN_ORDER_PATCH):
         return list(orders)
     return [o for o in orders if o.key not in result.added]
 

@@ -14,7 +14,7 @@ from temporalio.exceptions import FailureError
 from models.delivery import DispatchRequest, DispatchResult
 from models.payloads import Act, CampaignContext, FiredAction
 from models.ruleset import Channel
-from workflows.common import DISPATCH_ACTIVITY
+from workflows.common import DISPATCH_ACTIVITY, NO_BASELINE, Baseline
 
 POKE_PATCH = "poke-dispatch"
 """Workflows that queue pushes poke the loop (campaigns launched with pushes only)."""
@@ -34,7 +34,7 @@ def pushes(actions: Sequence[FiredAction]) -> bool:
     return any(c is not Channel.inbox for a in actions for c in a.channels)
 
 
-async def poke(ctx: CampaignContext) -> None:
+async def poke(ctx: CampaignContext, *, baseline: Baseline = NO_BASELINE) -> None:
     """Tell the campaign's dispatch loop that pushes were queued; if it has ended, send them here."""
     try:
         await workflow.get_external_workflow_handle(dispatch_workflow_id(ctx.campaign_id)).signal(POKE_SIGNAL)
@@ -42,7 +42,7 @@ async def poke(ctx: CampaignContext) -> None:
         workflow.logger.info("dispatch not poked", extra={"error": str(e)})
         # The loop ended with the campaign, but a rectification order outlives it (it is abandoned
         # by design) and its last look may still queue pushes: without this they stayed pending.
-        if workflow.patched(SELF_DISPATCH_PATCH):
+        if baseline.patched(SELF_DISPATCH_PATCH):
             await send_here(ctx)
 
 

@@ -42,6 +42,8 @@ from workflows.common import (
     AGENCY_IN_UNIT_PATCH,
     HISTORY_LIMIT,
     LOCAL_DB_ACTIVITY,
+    LOCAL_EFFECTS_PATCH,
+    Baseline,
     engine_for,
     own_cost,
     plan_now,
@@ -49,8 +51,9 @@ from workflows.common import (
     short_read,
     write_effect,
 )
-from workflows.orders import PER_UNIT_PATCH, new_orders, start_orders
-from workflows.pokes import POKE_PATCH, poke, pushes
+from workflows.evidence import EVIDENCE_PATCH
+from workflows.orders import ONE_OPEN_ORDER_PATCH, PER_UNIT_PATCH, new_orders, start_orders
+from workflows.pokes import POKE_PATCH, SELF_DISPATCH_PATCH, poke, pushes
 from workflows.unit_updates import UnitUpdates
 
 MIRROR_DEBOUNCE = timedelta(seconds=2)
@@ -65,6 +68,25 @@ RULE_ORDERS_PATCH = "rule-orders"
 """Histories from before rules' rectification orders had workflows of their own."""
 INSTRUCT_PUSH_PATCH = "instruct-push"
 """A mirrored 批示 pokes the dispatch loop (its pushes were queued by the mirror)."""
+EVALUATION_PATCH = "evaluation"
+"""Completed work stays open to the office's 评价 until the campaign closes."""
+UNIT_BASELINE_PATCH = "unit-baseline-2026-12"
+"""Runs from here on take every patch below at once (`Baseline`): one marker, not one each."""
+UNIT_BASELINE_COVERS = frozenset(
+    {
+        EVALUATION_PATCH,
+        AGENCY_IN_UNIT_PATCH,
+        LOCAL_EFFECTS_PATCH,
+        PER_UNIT_PATCH,
+        POKE_PATCH,
+        RULE_ORDERS_PATCH,
+        INSTRUCT_PUSH_PATCH,
+        EVIDENCE_PATCH,
+        ONE_OPEN_ORDER_PATCH,
+        SELF_DISPATCH_PATCH,
+    }
+)
+"""The patches a unit run took before its baseline; one added later is not listed (it is asked)."""
 
 
 def _done(o: Obligation) -> bool:
@@ -91,7 +113,8 @@ class UnitWorkflow(UnitUpdates):
         engine = engine_for(ctx)
         # Completed work stays open to the office's 评价 (which may return it) until the
         # campaign closes; histories from before that rule ended the workflow at completion.
-        settled = _settled if workflow.patched("evaluation") else _done
+        self._baseline = Baseline.start(UNIT_BASELINE_PATCH, UNIT_BASELINE_COVERS)
+        settled = _settled if self._baseline.patched(EVALUATION_PATCH) else _done
         self._armed = dict(inp.armed)
         if inp.carried is not None:
             self._obs = {o.id: o for o in inp.carried}
@@ -101,6 +124,7 @@ class UnitWorkflow(UnitUpdates):
                 Act.load_obligations,
                 LoadObligations(campaign_id=ctx.campaign_id, phase=inp.phase, unit_id=inp.unit_id),
                 result_type=list[Obligation],
+                baseline=self._baseline,
             )
             self._activities += 1
             self._obs = {o.id: o for o in loaded}
@@ -177,12 +201,13 @@ class UnitWorkflow(UnitUpdates):
         agencies send Updates). A continued run's days start after the instant it continued at:
         the run before acted on every move up to then."""
         ctx = inp.context
-        if ctx.agencies is None or not workflow.patched(AGENCY_IN_UNIT_PATCH):
+        if ctx.agencies is None or not self._baseline.patched(AGENCY_IN_UNIT_PATCH):
             return []
         days: list[AgencyDay] = await short_read(
             Act.agency_days,
             AgencyDays(context=ctx, workflow_id=workflow.info().workflow_id),
             result_type=list[AgencyDay],
+            baseline=self._baseline,
         )
         self._activities += 1
         if inp.carried is not None:
@@ -265,7 +290,7 @@ class UnitWorkflow(UnitUpdates):
         # One activity carries every action due at this instant: one round trip, one
         # transaction, each row guarded by its own idempotency key. Its papers are per unit:
         # one notice and one order listing the unit's obligations of the round.
-        per_unit = workflow.patched(PER_UNIT_PATCH)
+        per_unit = self._baseline.patched(PER_UNIT_PATCH)
         batch = DeliverBatch(
             provenance=provenance(ctx),
             notice_prefix=ctx.notice_prefix,
@@ -273,10 +298,12 @@ class UnitWorkflow(UnitUpdates):
             quiet_hours=ctx.ruleset.quiet_hours,
             per_unit=per_unit,
         )
-        delivered: DeliverResult = await write_effect(Act.deliver, batch, result_type=DeliverResult)
+        delivered: DeliverResult = await write_effect(
+            Act.deliver, batch, result_type=DeliverResult, baseline=self._baseline
+        )
         self._activities += 1
-        if ctx.push and pushes(actions) and workflow.patched(POKE_PATCH):  # e-mails and webhooks queued
-            await poke(ctx)
+        if ctx.push and pushes(actions) and self._baseline.patched(POKE_PATCH):  # e-mails and webhooks queued
+            await poke(ctx, baseline=self._baseline)
         # A rule's 责令整改 is followed up like the monthly bulletin's: its own child workflow
         # (abandoned on close: an order outlives the unit's last obligation).
         leads = {ob.id: ob.spec.lead for ob, _ in due}
@@ -286,8 +313,9 @@ class UnitWorkflow(UnitUpdates):
             orders = [
                 order_from_action(a, lead=leads.get(a.obligation_id)) for a in actions if a.kind is ActionKind.rectify
             ]
-        if orders and workflow.patched(RULE_ORDERS_PATCH):
-            await start_orders(ctx, new_orders(orders, delivered if per_unit else None), budget=ctx.max_children)
+        if orders and self._baseline.patched(RULE_ORDERS_PATCH):
+            added = new_orders(orders, delivered if per_unit else None, baseline=self._baseline)
+            await start_orders(ctx, added, budget=ctx.max_children)
 
     async def _arm(
         self, ctx: CampaignContext, firings: dict[str, list[Firing]], upcoming: datetime | None
@@ -323,9 +351,9 @@ class UnitWorkflow(UnitUpdates):
     async def _mirror(self, ctx: CampaignContext) -> None:
         changes, self._changes = self._changes, []
         batch = MirrorBatch(provenance=provenance(ctx), changes=changes)
-        await write_effect(Act.mirror, batch)
+        await write_effect(Act.mirror, batch, baseline=self._baseline)
         self._activities += 1
         # A 批示 mirrored queued its pushes to the unit and the office: the loop sends them now,
         # not at its next look (histories from before sent nothing, and poked nobody).
-        if ctx.push and any(c.event == INSTRUCTED for c in changes) and workflow.patched(INSTRUCT_PUSH_PATCH):
-            await poke(ctx)
+        if ctx.push and any(c.event == INSTRUCTED for c in changes) and self._baseline.patched(INSTRUCT_PUSH_PATCH):
+            await poke(ctx, baseline=self._baseline)

@@ -33,6 +33,7 @@ from rules.convener import INSTRUCTED, not_answerable
 from rules.engine import Firing
 from rules.evidence import policy_problem
 from workflows.common import (
+    NO_BASELINE,
     engine_for,
     plan_now,
     record_refusal,
@@ -74,6 +75,8 @@ class UnitUpdates:
         """Obligations whose deadline moved (an approved 延期申请): their firings are redone."""
         self._acting: str | None = None
         """A rehearsal's simulated move being applied in the workflow: its id, as the Update's would be."""
+        self._baseline = NO_BASELINE
+        """The run's patches (`workflows.common.Baseline`), decided first thing in its run."""
         self._armed: dict[str, str] = {}
         """Live campaigns: reminders armed ahead and not yet delivered (key → `rules.arming.mark`)."""
 
@@ -157,7 +160,7 @@ class UnitUpdates:
             reason is None
             and isinstance(a, ReportProgress | Complete)
             and a.evidence
-            and workflow.patched(EVIDENCE_PATCH)
+            and self._baseline.patched(EVIDENCE_PATCH)
         ):
             reason = await check_evidence(a.evidence)
             self._activities += 1

@@ -6,6 +6,7 @@ it reaches a worker. When a change is deliberate, see docs/REPLAY.md.
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 from pathlib import Path
 
@@ -19,7 +20,7 @@ from temporalio.worker import Replayer, UnsandboxedWorkflowRunner
 from activities import history
 from models.payloads import Act, EngineCost, UnitInput
 from services.audit import replay
-from workflows import REHEARSAL_WORKFLOWS, WORKFLOWS, UnitWorkflow, common, sandbox
+from workflows import REHEARSAL_WORKFLOWS, WORKFLOWS, UnitWorkflow, common, sandbox, unit
 
 HISTORIES = Path(__file__).parent / "histories"
 
@@ -107,4 +108,41 @@ async def test_without_the_local_effects_patch_the_new_shape_does_not_replay(mon
         assert "nondetermin" in str(result.replay_failure).lower()
     monkeypatch.undo()
     for h in local:
+        assert (await replayer.replay_workflow(h, raise_on_replay_failure=False)).replay_failure is None
+
+
+def _patches(h: WorkflowHistory) -> list[str]:
+    """The patch markers a history recorded, by patch id."""
+    out = []
+    for e in h.events:
+        m = e.marker_recorded_event_attributes
+        if e.event_type == EventType.EVENT_TYPE_MARKER_RECORDED and m.marker_name == "core_patch":
+            out.append(json.loads(m.details["patch-data"].payloads[0].data)["id"])
+    return out
+
+
+def test_the_saved_set_holds_unit_runs_from_before_and_after_the_baseline() -> None:
+    """A unit run from the baseline on records its one marker; runs from before, one per patch."""
+    units = [h for h in saved() if h.workflow_id.count("/") == 2 and "/rollout/" in h.workflow_id]
+    marked = [_patches(h) for h in units]
+    assert [unit.UNIT_BASELINE_PATCH] in marked
+    assert any(len(p) > 1 and unit.UNIT_BASELINE_PATCH not in p for p in marked)
+
+
+async def test_without_the_baseline_patch_a_baseline_run_does_not_replay(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Code that asked each patch (as runs from before the baseline do) cannot replay a run that
+    took them all with its one marker: the baseline's marker is what tells the two apart."""
+    monkeypatch.setattr(unit, "UNIT_BASELINE_PATCH", "not-the-baseline")
+    based = [h for h in saved() if _patches(h) == ["unit-baseline-2026-12"]]
+    assert based
+    replayer = Replayer(
+        workflows=[*WORKFLOWS, *REHEARSAL_WORKFLOWS],
+        workflow_runner=UnsandboxedWorkflowRunner(),
+        data_converter=pydantic_data_converter,
+    )
+    for h in based:
+        result = await replayer.replay_workflow(h, raise_on_replay_failure=False)
+        assert result.replay_failure is not None, h.workflow_id
+    monkeypatch.undo()
+    for h in based:
         assert (await replayer.replay_workflow(h, raise_on_replay_failure=False)).replay_failure is None
