@@ -31,11 +31,12 @@ def build(
 ) -> list[Callable[..., Any]]:
     """The activities a worker runs, with their dependencies injected (`campaign` and `delivery`
     let a test hand in ones that inject faults). Without an `outbox`, actions reach the in-app
-    inbox only; with `papers_on_request`, notices' papers are left for `duban notice` to render;
-    with `gathering`, deliveries arriving together share a transaction."""
+    inbox only; with `papers_on_request`, notices', bulletins' and the final report's papers are
+    left for the first request to render; with `gathering`, deliveries and mirrors arriving
+    together share a transaction."""
     c = campaign or CampaignActivities(engine, outbox, papers_on_request=papers_on_request, gathering=gathering)
     d = delivery or DeliveryActivities(engine)
-    a = AssessmentActivities(engine, outbox)
+    a = AssessmentActivities(engine, outbox, papers_on_request=papers_on_request)
     r = RectificationActivities(engine, c.outbox)  # an order's notices go where the campaign's go
     out: list[Callable[..., Any]] = [
         c.register_campaign,

@@ -24,6 +24,7 @@ from activities.documents.files import RenderedFile
 from activities.documents.final_report import render_final_report
 from activities.evaluation import FINAL_REPORT, JSON, evaluation_of, report_stem
 from activities.judging import assess_key, judge_by_obligations, judged_event, order_key, overdue_by_unit, why_failed
+from activities.paperwork.final_report_request import evaluation_key
 from activities.store import audit
 from activities.store import documents as stored_documents
 from activities.store import scores as stored_scores
@@ -52,9 +53,12 @@ class AssessmentActivities:
     """The assessment activities over one database; with an `outbox`, rectification orders are
     also pushed to e-mail and webhooks, like every inbox row."""
 
-    def __init__(self, engine: AsyncEngine, outbox: Outbox | None = None) -> None:
+    def __init__(self, engine: AsyncEngine, outbox: Outbox | None = None, *, papers_on_request: bool = False) -> None:
         self.db = engine
         self.outbox = outbox
+        # The final report's papers left for `duban evaluation` to render when first asked for:
+        # only where nobody is sent them (a rehearsal), as for notices and bulletins.
+        self.papers_on_request = papers_on_request and outbox is None
 
     # -- 达标验收 and 年度总评 ----------------------------------------------------------------------
 
@@ -279,7 +283,10 @@ class AssessmentActivities:
             if row["scorebook"] is None:
                 return EvaluationSummary()
             record, report = await evaluation_of(conn, cid, as_of=inp.as_of)
-            files = dict(await asyncio.to_thread(render_final_report, report))
+            # On request, the chain records the report's whole input in place of its files' hashes
+            # (`activities.paperwork.final_report_request` renders the same bytes from it later).
+            files = {} if self.papers_on_request else dict(await asyncio.to_thread(render_final_report, report))
+            later = {"document": report.model_dump(mode="json")} if self.papers_on_request else {}
             data = record.model_dump_json(indent=2).encode()
             files_json = {"json": RenderedFile(name=f"{report_stem(cid)}-evaluation.json", media_type=JSON, data=data)}
             ref = inp.as_of.isoformat()
@@ -297,7 +304,7 @@ class AssessmentActivities:
             await audit.record(
                 conn,
                 inp,
-                key=f"{cid}#evaluation",
+                key=evaluation_key(cid),
                 kind="evaluation",
                 actor="office",
                 payload={
@@ -311,6 +318,7 @@ class AssessmentActivities:
                     "commended": list(ev.commended),
                     "nominees": [[n.unit_id, n.person] for n in record.nominees],
                     "documents": hashes,
+                    **later,
                 },
             )
         log.info("evaluated", campaign_id=cid, towns=len(ev.towns), commended=list(ev.commended))

@@ -15,6 +15,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from activities.documents.final_report import render_final_report
 from activities.evaluation import FINAL_REPORT, evaluation_of
+from activities.paperwork import ChecksumMismatch
+from activities.paperwork.final_report_request import file_final_report_on_request
 from activities.store import scores as stored_scores
 from activities.store import views
 from models.assessment import EvaluationRecord, EvaluationWeights, ScoreBook, ScoreRecord, ScoreSheet, SheetScore
@@ -179,7 +181,13 @@ async def evaluation(ctx: Services, *, campaign: str, render: bool = False) -> E
     """The stored comprehensive evaluation, once the evaluation phase has ended; before then a
     provisional one, computed now and stored nowhere (its report rendered only with `render`)."""
     async with _campaign(ctx, campaign, store=False) as (conn, p):
-        stored = await views.stored_evaluation(conn, campaign, report_kind=FINAL_REPORT)
+        # A rehearsal leaves the final report for the first request, as its notices and bulletins:
+        # rendered from the input on the audit chain, stored once, then read back checked.
+        await file_final_report_on_request(conn, campaign)
+        try:
+            stored = await views.stored_evaluation(conn, campaign, report_kind=FINAL_REPORT)
+        except ChecksumMismatch as e:
+            raise Conflict(f"refusing to write a file that does not match its record: {e}") from None
         if stored is not None:
             raw, files = stored
             record = EvaluationRecord.model_validate_json(raw)

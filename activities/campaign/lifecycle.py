@@ -3,8 +3,9 @@ its units, their changes mirrored, closed with its counts."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import date
+from functools import cached_property
 from typing import Any
 
 import structlog
@@ -15,6 +16,7 @@ from temporalio import activity
 
 from activities.campaign.common import Base, campaign_counts
 from activities.delivery import InboxItem, write_inbox
+from activities.gathering import Gatherer
 from activities.store import audit
 from activities.store.tables import campaigns, obligations
 from models.obligation import Obligation, ObligationSpec, ObligationState
@@ -205,56 +207,86 @@ class Lifecycle(Base):
 
     @activity.defn(name=Act.mirror)
     async def mirror(self, inp: MirrorBatch) -> int:
-        """Mirror obligation state changes (签收/进展/办结) into the read side and the audit chain."""
-        async with self.db.begin() as conn:
-            plain: list[StateChange] = []
-            for c in inp.changes:
-                if _plain(c):
-                    plain.append(c)
-                    continue
-                await _write_plain(conn, plain)  # in order: a later change to the same row comes after
-                plain = []
-                values: dict[str, Any] = {"state": c.state.value, "progress": c.progress}
-                if c.state is ObligationState.completed:
-                    values["completed_at"] = c.plan_time
-                elif c.event == "obligation.returned":
-                    values["completed_at"] = None
-                if c.state is not ObligationState.assigned:
-                    values["acknowledged_at"] = func.coalesce(obligations.c.acknowledged_at, c.plan_time)
-                if c.event == "extension.approved":
-                    values["extended_due"] = date.fromisoformat(c.detail["due"])
-                    values["extensions"] = obligations.c.extensions + 1
-                if c.event in ("obligation.accepted", "obligation.returned"):
-                    values["evaluation"] = c.event.split(".", 1)[1]
-                if c.detail.get("evidence"):
-                    values["evidence"] = obligations.c.evidence + c.detail["evidence"]
-                await conn.execute(update(obligations).where(obligations.c.id == c.obligation_id).values(**values))
-                if c.event == INSTRUCTED:
-                    await _instruction_to_inboxes(conn, inp.provenance.campaign_id, c, self._push)
-            await _write_plain(conn, plain)
-            await audit.append(
-                conn,
-                inp.provenance,
-                [
-                    audit.event(
-                        c,
-                        key=c.key,
-                        kind=c.event or f"obligation.{c.state.value}",
-                        actor=c.actor,
-                        obligation_id=c.obligation_id,
-                        unit_id=c.unit_id,
-                        payload={
-                            "state": c.state.value,
-                            "progress": c.progress,
-                            "text": c.text,
-                            **c.detail,
-                            **audit.who(c.account, c.role),
-                        },
-                    )
-                    for c in inp.changes
-                ],
+        """Mirror obligation state changes (签收/进展/办结) into the read side and the audit chain.
+
+        With gathering on (`deliver_batch_max` > 1), the mirrors arriving together share one
+        transaction and one append to the chain, as deliveries do (`_mirror_together`); a shared
+        transaction that fails leaves each to write alone, in its own, as before."""
+        out = await self._mirror_gatherer.submit(inp) if self._mirror_gatherer is not None else None
+        if out is None:
+            async with self.db.begin() as conn:
+                await audit.append(conn, inp.provenance, await self._mirror_rows(conn, inp))
+            out = len(inp.changes)
+        return out
+
+    async def _mirror_together(self, batch: Sequence[MirrorBatch]) -> list[int | None]:
+        """Several mirrors in one transaction: each one's row writes in turn, then every audit row
+        in one append per campaign, last (the chain's head locked only for the append and the
+        commit). A mirror sharing a change key with one in the batch (a retry) waits for the next
+        batch (`Gatherer`'s keys). If anything fails, nothing of the batch is committed and each
+        is told to write alone (None)."""
+        if len(batch) == 1:
+            return [None]
+        try:
+            async with self.db.begin() as conn:
+                groups = [(inp.provenance, await self._mirror_rows(conn, inp)) for inp in batch]
+                await audit.append_all(conn, groups)
+        except Exception:
+            log.warning("gathered mirrors failed together: each writes alone", exc_info=True, n=len(batch))
+            return [None] * len(batch)
+        return [len(inp.changes) for inp in batch]
+
+    @cached_property
+    def _mirror_gatherer(self) -> Gatherer[MirrorBatch, int | None] | None:
+        if self.gathering is None:
+            return None
+        return Gatherer(self._mirror_together, self.gathering, keys=lambda inp: (c.key for c in inp.changes))
+
+    async def _mirror_rows(self, conn: AsyncConnection, inp: MirrorBatch) -> list[audit.Event]:
+        """A mirror's read-side writes in the caller's transaction; its audit rows returned for the append."""
+        plain: list[StateChange] = []
+        for c in inp.changes:
+            if _plain(c):
+                plain.append(c)
+                continue
+            await _write_plain(conn, plain)  # in order: a later change to the same row comes after
+            plain = []
+            values: dict[str, Any] = {"state": c.state.value, "progress": c.progress}
+            if c.state is ObligationState.completed:
+                values["completed_at"] = c.plan_time
+            elif c.event == "obligation.returned":
+                values["completed_at"] = None
+            if c.state is not ObligationState.assigned:
+                values["acknowledged_at"] = func.coalesce(obligations.c.acknowledged_at, c.plan_time)
+            if c.event == "extension.approved":
+                values["extended_due"] = date.fromisoformat(c.detail["due"])
+                values["extensions"] = obligations.c.extensions + 1
+            if c.event in ("obligation.accepted", "obligation.returned"):
+                values["evaluation"] = c.event.split(".", 1)[1]
+            if c.detail.get("evidence"):
+                values["evidence"] = obligations.c.evidence + c.detail["evidence"]
+            await conn.execute(update(obligations).where(obligations.c.id == c.obligation_id).values(**values))
+            if c.event == INSTRUCTED:
+                await _instruction_to_inboxes(conn, inp.provenance.campaign_id, c, self._push)
+        await _write_plain(conn, plain)
+        return [
+            audit.event(
+                c,
+                key=c.key,
+                kind=c.event or f"obligation.{c.state.value}",
+                actor=c.actor,
+                obligation_id=c.obligation_id,
+                unit_id=c.unit_id,
+                payload={
+                    "state": c.state.value,
+                    "progress": c.progress,
+                    "text": c.text,
+                    **c.detail,
+                    **audit.who(c.account, c.role),
+                },
             )
-        return len(inp.changes)
+            for c in inp.changes
+        ]
 
     @activity.defn(name=Act.mirror_here)
     async def mirror_here(self, inp: MirrorBatch) -> MirroredHere:

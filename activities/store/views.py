@@ -8,6 +8,7 @@ recorded SHA-256 (`activities.paperwork`).
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from datetime import UTC, date
 from typing import Any
@@ -25,6 +26,7 @@ from activities.paperwork import (
     notices_of,
     stored_files,
 )
+from activities.paperwork.final_report_request import evaluation_key
 from activities.store import deliveries as ledger
 from activities.store.audit import payload_of
 from activities.store.scores import EVALUATION_KIND, current
@@ -175,22 +177,24 @@ async def bulletin_paper(conn: AsyncConnection, campaign_id: str, month: date) -
 async def stored_evaluation(
     conn: AsyncConnection, campaign_id: str, *, report_kind: str
 ) -> tuple[bytes, dict[str, PaperFile]] | None:
-    """The stored evaluation (JSON) and its final report's files, or None before it is made."""
-    q = (
-        select(documents)
-        .where(documents.c.campaign_id == campaign_id, documents.c.kind.in_([EVALUATION_KIND, report_kind]))
-        .order_by(documents.c.id)
+    """The stored evaluation (JSON) and its final report's files, each checked against the SHA-256
+    recorded on the evaluation's audit row (raises paperwork.ChecksumMismatch), or None before
+    the evaluation is made."""
+    q = select(documents.c.ref, documents.c.content).where(
+        documents.c.campaign_id == campaign_id, documents.c.kind == EVALUATION_KIND
     )
-    docs = (await conn.execute(q)).all()
-    stored = next((d for d in docs if d.kind == EVALUATION_KIND), None)
+    stored = (await conn.execute(q)).first()
     if stored is None:
         return None
-    files = {
-        d.format: PaperFile(format=d.format, filename=d.filename, sha256=d.sha256, content=d.content)
-        for d in docs
-        if d.kind == report_kind and d.ref == stored.ref
-    }
-    return bytes(stored.content), files
+    payload = await conn.scalar(
+        select(audit_events.c.payload).where(
+            audit_events.c.campaign_id == campaign_id, audit_events.c.event_key == evaluation_key(campaign_id)
+        )
+    )
+    recorded = (json.loads(payload) if payload is not None else {}).get("documents") or {}
+    # `recorded` holds every file's hash by format (the JSON's too): the report's formats are its own.
+    files = await stored_files(conn, campaign_id, report_kind, stored.ref, recorded)
+    return bytes(stored.content), _files(files)
 
 
 async def scores(

@@ -1,5 +1,5 @@
-"""Deliveries arriving together written in one transaction (`activities.gathering`, issue 16's
-timer storm): each row still once, by the same keys; a shared transaction that fails leaves each
+"""Deliveries and mirrors arriving together written in one transaction (`activities.gathering`,
+issue 16's timer storm): each row still once, by the same keys; a shared transaction that fails leaves each
 delivery to write alone, so a bad one fails by itself and nothing is lost or written twice."""
 
 from __future__ import annotations
@@ -16,7 +16,8 @@ from activities.delivery import InboxItem
 from activities.gathering import Gathering
 from activities.store import audit
 from activities.store.tables import audit_events, inbox, obligations
-from models.payloads import DeliverBatch, DeliverResult, Provenance
+from models.obligation import ObligationState
+from models.payloads import DeliverBatch, DeliverResult, MirrorBatch, Provenance, StateChange
 from models.time import at
 from tests.integration.mini import registered, wake_up
 
@@ -126,3 +127,96 @@ async def test_a_failure_in_a_shared_transaction_leaves_each_delivery_to_write_a
     assert acts.batches == [2, 1, 2, 1]
     assert [(r.delivered, r.already) for r in retried] == [(3, 0), (0, 3), (0, 1)]
     assert (await written(engine, cid))[0] == 6
+
+
+class MirrorRecording(CampaignActivities):
+    """Mirrors gathered (a batch fills at three), the size of each shared transaction remembered;
+    a town named in `broken` cannot be written, together or alone."""
+
+    def __init__(self, engine: AsyncEngine, broken: str | None = None) -> None:
+        super().__init__(engine, gathering=Gathering(most=3, wait=30.0))
+        self.batches: list[int] = []
+        self.broken = broken
+
+    async def _mirror_together(self, batch: Sequence[MirrorBatch]) -> list[int | None]:
+        self.batches.append(len(batch))
+        return await super()._mirror_together(batch)
+
+    async def _mirror_rows(self, conn: AsyncConnection, inp: MirrorBatch) -> list[audit.Event]:
+        if any(c.unit_id == self.broken for c in inp.changes):
+            raise RuntimeError(f"{self.broken} cannot be written")
+        return await super()._mirror_rows(conn, inp)
+
+
+def progress_of(prov: Provenance, unit: str) -> MirrorBatch:
+    """A town's 进展 on its three tasks, mirrored from its own unit workflow."""
+    cid = prov.campaign_id
+    changes = [
+        StateChange(
+            key=f"{unit}-{t}-progress",
+            obligation_id=f"{cid}/rollout/{unit}/{t}-basic",
+            unit_id=unit,
+            actor=unit,
+            state=ObligationState.in_progress,
+            progress=40,
+            plan_time=at(DAY, "10:00"),
+            server_time=at(DAY, "10:00"),
+        )
+        for t in TASKS
+    ]
+    own = prov.model_copy(update={"workflow_id": f"{cid}/rollout/{unit}", "run_id": f"run-{unit}"})
+    return MirrorBatch(provenance=own, changes=changes)
+
+
+async def mirrored(engine: AsyncEngine, cid: str) -> tuple[list[tuple[str, str]], list[int]]:
+    """Each 进展 audit row's (event key, workflow id), in chain order; every obligation's progress."""
+    async with engine.connect() as conn:
+        chain = (
+            await conn.execute(
+                select(audit_events.c.event_key, audit_events.c.workflow_id)
+                .where(audit_events.c.campaign_id == cid, audit_events.c.kind == "obligation.in_progress")
+                .order_by(audit_events.c.seq)
+            )
+        ).all()
+        progress = (
+            await conn.execute(
+                select(obligations.c.progress)
+                .where(obligations.c.campaign_id == cid, obligations.c.unit_id.in_(TOWNS))
+                .order_by(obligations.c.id)
+            )
+        ).scalars()
+        report = await audit.verify(conn, cid)
+    assert report.ok, report.problems
+    return [(k, w) for k, w in chain], list(progress)
+
+
+async def test_mirrors_arriving_together_keep_both_chains_rows_and_a_retry_writes_nothing(engine: AsyncEngine) -> None:
+    _, prov, _ = await registered(engine)
+    cid = prov.campaign_id
+    acts = MirrorRecording(engine)
+    west, east = progress_of(prov, "west"), progress_of(prov, "east")
+
+    # Two towns' mirrors share one transaction; the west's retry, sharing its keys, waits for the
+    # next batch and finds them committed.
+    assert await asyncio.gather(acts.mirror(west), acts.mirror(east), acts.mirror(west)) == [3, 3, 3]
+    assert acts.batches == [2, 1]
+    chain, progress = await mirrored(engine, cid)
+    # Both mirrors' rows on the one chain, each with its own unit workflow, in its own order.
+    assert chain == [(c.key, b.provenance.workflow_id) for b in (west, east) for c in b.changes]
+    assert progress == [40] * 6
+    await asyncio.gather(acts.mirror(east), acts.mirror(west))
+    assert acts.batches == [2, 1, 2]
+    assert await mirrored(engine, cid) == (chain, progress)
+
+
+async def test_a_failure_in_a_shared_mirror_leaves_each_to_write_alone(engine: AsyncEngine) -> None:
+    _, prov, _ = await registered(engine)
+    acts = MirrorRecording(engine, broken="east")
+    west, east = progress_of(prov, "west"), progress_of(prov, "east")
+
+    results = await asyncio.gather(acts.mirror(west), acts.mirror(east), return_exceptions=True)
+    assert acts.batches == [2]
+    assert results[0] == 3 and isinstance(results[1], RuntimeError)  # the east failed by itself
+    chain, progress = await mirrored(engine, prov.campaign_id)
+    assert chain == [(c.key, west.provenance.workflow_id) for c in west.changes]
+    assert progress == [0, 0, 0, 40, 40, 40]  # east's three, then west's, by obligation id

@@ -17,13 +17,18 @@ import pytest
 from docx import Document
 from openpyxl import load_workbook
 from pypdf import PdfReader
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio.testing import WorkflowEnvironment
 
 from activities import history
+from activities.documents.final_report import render_final_report
+from activities.paperwork import ChecksumMismatch
+from activities.paperwork.final_report_request import evaluation_key, file_final_report_on_request
+from activities.store import views
 from activities.store.tables import assessments, audit_events, documents, inbox, rectification_orders
 from models.assessment import EvaluationRecord
+from models.documents import FinalReport
 from models.payloads import CampaignResult, SimulationInput
 from rules.scoresheets import parse_scorebook
 from services.audit import verify_campaign
@@ -104,6 +109,9 @@ async def test_towns_missing_basic_are_ordered_to_rectify_rechecked_and_left_out
     rehearsal: Any, engine: AsyncEngine
 ) -> None:
     cid, result, histories = rehearsal
+    # The rehearsal left the final report for the first request (as `duban evaluation` makes it).
+    async with engine.begin() as conn:
+        await file_final_report_on_request(conn, cid)
     async with engine.connect() as conn:
         judged = (
             await conn.execute(
@@ -223,3 +231,41 @@ async def test_scores_after_the_evaluation_are_refused(rehearsal: Any, db_url: s
     assert r.returncode == 1
     assert f"campaign {cid} is closed on 2022-04-01: it takes no new scores" in r.stderr
     assert "Traceback" not in r.stderr
+
+
+async def test_the_final_report_is_rendered_on_first_request_the_same_bytes_and_checked(
+    rehearsal: Any, engine: AsyncEngine
+) -> None:
+    cid, _, _ = rehearsal
+    async with engine.connect() as conn:
+        payload = await conn.scalar(
+            select(audit_events.c.payload).where(
+                audit_events.c.campaign_id == cid, audit_events.c.event_key == evaluation_key(cid)
+            )
+        )
+    record = json.loads(payload)
+    # The chain records the report's whole input; the hashes it records are the JSON's alone.
+    assert set(record["documents"]) == {"json"}
+    report = FinalReport.model_validate(record["document"])
+
+    async with engine.begin() as conn:
+        await file_final_report_on_request(conn, cid)  # filed now, or by a test before: stored once
+        assert not await file_final_report_on_request(conn, cid)
+        stored = await views.stored_evaluation(conn, cid, report_kind="final_report")
+    assert stored is not None
+    files = stored[1]
+    assert sorted(files) == ["docx", "pdf", "xlsx"]
+    # Rendered again from the chain's input: the same bytes as stored.
+    again = render_final_report(report)
+    assert {f: again[f].data for f in files} == {f: files[f].content for f in files}
+
+    # A stored file altered since is refused, not handed out.
+    async with engine.connect() as conn, conn.begin() as tx:
+        await conn.execute(
+            update(documents)
+            .where(documents.c.campaign_id == cid, documents.c.kind == "final_report", documents.c.format == "pdf")
+            .values(content=b"%PDF-altered")
+        )
+        with pytest.raises(ChecksumMismatch):
+            await views.stored_evaluation(conn, cid, report_kind="final_report")
+        await tx.rollback()

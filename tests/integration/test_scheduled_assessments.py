@@ -24,6 +24,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from activities import history
 from activities.config import Settings
+from activities.paperwork.final_report_request import file_final_report_on_request
 from activities.store.tables import audit_events, campaigns, documents
 from models.assessment import EvaluationRecord
 from models.payloads import CampaignResult, SimulationInput
@@ -183,6 +184,8 @@ async def test_the_office_nominates_people_on_the_chain_and_the_final_report_lis
     (_, new), (_, new_again) = rehearsal["nominated"]
     assert new and not new_again
     assert [type(e) for e in rehearsal["refused"]] == [Forbidden, Invalid, Conflict]
+    async with engine.begin() as conn:  # the rehearsal left the final report for the first request
+        await file_final_report_on_request(conn, cid)
     async with engine.connect() as conn:
         chain = (
             await conn.execute(
