@@ -93,7 +93,10 @@ class Settings(BaseSettings):
     rehearsal_papers: str = Field(
         default="on-request",
         pattern="^(on-request|at-issue)$",
-        description="a rehearsal's 督办通知, 通报, 台账 and final report: rendered when first asked for (on-request) or at issue",
+        description=(
+            "a rehearsal's 督办通知, 通报, 台账 and final report: "
+            "rendered when first asked for (on-request) or at issue"
+        ),
     )
 
     # -- delivery channels (activities/delivery.py, activities/sending.py) ----------------------
