@@ -19,7 +19,7 @@ from models.obligation import Obligation, ObligationSpec, ObligationState
 from models.payloads import FiredAction
 from models.ruleset import ActionKind, Event
 from models.time import CST, Clock
-from rules.engine import Engine, Firing, took
+from rules.engine import Engine, Firing, act_on
 
 NO_CLOCK = Clock()
 """Server times do not matter to a replay: plan time is what rules reason in."""
@@ -95,12 +95,8 @@ def replay(
     fired: list[FiredAction] = []
 
     def act(f: Firing) -> None:
-        ob.fired.append(f.occurrence)
-        a = engine.act(ob, f, clock=NO_CLOCK, office=office, convener=convener)
-        if a is None:
-            return
-        fired.append(a)
-        took(ob, a)
+        # Through the wake-up's own step, so the what-if and the workflow cannot drift apart.
+        fired.extend(act_on(engine, [(ob, f)], clock=NO_CLOCK, office=office, convener=convener))
 
     schedule = engine.firings(ob, until=until, since=since)
     while True:
