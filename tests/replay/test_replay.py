@@ -97,17 +97,23 @@ async def test_without_the_local_effects_patch_the_new_shape_does_not_replay(mon
     monkeypatch.setattr(common, "LOCAL_EFFECTS_PATCH", "not-local-effects")
     local = [h for h in saved() if _locals(h)]
     assert {h.workflow_id.split("/", 1)[1].split("/")[0] for h in local} >= {"rollout", "rectify"}
+    await _fails_only_while_patched(local, monkeypatch)
+
+
+async def _fails_only_while_patched(histories: list[WorkflowHistory], monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each history fails to replay (non-determinism) with the code as `monkeypatch` changed it,
+    and replays once the change is undone. Unsandboxed, so that module names can be changed."""
     replayer = Replayer(
         workflows=[*WORKFLOWS, *REHEARSAL_WORKFLOWS],
         workflow_runner=UnsandboxedWorkflowRunner(),
         data_converter=pydantic_data_converter,
     )
-    for h in local:
+    for h in histories:
         result = await replayer.replay_workflow(h, raise_on_replay_failure=False)
         assert result.replay_failure is not None, h.workflow_id
         assert "nondetermin" in str(result.replay_failure).lower()
     monkeypatch.undo()
-    for h in local:
+    for h in histories:
         assert (await replayer.replay_workflow(h, raise_on_replay_failure=False)).replay_failure is None
 
 
@@ -135,14 +141,4 @@ async def test_without_the_baseline_patch_a_baseline_run_does_not_replay(monkeyp
     monkeypatch.setattr(unit, "UNIT_BASELINE_PATCH", "not-the-baseline")
     based = [h for h in saved() if _patches(h) == ["unit-baseline-2026-12"]]
     assert based
-    replayer = Replayer(
-        workflows=[*WORKFLOWS, *REHEARSAL_WORKFLOWS],
-        workflow_runner=UnsandboxedWorkflowRunner(),
-        data_converter=pydantic_data_converter,
-    )
-    for h in based:
-        result = await replayer.replay_workflow(h, raise_on_replay_failure=False)
-        assert result.replay_failure is not None, h.workflow_id
-    monkeypatch.undo()
-    for h in based:
-        assert (await replayer.replay_workflow(h, raise_on_replay_failure=False)).replay_failure is None
+    await _fails_only_while_patched(based, monkeypatch)
