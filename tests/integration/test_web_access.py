@@ -21,6 +21,7 @@ import pytest
 from fastapi import FastAPI
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
+from temporalio.testing import WorkflowEnvironment
 
 from activities.config import Settings
 from activities.store.accounts import accounts as accounts_table
@@ -120,10 +121,12 @@ def files_for(url: str) -> dict[str, tuple[str, bytes]] | None:
 
 
 @pytest.fixture
-async def site(engine: AsyncEngine, tmp_path: Path):  # type: ignore[no-untyped-def]
+async def site(engine: AsyncEngine, env: WorkflowEnvironment, tmp_path: Path):  # type: ignore[no-untyped-def]
     inp, _, _ = await mini.registered(engine)
     settings = Settings(env="test", task_queue="unused", contacts_file=tmp_path / "none.yaml")
-    async with Services(settings, engine=engine) as ctx:
+    # A Temporal of the test's own: an agency's action sends an Update (to a workflow that is not
+    # there), and without a client the service would start a detached dev server in var/.
+    async with Services(settings, client=env.client, engine=engine) as ctx:
         names = await add_accounts(ctx, f"acc-{uuid.uuid4().hex[:6]}")
         yield create_app(ctx), inp.context.campaign_id, names, ctx
 
