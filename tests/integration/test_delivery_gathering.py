@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Sequence
 from datetime import date
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -52,27 +53,35 @@ def reminders(prov: Provenance, unit: str) -> DeliverBatch:
     return wake_up(prov, unit, at(DAY, "09:00"), TASKS)
 
 
-async def written(engine: AsyncEngine, cid: str) -> tuple[int, list[tuple[str, str]], list[int]]:
-    """Inbox rows, each audit row's (event key, workflow id), every obligation's 催办 count."""
+async def chained(engine: AsyncEngine, cid: str, kind: str, column: Any) -> tuple[list[tuple[str, str]], list[int]]:
+    """Each `kind` audit row's (event key, workflow id), in chain order, and the towns'
+    obligations' `column`, by obligation id; the chain checked whole."""
     async with engine.connect() as conn:
-        rows = (await conn.execute(select(func.count()).select_from(inbox).where(inbox.c.campaign_id == cid))).scalar()
         chain = (
             await conn.execute(
                 select(audit_events.c.event_key, audit_events.c.workflow_id)
-                .where(audit_events.c.campaign_id == cid, audit_events.c.kind == "reminder")
+                .where(audit_events.c.campaign_id == cid, audit_events.c.kind == kind)
                 .order_by(audit_events.c.seq)
             )
         ).all()
-        counts = (
+        values = (
             await conn.execute(
-                select(obligations.c.reminders)
+                select(column)
                 .where(obligations.c.campaign_id == cid, obligations.c.unit_id.in_(TOWNS))
                 .order_by(obligations.c.id)
             )
         ).scalars()
         report = await audit.verify(conn, cid)
     assert report.ok, report.problems
-    return int(rows or 0), [(k, w) for k, w in chain], list(counts)
+    return [(k, w) for k, w in chain], list(values)
+
+
+async def written(engine: AsyncEngine, cid: str) -> tuple[int, list[tuple[str, str]], list[int]]:
+    """Inbox rows, each 催办 audit row's (event key, workflow id), every obligation's 催办 count."""
+    async with engine.connect() as conn:
+        rows = (await conn.execute(select(func.count()).select_from(inbox).where(inbox.c.campaign_id == cid))).scalar()
+    chain, counts = await chained(engine, cid, "reminder", obligations.c.reminders)
+    return int(rows or 0), chain, counts
 
 
 async def test_deliveries_arriving_together_share_one_transaction_and_a_retry_writes_nothing(
@@ -170,24 +179,7 @@ def progress_of(prov: Provenance, unit: str) -> MirrorBatch:
 
 async def mirrored(engine: AsyncEngine, cid: str) -> tuple[list[tuple[str, str]], list[int]]:
     """Each 进展 audit row's (event key, workflow id), in chain order; every obligation's progress."""
-    async with engine.connect() as conn:
-        chain = (
-            await conn.execute(
-                select(audit_events.c.event_key, audit_events.c.workflow_id)
-                .where(audit_events.c.campaign_id == cid, audit_events.c.kind == "obligation.in_progress")
-                .order_by(audit_events.c.seq)
-            )
-        ).all()
-        progress = (
-            await conn.execute(
-                select(obligations.c.progress)
-                .where(obligations.c.campaign_id == cid, obligations.c.unit_id.in_(TOWNS))
-                .order_by(obligations.c.id)
-            )
-        ).scalars()
-        report = await audit.verify(conn, cid)
-    assert report.ok, report.problems
-    return [(k, w) for k, w in chain], list(progress)
+    return await chained(engine, cid, "obligation.in_progress", obligations.c.progress)
 
 
 async def test_mirrors_arriving_together_keep_both_chains_rows_and_a_retry_writes_nothing(engine: AsyncEngine) -> None:
@@ -198,7 +190,7 @@ async def test_mirrors_arriving_together_keep_both_chains_rows_and_a_retry_write
 
     # Two towns' mirrors share one transaction; the west's retry, sharing its keys, waits for the
     # next batch and finds them committed.
-    assert await asyncio.gather(acts.mirror(west), acts.mirror(east), acts.mirror(west)) == [3, 3, 3]
+    assert list(await asyncio.gather(acts.mirror(west), acts.mirror(east), acts.mirror(west))) == [3, 3, 3]
     assert acts.batches == [2, 1]
     chain, progress = await mirrored(engine, cid)
     # Both mirrors' rows on the one chain, each with its own unit workflow, in its own order.
