@@ -22,8 +22,11 @@ from dataclasses import dataclass
 from typing import Generic, TypeVar
 
 import structlog
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from activities.config import Settings
+from activities.store import audit
+from models.payloads import Provenance
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -114,3 +117,34 @@ class Gatherer(Generic[T, R]):
             claimed |= mine
             taken.append((item, fut))
         return taken, later
+
+
+Written = tuple[R, Provenance, Sequence[audit.Event]]
+"""One call's writes done in a shared transaction: its result, and the audit rows it appends."""
+
+
+async def in_one_transaction(
+    db: AsyncEngine,
+    batch: Sequence[T],
+    write: Callable[[AsyncConnection, T], Awaitable[Written[R]]],
+    *,
+    what: str,
+    first: Callable[[AsyncConnection], Awaitable[object]] | None = None,
+) -> list[R | None]:
+    """A `Gatherer`'s `run` for writers to one audit chain (`deliver`, `mirror`): every call's
+    writes in turn in one transaction (after `first`, for writes done once for all), then every
+    audit row in one append per campaign, last, so the chain's head is locked only for the
+    append and the commit. If anything fails, nothing of the batch is committed and each call is
+    told to write alone (None): a bad one then fails by itself and retries on its own."""
+    if len(batch) == 1:
+        return [None]
+    try:
+        async with db.begin() as conn:
+            if first is not None:
+                await first(conn)
+            written = [await write(conn, call) for call in batch]
+            await audit.append_all(conn, [(prov, events) for _, prov, events in written])
+    except Exception:
+        log.warning(f"gathered {what} failed together: each writes alone", exc_info=True, n=len(batch))
+        return [None] * len(batch)
+    return [out for out, _, _ in written]

@@ -19,7 +19,7 @@ from activities import paperwork
 from activities.campaign.common import AUDIT_KIND, INBOX_KIND, LISTED_KIND, Base, IssuedNotice, attachments
 from activities.campaign.order_rounds import issue_round_order
 from activities.delivery import InboxItem, arm_inboxes, write_inbox, write_inboxes
-from activities.gathering import Gatherer
+from activities.gathering import Gatherer, Written, in_one_transaction
 from activities.paperwork.on_request import render_unfiled, store_notice, unfiled_notice
 from activities.store import audit
 from activities.store.tables import (
@@ -102,21 +102,18 @@ class Delivering(Base):
         batch (a retry) waits for the next batch (`Gatherer`'s keys). If anything fails, nothing
         of the batch is committed, and each delivery is told to write alone (None): a bad one then
         fails by itself and retries on its own."""
-        if len(batch) == 1:
-            return [None]
-        try:
-            async with self.db.begin() as conn:
-                plains = [self._plain(inp) for inp in batch]
-                new = await write_inboxes(
-                    conn, [i for inp, plain in zip(batch, plains, strict=True) if inp.per_unit for i in plain]
-                )
-                written = [await self._write(conn, inp, plain, new) for inp, plain in zip(batch, plains, strict=True)]
-                groups = [(inp.provenance, events) for inp, (_, events) in zip(batch, written, strict=True)]
-                await audit.append_all(conn, groups)
-        except Exception:
-            log.warning("gathered deliveries failed together: each writes alone", exc_info=True, n=len(batch))
-            return [None] * len(batch)
-        return [out for out, _ in written]
+        plains: dict[int, list[InboxItem]] = {}
+        new: set[str] = set()
+
+        async def inboxes(conn: AsyncConnection) -> None:  # every plain inbox row in one statement
+            plains.update((id(inp), self._plain(inp)) for inp in batch)
+            new.update(await write_inboxes(conn, [i for inp in batch if inp.per_unit for i in plains[id(inp)]]))
+
+        async def write(conn: AsyncConnection, inp: DeliverBatch) -> Written[DeliverResult]:
+            out, events = await self._write(conn, inp, plains[id(inp)], new)
+            return out, inp.provenance, events
+
+        return await in_one_transaction(self.db, batch, write, what="deliveries", first=inboxes)
 
     @cached_property
     def _gatherer(self) -> Gatherer[DeliverBatch, DeliverResult | None] | None:

@@ -16,7 +16,7 @@ from temporalio import activity
 
 from activities.campaign.common import Base, campaign_counts
 from activities.delivery import InboxItem, write_inbox
-from activities.gathering import Gatherer
+from activities.gathering import Gatherer, Written, in_one_transaction
 from activities.store import audit
 from activities.store.tables import campaigns, obligations
 from models.obligation import Obligation, ObligationSpec, ObligationState
@@ -225,16 +225,11 @@ class Lifecycle(Base):
         commit). A mirror sharing a change key with one in the batch (a retry) waits for the next
         batch (`Gatherer`'s keys). If anything fails, nothing of the batch is committed and each
         is told to write alone (None)."""
-        if len(batch) == 1:
-            return [None]
-        try:
-            async with self.db.begin() as conn:
-                groups = [(inp.provenance, await self._mirror_rows(conn, inp)) for inp in batch]
-                await audit.append_all(conn, groups)
-        except Exception:
-            log.warning("gathered mirrors failed together: each writes alone", exc_info=True, n=len(batch))
-            return [None] * len(batch)
-        return [len(inp.changes) for inp in batch]
+
+        async def write(conn: AsyncConnection, inp: MirrorBatch) -> Written[int]:
+            return len(inp.changes), inp.provenance, await self._mirror_rows(conn, inp)
+
+        return await in_one_transaction(self.db, batch, write, what="mirrors")
 
     @cached_property
     def _mirror_gatherer(self) -> Gatherer[MirrorBatch, int | None] | None:
