@@ -29,8 +29,15 @@ from google.protobuf.descriptor import Descriptor
 from google.protobuf.message import Message
 from temporalio.api.common.v1 import Payload
 from temporalio.client import WorkflowHistory
-from temporalio.contrib.pydantic import pydantic_data_converter
-from temporalio.converter import DataConverter, DefaultFailureConverterWithEncodedAttributes, PayloadCodec
+from temporalio.contrib.pydantic import PydanticJSONPlainPayloadConverter, PydanticPayloadConverter
+from temporalio.converter import (
+    CompositePayloadConverter,
+    DataConverter,
+    DefaultFailureConverterWithEncodedAttributes,
+    DefaultPayloadConverter,
+    JSONPlainPayloadConverter,
+    PayloadCodec,
+)
 
 if TYPE_CHECKING:
     from activities.config import Settings
@@ -111,6 +118,32 @@ def codec_from(keys: str | None) -> EncryptionCodec | None:
     return EncryptionCodec(parse_keys(keys)) if keys and keys.strip() else None
 
 
+class SharedPydanticPayloadConverter(PydanticPayloadConverter):
+    """The SDK's pydantic payload converter, with one JSON converter for the whole process.
+
+    The SDK builds a new payload converter from its class for every workflow activation (and
+    again for each serialization context), and the stock pydantic one builds a fresh JSON
+    converter each time, with an empty cache of type adapters: every payload of every
+    activation then built its `TypeAdapter` anew. Sharing the JSON converter keeps one cache (the
+    SDK's `lru_cache`, thread-safe) for the process; the converters around it hold no state."""
+
+    _json = PydanticJSONPlainPayloadConverter()
+
+    def __init__(self) -> None:
+        CompositePayloadConverter.__init__(
+            self,
+            *(
+                self._json if isinstance(c, JSONPlainPayloadConverter) else c
+                for c in DefaultPayloadConverter.default_encoding_payload_converters
+            ),
+        )
+
+
+PAYLOADS = DataConverter(payload_converter_class=SharedPydanticPayloadConverter)
+"""duban's payloads in clear: pydantic models as JSON, as `temporalio.contrib.pydantic`'s
+converter writes them (the same bytes, so every saved history reads the same)."""
+
+
 def data_converter(keys: str | None) -> DataConverter:
     """duban's data converter (pydantic payloads), encrypted when `keys` names any.
 
@@ -119,9 +152,9 @@ def data_converter(keys: str | None) -> DataConverter:
     way, so histories from before the codec still read."""
     codec = codec_from(keys)
     if codec is None:
-        return pydantic_data_converter
+        return PAYLOADS
     return dataclasses.replace(
-        pydantic_data_converter,
+        PAYLOADS,
         payload_codec=codec,
         failure_converter_class=DefaultFailureConverterWithEncodedAttributes,
     )

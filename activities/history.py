@@ -18,10 +18,10 @@ from typing import Any
 
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client, WorkflowHistory
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.service import RPCError, RPCStatusCode
 
 from activities.campaign.common import amendment_key, rules_key
+from activities.codec import PAYLOADS
 from activities.history_cost import LOCAL_ACTIVITY_MARKER
 from activities.history_files import load_histories
 from activities.store.audit import ChainReport
@@ -173,7 +173,7 @@ _CLOSED = {
 
 def effects(histories: Iterable[WorkflowHistory]) -> Effects:
     """Audit keys implied by every completed activity's input, and every (workflow, run)."""
-    conv = pydantic_data_converter.payload_converter
+    conv = PAYLOADS.payload_converter
     out = Effects()
     for h in histories:
         out.runs.add((h.workflow_id, h.run_id))

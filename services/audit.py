@@ -10,7 +10,6 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 from temporalio.client import WorkflowHistory
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Replayer
 
 from activities import codec, history
@@ -20,6 +19,7 @@ from activities.audit_export import NO_CLIENT, ExportSummary, UnknownCampaign, e
 from activities.audit_export import Progress as ExportProgress
 from activities.audit_order import OrderExplanation, UnknownOrder
 from activities.audit_order import explain_order as order_story
+from activities.codec import PAYLOADS
 from activities.history import ReplayReport, Verdict
 from activities.history_files import HistoryFileError, load_histories
 from activities.store import views
@@ -40,7 +40,7 @@ async def replay(histories: list[WorkflowHistory], *, progress: Callable[[int], 
     replayer = Replayer(
         workflows=[*WORKFLOWS, *REHEARSAL_WORKFLOWS],
         workflow_runner=sandbox(),
-        data_converter=pydantic_data_converter,
+        data_converter=PAYLOADS,
     )
     report = ReplayReport()
 

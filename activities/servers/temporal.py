@@ -22,11 +22,11 @@ import psutil
 import structlog
 from temporalio.api.workflowservice.v1 import DescribeNamespaceRequest
 from temporalio.client import Client
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.envconfig import ClientConfig, ClientConnectConfig
 from temporalio.service import RPCError
 
 from activities import codec
+from activities.codec import PAYLOADS
 from activities.config import Settings
 from activities.servers.process import file_lock, installed_binary, send_signal, tail
 
@@ -312,9 +312,7 @@ async def _wait_until_serving(server: DevServer) -> None:
         if await _listening(port):
             # The port opens a moment before the frontend serves and the namespace exists.
             with contextlib.suppress(RuntimeError, RPCError):
-                client = await Client.connect(
-                    server.address, namespace=server.namespace, data_converter=pydantic_data_converter
-                )
+                client = await Client.connect(server.address, namespace=server.namespace, data_converter=PAYLOADS)
                 await client.workflow_service.describe_namespace(DescribeNamespaceRequest(namespace=server.namespace))
                 return
         await asyncio.sleep(0.05)

@@ -32,9 +32,9 @@ from pydantic import BaseModel, Field
 from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client
-from temporalio.contrib.pydantic import pydantic_data_converter
 
 from activities import servers
+from activities.codec import PAYLOADS
 from activities.config import Settings, get_settings
 from activities.store.db import make_engine, upgrade
 from models.payloads import CampaignInput
@@ -146,7 +146,7 @@ async def one_run(
         watch = asyncio.create_task(peak.watch())
         exited = asyncio.create_task(proc.wait())
         try:
-            client = await Client.connect(server.address, data_converter=pydantic_data_converter)
+            client = await Client.connect(server.address, data_converter=PAYLOADS)
             work = asyncio.create_task(
                 measure(
                     client, db, plan, tasks, limit=limit, sample=sample, with_storm=with_storm, storm_lead=storm_lead

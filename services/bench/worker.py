@@ -10,9 +10,9 @@ import asyncio
 import sys
 
 from temporalio.client import Client
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import UnsandboxedWorkflowRunner, Worker
 
+from activities.codec import PAYLOADS
 from activities.store.db import make_engine
 from services.bench.engine import RAW_QUEUE
 from worker import build_worker
@@ -22,7 +22,7 @@ QUEUE = "duban-bench"
 
 
 async def main(address: str, db_url: str) -> None:
-    client = await Client.connect(address, data_converter=pydantic_data_converter)
+    client = await Client.connect(address, data_converter=PAYLOADS)
     # The raw engine's floor: its workflows import nothing, so they need no sandbox either.
     raw = Worker(
         client,

@@ -10,10 +10,10 @@ from pathlib import Path
 
 from temporalio import activity, workflow
 from temporalio.client import Client
-from temporalio.contrib.pydantic import pydantic_data_converter
 
 import activities
 import worker as worker_module
+from activities.codec import PAYLOADS
 from activities.config import get_settings
 from activities.store.db import make_engine
 from workflows import WORKFLOWS
@@ -47,7 +47,7 @@ class SlowSend:
 
 
 async def main(address: str, queue: str) -> None:
-    client = await Client.connect(address, data_converter=pydantic_data_converter)
+    client = await Client.connect(address, data_converter=PAYLOADS)
     build = activities.build
     activities.build = lambda *a, **k: [*build(*a, **k), slow_send]
     setattr(worker_module, "WORKFLOWS", [*WORKFLOWS, SlowSend])  # noqa: B010 (one more, for this test)

@@ -18,12 +18,12 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio import activity
 from temporalio.client import WorkflowUpdateFailedError
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 
 from activities import history, servers
 from activities.campaign import CampaignActivities
+from activities.codec import PAYLOADS
 from activities.gathering import Gathering
 from activities.simulate import AgencySimulator
 from activities.store.audit import verify
@@ -223,7 +223,7 @@ async def test_a_worker_killed_mid_campaign_and_restarted_sends_no_duplicate(
         dev_server_existing_path=servers.dev_server_path(),
         ui=False,
         dev_server_extra_args=["--headless"],
-        data_converter=pydantic_data_converter,
+        data_converter=PAYLOADS,
     )
     queue = str(uuid.uuid4())
     cid = f"mini-kill-{uuid.uuid4().hex[:8]}"

@@ -29,11 +29,11 @@ import pytest
 from sqlalchemy import select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
 from activities import servers
 from activities.campaign import CampaignActivities
+from activities.codec import PAYLOADS
 from activities.config import Settings
 from activities.delivery import InboxItem, Outbox
 from activities.documents import render_notice
@@ -97,7 +97,7 @@ async def rehearsal(db_url: str, tmp_path_factory: pytest.TempPathFactory) -> As
     rules.write_text(RULES, encoding="utf-8")
     engine = make_engine(db_url)
     env = await WorkflowEnvironment.start_time_skipping(
-        test_server_existing_path=servers.test_server_path(), data_converter=pydantic_data_converter
+        test_server_existing_path=servers.test_server_path(), data_converter=PAYLOADS
     )
     try:
         cid = f"mini-{uuid.uuid4().hex[:8]}"

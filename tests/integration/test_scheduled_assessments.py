@@ -78,16 +78,15 @@ def scheduled_book_text() -> str:
 async def rehearsal(db_url: str, tmp_path_factory: pytest.TempPathFactory) -> Any:
     """One rehearsal; while it is being registered (before time skips), the office nominates a
     person for 楚天杯 and an agency tries to."""
-    from temporalio.contrib.pydantic import pydantic_data_converter
-
     from activities import servers
+    from activities.codec import PAYLOADS
     from activities.store.db import make_engine
 
     plan = load_plan(five_towns(tmp_path_factory.mktemp("sched")))
     book = parse_scorebook(scheduled_book_text(), path="scheduled.yaml", plan=plan)
     engine = make_engine(db_url)
     env = await WorkflowEnvironment.start_time_skipping(
-        test_server_existing_path=servers.test_server_path(), data_converter=pydantic_data_converter
+        test_server_existing_path=servers.test_server_path(), data_converter=PAYLOADS
     )
     try:
         cid = f"sched-{uuid.uuid4().hex[:8]}"

@@ -18,9 +18,8 @@ import sqlalchemy.exc
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 from temporalio.api.workflowservice.v1 import DescribeNamespaceRequest
-from temporalio.contrib.pydantic import PydanticPayloadConverter
 
-from activities import servers
+from activities import codec, servers
 from activities.config import ROOT, Settings
 
 # Environment that would send these tests to someone else's servers.
@@ -123,7 +122,7 @@ async def test_start_dev_server_serves_a_client_until_stopped(settings: Settings
     try:
         assert server.address == f"127.0.0.1:{port}"
         client = await servers.connect(settings.model_copy(update={"temporal_port": port}))
-        assert client.data_converter.payload_converter_class is PydanticPayloadConverter
+        assert client.data_converter.payload_converter_class is codec.SharedPydanticPayloadConverter
         info = await client.workflow_service.describe_namespace(DescribeNamespaceRequest(namespace="default"))
         assert info.namespace_info.name == "default"
         with pytest.raises(RuntimeError, match="already listens"):

@@ -148,3 +148,20 @@ async def test_a_failure_message_is_encrypted_too() -> None:
     # In an exported history, the failure's attribute is a payload like the others: decoded too.
     [p] = codec._payloads(failure)
     assert p is failure.encoded_attributes
+
+
+def test_payloads_are_the_stock_pydantic_bytes_with_one_cache_of_type_adapters_per_process() -> None:
+    """The SDK builds a payload converter per workflow activation: ours share one JSON converter,
+    so a type's adapter is built once, and the bytes are those the SDK's own converter writes (so
+    every saved history still reads)."""
+    from temporalio.contrib.pydantic import PydanticPayloadConverter
+
+    from models.payloads import EngineCost
+
+    value = [EngineCost(workflows=3, activities=5)]
+    ours, theirs = codec.SharedPydanticPayloadConverter(), PydanticPayloadConverter()
+    assert ours.to_payloads([value]) == theirs.to_payloads([value])
+    assert ours.from_payloads(theirs.to_payloads([value]), [list[EngineCost]]) == [value]
+    first = codec.SharedPydanticPayloadConverter()
+    second = codec.PAYLOADS.payload_converter_class()
+    assert first.converters[b"json/plain"] is second.converters[b"json/plain"]
