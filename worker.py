@@ -26,6 +26,7 @@ from activities.keepalive import KeepAlive
 from activities.logs import LogContext
 from activities.metrics import WorkerMetrics
 from workflows import REHEARSAL_WORKFLOWS, WORKFLOWS, sandbox
+from workflows.registry import build_id
 
 T = TypeVar("T")
 
@@ -62,6 +63,8 @@ def build_worker(
         # caught there; a deployment may turn it off for speed (BENCHMARKS.md, the settings sweep).
         workflow_runner=sandbox() if settings.workflow_sandbox else UnsandboxedWorkflowRunner(),
         max_cached_workflows=settings.max_cached_workflows,
+        # Named by the SDK's (deprecated) parameter: its default walks every loaded module.
+        build_id=build_id(),
         interceptors=[KeepAlive(), LogContext(), *([metrics.interceptor()] if metrics else [])],
         max_concurrent_activities=settings.max_concurrent_activities,
         max_concurrent_workflow_tasks=settings.max_concurrent_workflow_tasks,
