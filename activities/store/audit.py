@@ -24,7 +24,6 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any, NotRequired, Protocol, TypedDict, Unpack
 
 from sqlalchemy import func, select
-from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from activities.store.tables import audit_events, audit_heads
@@ -212,30 +211,38 @@ async def append_all(conn: AsyncConnection, groups: Sequence[tuple[Provenance, S
     return new
 
 
+# An append's statements, sent as plain SQL: three per append, built once. Through SQLAlchemy's
+# expression layer the four statements they replace cost about as much Python as the database's
+# own work (BENCHMARKS.md, "The audit append"); each append of a rehearsal pays it ~450 times.
+_HEAD_SQL = (
+    "INSERT INTO audit_heads (campaign_id, seq, hash) VALUES ($1, 0, $2) "
+    "ON CONFLICT (campaign_id) DO UPDATE SET seq = audit_heads.seq RETURNING seq, hash"
+)
+_SEEN_SQL = "SELECT event_key FROM audit_events WHERE campaign_id = $1 AND event_key = ANY($2::text[])"
+_COLUMNS = tuple(c.name for c in audit_events.columns if c.name != "campaign_id")
+_ARRAY_TYPES = {"seq": "bigint", "plan_time": "timestamptz", "server_time": "timestamptz"}
+_WRITE_SQL = (
+    f"WITH written AS (INSERT INTO audit_events (campaign_id, {', '.join(_COLUMNS)}) SELECT $1, * FROM unnest("
+    + ", ".join(f"${i}::{_ARRAY_TYPES.get(c, 'text')}[]" for i, c in enumerate(_COLUMNS, start=2))
+    + f")) UPDATE audit_heads SET seq = ${len(_COLUMNS) + 2}, hash = ${len(_COLUMNS) + 3} WHERE campaign_id = $1"
+)
+
+
 async def _append_campaign(
     conn: AsyncConnection, cid: str, groups: Sequence[tuple[Provenance, Sequence[Event]]]
 ) -> int:
     # The head, made on first use and locked until the caller commits, in one round trip: the
     # no-op update on conflict takes the row lock as SELECT … FOR UPDATE did, so appends to one
-    # campaign's chain still queue behind each other.
-    head = (
-        await conn.execute(
-            insert(audit_heads)
-            .values(campaign_id=cid, seq=0, hash=GENESIS)
-            .on_conflict_do_update(index_elements=["campaign_id"], set_={"seq": audit_heads.c.seq})
-            .returning(audit_heads.c.seq, audit_heads.c.hash)
-        )
-    ).one()
+    # campaign's chain still queue behind each other. Sent through SQLAlchemy, which begins the
+    # caller's transaction on the driver's connection if nothing has yet; the driver's own calls
+    # below then run inside it.
+    head = (await conn.exec_driver_sql(_HEAD_SQL, (cid, GENESIS))).one()
+    pg = (await conn.get_raw_connection()).driver_connection
+    assert pg is not None
+    # The keys already in the chain, read after the lock (its own statement, so its snapshot
+    # holds whatever the appender before us committed): a retried activity adds nothing.
     keys = [e.key for _, events in groups for e in events]
-    seen = set(
-        (
-            await conn.execute(
-                select(audit_events.c.event_key).where(
-                    audit_events.c.campaign_id == cid, audit_events.c.event_key.in_(keys)
-                )
-            )
-        ).scalars()
-    )
+    seen = {r[0] for r in await pg.fetch(_SEEN_SQL, cid, keys)}
     seq, prev = head.seq, head.hash
     rows = []
     for prov, events in groups:
@@ -267,8 +274,8 @@ async def _append_campaign(
             row["hash"] = prev = link(prev, content_digest(row))
             rows.append(row)
     if rows:
-        await conn.execute(insert(audit_events), rows)
-        await conn.execute(audit_heads.update().where(audit_heads.c.campaign_id == cid).values(seq=seq, hash=prev))
+        # The rows as one array per column, and the head moved to the last of them: one round trip.
+        await pg.execute(_WRITE_SQL, cid, *([r[c] for r in rows] for c in _COLUMNS), seq, prev)
     return len(rows)
 
 
