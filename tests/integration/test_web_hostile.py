@@ -13,6 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
+from temporalio.testing import WorkflowEnvironment
 
 from activities.config import Settings
 from activities.store.tables import evidence_files
@@ -36,10 +37,12 @@ NAMES = st.one_of(
 
 
 @pytest.fixture
-async def site(engine: AsyncEngine, tmp_path: Path):  # type: ignore[no-untyped-def]
+async def site(engine: AsyncEngine, env: WorkflowEnvironment, tmp_path: Path):  # type: ignore[no-untyped-def]
     inp, _, _ = await mini.registered(engine)
     settings_ = Settings(env="test", task_queue="unused", contacts_file=tmp_path / "none.yaml")
-    async with Services(settings_, engine=engine) as ctx:
+    # A Temporal of the test's own: an accepted action sends an Update, and without a client the
+    # service would start a detached dev server in the project's var/ that outlived the suite.
+    async with Services(settings_, client=env.client, engine=engine) as ctx:
         names = await add_accounts(ctx, f"h-{uuid.uuid4().hex[:6]}")
         yield create_app(ctx), inp.context.campaign_id, names
 
