@@ -1,5 +1,15 @@
-"""Reminders armed ahead: which of a unit's actions at its next instant are written before it,
-and how an armed one is known again.
+"""Looking ahead at a unit's next instants: the instants at which its firings would act on
+nothing (slept through), and which of its actions at the next instant that acts are written
+before it (reminders armed ahead), and how an armed one is known again.
+
+Instants that act on nothing. A third of a unit's wake-ups found every firing due then false
+(a reminder to sign for work already signed for, an overdue listing of work not overdue): a
+wake-up, a workflow task and, in a rehearsal, a step of the server's clock for nothing. What a
+firing does depends only on its obligation's state and the firing itself, and that state changes
+only where the unit workflow sees it (its loop, its Updates). So a unit works out, on copies, the
+first instant from which its firings would act if nothing changes (`next_acting`) and sleeps to
+it; the instants before it are caught up (`catch_up`: marked fired, as the wake-up would have
+marked them) the moment anything would change that state, or when the unit wakes.
 
 In a live campaign every town's 基础型 deadline falls at one instant (a timer storm): a thousand
 unit workflows wake at once and the last inbox rows of the storm would be written tens of seconds
@@ -59,3 +69,60 @@ def ahead(
         return []
     actions = act_on(engine, due, clock=clock, office=office, convener=convener)
     return [a for a in actions if armable(a)]
+
+
+def next_acting(
+    engine: Engine,
+    obligations: Iterable[Obligation],
+    firings: Mapping[str, list[Firing]],
+    *,
+    before: datetime | None,
+    clock: Clock,
+    office: str,
+    convener: str,
+) -> tuple[datetime | None, list[datetime]]:
+    """The first instant (before `before`, when the unit wakes anyway) at which the unit's
+    pending firings would act if nothing changes, and the instants before it at which they would
+    not. Decided as the wake-ups would decide them (`act_on`, instant after instant), on copies.
+    With no acting instant before `before`, the first instant from `before` on, if any, is
+    returned: it is not looked at."""
+    by_instant: dict[datetime, list[tuple[str, Firing]]] = {}
+    live = {ob.id: ob for ob in obligations if ob.live}
+    for oid, ob in live.items():
+        for f in firings[oid]:
+            if f.occurrence not in ob.fired:
+                by_instant.setdefault(f.at, []).append((oid, f))
+    copies: dict[str, Obligation] = {}
+    quiet: list[datetime] = []
+    for instant in sorted(by_instant):
+        if before is not None and instant >= before:
+            return instant, quiet
+        due = []
+        for oid, f in by_instant[instant]:
+            if oid not in copies:
+                copies[oid] = live[oid].model_copy(deep=True)
+            due.append((copies[oid], f))
+        if act_on(engine, due, clock=clock, office=office, convener=convener):
+            return instant, quiet
+        quiet.append(instant)
+    return None, quiet
+
+
+def catch_up(
+    engine: Engine,
+    obligations: Iterable[Obligation],
+    firings: Mapping[str, list[Firing]],
+    instants: Iterable[datetime],
+    *,
+    clock: Clock,
+    office: str,
+    convener: str,
+) -> list[FiredAction]:
+    """Act on the unit's own obligations at instants `next_acting` found quiet, as their
+    wake-ups would have: marked fired. Returns the actions taken, which is none unless the
+    obligations changed since that look (then they are the unit's to deliver)."""
+    at = set(instants)
+    due = [
+        (ob, f) for ob in obligations if ob.live for f in firings[ob.id] if f.at in at and f.occurrence not in ob.fired
+    ]
+    return act_on(engine, due, clock=clock, office=office, convener=convener) if due else []

@@ -60,9 +60,14 @@ class Baseline:
     covers: frozenset[str]
 
     @classmethod
-    def start(cls, name: str, covers: frozenset[str]) -> Baseline:
-        """Call first thing in the run: a run's first task decides it."""
-        return cls(workflow.patched(name), covers)
+    def start(cls, *eras: tuple[str, frozenset[str]]) -> Baseline:
+        """Call first thing in the run: a run's first task decides it. `eras` are baselines,
+        newest first, each with the patches it covers: a new run records the newest; a run from
+        before it replays with the one it recorded (asking a newer one records nothing there)."""
+        for name, covers in eras:
+            if workflow.patched(name):
+                return cls(True, covers)
+        return cls(False, frozenset())
 
     def patched(self, name: str) -> bool:
         return (self.on and name in self.covers) or workflow.patched(name)

@@ -32,7 +32,7 @@ from models.payloads import (
 )
 from models.ruleset import ActionKind
 from models.time import at
-from rules.arming import ahead, mark
+from rules.arming import ahead, mark, next_acting
 from rules.convener import INSTRUCTED
 from rules.engine import Firing, act_on
 from rules.rectification import order_from_action, order_from_round
@@ -70,6 +70,8 @@ INSTRUCT_PUSH_PATCH = "instruct-push"
 """A mirrored 批示 pokes the dispatch loop (its pushes were queued by the mirror)."""
 EVALUATION_PATCH = "evaluation"
 """Completed work stays open to the office's 评价 until the campaign closes."""
+QUIET_PATCH = "quiet-instants"
+"""A unit sleeps through the instants at which its firings would act on nothing (`rules.arming`)."""
 UNIT_BASELINE_PATCH = "unit-baseline-2026-12"
 """Runs from here on take every patch below at once (`Baseline`): one marker, not one each."""
 UNIT_BASELINE_COVERS = frozenset(
@@ -87,6 +89,13 @@ UNIT_BASELINE_COVERS = frozenset(
     }
 )
 """The patches a unit run took before its baseline; one added later is not listed (it is asked)."""
+UNIT_BASELINE_2_PATCH = "unit-baseline-2026-12-quiet"
+"""The baseline with `QUIET_PATCH` too: runs from here on record this one marker instead."""
+UNIT_BASELINES = (
+    (UNIT_BASELINE_2_PATCH, UNIT_BASELINE_COVERS | {QUIET_PATCH}),
+    (UNIT_BASELINE_PATCH, UNIT_BASELINE_COVERS),
+)
+"""Newest first: a run takes the first it recorded (`Baseline.start`)."""
 
 
 def _done(o: Obligation) -> bool:
@@ -113,7 +122,7 @@ class UnitWorkflow(UnitUpdates):
         engine = engine_for(ctx)
         # Completed work stays open to the office's 评价 (which may return it) until the
         # campaign closes; histories from before that rule ended the workflow at completion.
-        self._baseline = Baseline.start(UNIT_BASELINE_PATCH, UNIT_BASELINE_COVERS)
+        self._baseline = Baseline.start(*UNIT_BASELINES)
         settled = _settled if self._baseline.patched(EVALUATION_PATCH) else _done
         self._armed = dict(inp.armed)
         if inp.carried is not None:
@@ -132,13 +141,19 @@ class UnitWorkflow(UnitUpdates):
         days = await self._agency_days(inp)
         log = workflow.logger
         closes = at(ctx.ends + timedelta(days=1), "00:00")
-        firings = {o.id: engine.firings(o, until=ctx.ends, since=ctx.rules_since) for o in self._obs.values()}
+        firings = self._firings = {
+            o.id: engine.firings(o, until=ctx.ends, since=ctx.rules_since) for o in self._obs.values()
+        }
+        quiet = self._baseline.patched(QUIET_PATCH)
 
         while True:
+            self._catch_up()  # before anything below changes the obligations
             if self._rules is not None:
                 ctx = self._switch_rules(self._rules)
                 engine = engine_for(ctx)
-                firings = {o.id: engine.firings(o, until=ctx.ends, since=ctx.rules_since) for o in self._obs.values()}
+                firings = self._firings = {
+                    o.id: engine.firings(o, until=ctx.ends, since=ctx.rules_since) for o in self._obs.values()
+                }
             now = plan_now(ctx)
             while self._amendments:
                 ctx = self._amend(self._amendments.pop(0), firings)
@@ -158,13 +173,21 @@ class UnitWorkflow(UnitUpdates):
                         due.append((ob, f))
                     elif upcoming is None or f.at < upcoming:
                         upcoming = f.at
-            if due:
+            if due or self._late:
                 await self._fire(ctx, due)
             if days and days[0].plan_time <= now:
                 # After the instant's own firings, as when its agency's Updates came in after
                 # the timer's wake-up; their events fire on the next pass, at the same instant.
                 await self._play(days.pop(0))
                 continue
+            if quiet:
+                # Sleep through the instants that would act on nothing, to the first that acts
+                # (or to the agency's next day, or the close, whichever comes first).
+                upcoming, self._quiet = next_acting(
+                    engine, self._obs.values(), firings,
+                    before=min(days[0].plan_time, closes) if days else closes,
+                    clock=ctx.clock, office=ctx.office, convener=ctx.convener,
+                )  # fmt: skip
             if days and (upcoming is None or days[0].plan_time < upcoming):
                 upcoming = days[0].plan_time
             if self._changes:
@@ -186,7 +209,9 @@ class UnitWorkflow(UnitUpdates):
             wake = ctx.clock.server_time(min(upcoming or closes, closes))
             try:
                 await workflow.wait_condition(
-                    lambda: bool(self._changes or self._events or self._rules or self._refire or self._amendments),
+                    lambda: bool(
+                        self._changes or self._events or self._rules or self._refire or self._amendments or self._late
+                    ),
                     timeout=min(wake, arm_at or wake) - workflow.now(),
                 )
             except TimeoutError:
@@ -282,7 +307,10 @@ class UnitWorkflow(UnitUpdates):
         return own_cost(self._activities, inp.cost)
 
     async def _fire(self, ctx: CampaignContext, due: list[tuple[Obligation, Firing]]) -> None:
-        actions = act_on(engine_for(ctx), due, clock=ctx.clock, office=ctx.office, convener=ctx.convener)
+        # Actions a catch-up found (none, unless the obligations changed under a look ahead)
+        # go first: their instants came first.
+        actions, self._late = self._late, []
+        actions += act_on(engine_for(ctx), due, clock=ctx.clock, office=ctx.office, convener=ctx.convener)
         for a in actions:  # an armed reminder delivered now is confirmed by this delivery
             self._armed.pop(a.key, None)
         if not actions:
@@ -306,7 +334,7 @@ class UnitWorkflow(UnitUpdates):
             await poke(ctx, baseline=self._baseline)
         # A rule's 责令整改 is followed up like the monthly bulletin's: its own child workflow
         # (abandoned on close: an order outlives the unit's last obligation).
-        leads = {ob.id: ob.spec.lead for ob, _ in due}
+        leads = {ob.id: ob.spec.lead for ob in self._obs.values()}
         if per_unit:
             orders = [order_from_round(r, leads=leads) for r in order_rounds(actions)]
         else:

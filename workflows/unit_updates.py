@@ -7,6 +7,7 @@ validator, so that auditors see every refused attempt.
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from temporalio import workflow
@@ -19,6 +20,7 @@ from models.payloads import (
     DecideExtension,
     Evaluate,
     Evidence,
+    FiredAction,
     Instruct,
     ObligationAction,
     ObligationView,
@@ -29,6 +31,7 @@ from models.payloads import (
     StateChange,
 )
 from models.ruleset import Event
+from rules.arming import catch_up
 from rules.convener import INSTRUCTED, not_answerable
 from rules.engine import Firing
 from rules.evidence import policy_problem
@@ -79,6 +82,31 @@ class UnitUpdates:
         """The run's patches (`workflows.common.Baseline`), decided first thing in its run."""
         self._armed: dict[str, str] = {}
         """Live campaigns: reminders armed ahead and not yet delivered (key → `rules.arming.mark`)."""
+        self._firings: dict[str, list[Firing]] = {}
+        """Each obligation's firings, as the loop schedules them."""
+        self._quiet: list[datetime] = []
+        """The instants the loop sleeps through, found acting on nothing (`rules.arming.next_acting`)."""
+        self._late: list[FiredAction] = []
+        """Actions a catch-up found, for the loop to deliver (none unless the look ahead was wrong)."""
+
+    def _catch_up(self) -> None:
+        """Before the obligations change (an Update, the loop's own pass): the quiet instants
+        already passed are marked fired on the state they were found quiet on, as their
+        wake-ups would have; the others are looked at again once the change is made."""
+        quiet, self._quiet = self._quiet, []
+        if not quiet:
+            return
+        assert self._ctx is not None
+        ctx = self._ctx
+        now = plan_now(ctx)
+        # Strictly before: an Update at the instant itself comes before its firings, as it did
+        # when the unit woke there (the SDK hands a task's Updates to the workflow before its timers).
+        passed = [t for t in quiet if t < now]
+        if passed:
+            self._late += catch_up(
+                engine_for(ctx), self._obs.values(), self._firings, passed,
+                clock=ctx.clock, office=ctx.office, convener=ctx.convener,
+            )  # fmt: skip
 
     def _token(self) -> str:
         """What keys this change: the Update's id, the simulated move's, or the instant."""
@@ -153,6 +181,7 @@ class UnitUpdates:
     async def _admit(self, a: ObligationAction, verb: str) -> Obligation:
         """The obligation to act on; or record the refused attempt and fail the Update."""
         assert self._ctx is not None
+        self._catch_up()
         reason = self._reason(a, verb)
         # The client's size and SHA-256 are claims: the stored file is checked (patched in, so
         # Updates handled before it replay as they ran).

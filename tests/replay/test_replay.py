@@ -127,18 +127,24 @@ def _patches(h: WorkflowHistory) -> list[str]:
     return out
 
 
-def test_the_saved_set_holds_unit_runs_from_before_and_after_the_baseline() -> None:
-    """A unit run from the baseline on records its one marker; runs from before, one per patch."""
+def test_the_saved_set_holds_unit_runs_from_before_and_after_each_baseline() -> None:
+    """A unit run from a baseline on records its one marker; runs from before, one per patch."""
     units = [h for h in saved() if h.workflow_id.count("/") == 2 and "/rollout/" in h.workflow_id]
     marked = [_patches(h) for h in units]
-    assert [unit.UNIT_BASELINE_PATCH] in marked
-    assert any(len(p) > 1 and unit.UNIT_BASELINE_PATCH not in p for p in marked)
+    for name, _ in unit.UNIT_BASELINES:
+        assert [name] in marked, name
+    assert any(len(p) > 1 and not {n for n, _ in unit.UNIT_BASELINES} & set(p) for p in marked)
 
 
-async def test_without_the_baseline_patch_a_baseline_run_does_not_replay(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Code that asked each patch (as runs from before the baseline do) cannot replay a run that
-    took them all with its one marker: the baseline's marker is what tells the two apart."""
-    monkeypatch.setattr(unit, "UNIT_BASELINE_PATCH", "not-the-baseline")
-    based = [h for h in saved() if _patches(h) == ["unit-baseline-2026-12"]]
+@pytest.mark.parametrize("baseline", [n for n, _ in unit.UNIT_BASELINES])
+async def test_without_its_baseline_patch_a_baseline_run_does_not_replay(
+    baseline: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Code that does not know a baseline (it asks each patch, as runs from before it do) cannot
+    replay a run that took them all with that baseline's one marker: the marker is what tells
+    the shapes apart."""
+    renamed = tuple(("not-the-baseline" if n == baseline else n, c) for n, c in unit.UNIT_BASELINES)
+    monkeypatch.setattr(unit, "UNIT_BASELINES", renamed)
+    based = [h for h in saved() if _patches(h) == [baseline]]
     assert based
     await _fails_only_while_patched(based, monkeypatch)
