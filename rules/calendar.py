@@ -90,6 +90,9 @@ class WorkCalendar:
         # Per year, the number of working days on or before each day of it (index 0 = 1 Jan):
         # working-day counts become two lookups instead of a walk over every day between.
         self._prefix: dict[int, list[int]] = {}
+        # Shifts asked again and again (every obligation's monthly firing falls on the same few
+        # days): a thousand towns' launch walked ~300 calendar days per town for them.
+        self._shifts: dict[tuple[date, int], date] = {}
 
     def knows(self, d: date) -> bool:
         return d.year in self._known
@@ -118,15 +121,20 @@ class WorkCalendar:
 
     def shift(self, d: date, n: int) -> date:
         """The date n working days after d (before, if n < 0); n = 0 is d moved onto a working day."""
+        known = self._shifts.get((d, n))
+        if known is not None:
+            return known
         if n == 0:
-            return self.on_or_after(d)
-        step = timedelta(days=1 if n > 0 else -1)
-        left = abs(n)
-        while left:
-            d += step
-            if self.is_working_day(d):
-                left -= 1
-        return d
+            out = self.on_or_after(d)
+        else:
+            step = timedelta(days=1 if n > 0 else -1)
+            left, out = abs(n), d
+            while left:
+                out += step
+                if self.is_working_day(out):
+                    left -= 1
+        self._shifts[(d, n)] = out
+        return out
 
     def _upto(self, d: date) -> int:
         """Working days from 1 January of d's year to d, inclusive."""

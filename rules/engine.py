@@ -166,6 +166,7 @@ class Engine:
             e: tuple(r for r in ruleset.rules if r.trigger.event is e) for e in Event
         }
         self._hhmm = ruleset.time_of_day
+        self._ats: dict[date, datetime] = {}  # a day's firing instant, asked ~800 times per town
 
     # -- when --------------------------------------------------------------------------------------
 
@@ -227,13 +228,19 @@ class Engine:
         """
         o = _obligation(ob)
         out = [
-            Firing(rule=rule, on=on, at=at(on, self._hhmm))
+            Firing(rule=rule, on=on, at=self._at(on))
             for rule in self._scheduled
             for on in self.fire_dates(rule, o, until=until)
         ]
         if since is not None:
             out = [f for f in out if f.at >= since]
         return sorted(out, key=lambda f: (f.at, f.rule.id))
+
+    def _at(self, on: date) -> datetime:
+        instant = self._ats.get(on)
+        if instant is None:
+            instant = self._ats[on] = at(on, self._hhmm)
+        return instant
 
     def schedule(self, ob: Obligation | ObligationSpec, *, until: date) -> dict[date, tuple[Rule, ...]]:
         """The scheduled rules by the day they fall due: worked out once per obligation, so a

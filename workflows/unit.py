@@ -32,7 +32,7 @@ from models.payloads import (
 )
 from models.ruleset import ActionKind
 from models.time import at
-from rules.arming import ahead, mark, next_acting
+from rules.arming import Look, ahead, armable, mark, next_acting
 from rules.convener import INSTRUCTED
 from rules.engine import Firing, act_on
 from rules.rectification import order_from_action, order_from_round
@@ -180,19 +180,21 @@ class UnitWorkflow(UnitUpdates):
                 # the timer's wake-up; their events fire on the next pass, at the same instant.
                 await self._play(days.pop(0))
                 continue
+            look: Look | None = None
             if quiet:
                 # Sleep through the instants that would act on nothing, to the first that acts
                 # (or to the agency's next day, or the close, whichever comes first).
-                upcoming, self._quiet = next_acting(
+                look = next_acting(
                     engine, self._obs.values(), firings,
                     before=min(days[0].plan_time, closes) if days else closes,
                     clock=ctx.clock, office=ctx.office, convener=ctx.convener,
                 )  # fmt: skip
+                upcoming, self._quiet = look.instant, look.quiet
             if days and (upcoming is None or days[0].plan_time < upcoming):
                 upcoming = days[0].plan_time
             if self._changes:
                 await self._mirror(ctx)
-            arm_at = await self._arm(ctx, firings, upcoming) if ctx.arm_ahead_seconds else None
+            arm_at = await self._arm(ctx, firings, upcoming, look) if ctx.arm_ahead_seconds else None
             if all(settled(o) for o in self._obs.values()) or now >= closes:
                 break
             if workflow.info().get_current_history_length() > HISTORY_LIMIT:
@@ -346,7 +348,11 @@ class UnitWorkflow(UnitUpdates):
             await start_orders(ctx, added, budget=ctx.max_children)
 
     async def _arm(
-        self, ctx: CampaignContext, firings: dict[str, list[Firing]], upcoming: datetime | None
+        self,
+        ctx: CampaignContext,
+        firings: dict[str, list[Firing]],
+        upcoming: datetime | None,
+        look: Look | None = None,
     ) -> datetime | None:
         """Live campaigns: the inbox-only reminders of the next instant armed once it is
         `arm_ahead_seconds` away (`rules.arming`), those armed before and no longer due disarmed;
@@ -356,11 +362,14 @@ class UnitWorkflow(UnitUpdates):
         histories have 0) reach this, so no patch guards it."""
         arm_at: datetime | None = None
         want: list[FiredAction] = []
-        if upcoming is not None:
+        if look is not None and look.actions is not None and look.instant == upcoming:
+            want = [a for a in look.actions if armable(a)]  # the look ahead decided them already
+        elif upcoming is not None:
             want = ahead(
                 engine_for(ctx), self._obs.values(), firings, upcoming,
                 clock=ctx.clock, office=ctx.office, convener=ctx.convener,
             )  # fmt: skip
+        if upcoming is not None:
             opens = ctx.clock.server_time(upcoming) - timedelta(seconds=ctx.arm_ahead_seconds)
             if want and opens > workflow.now():
                 arm_at, want = opens, []

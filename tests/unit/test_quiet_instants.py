@@ -20,7 +20,7 @@ import pytest
 from models.obligation import Obligation, ObligationState
 from models.payloads import CampaignContext, CampaignInput, FiredAction
 from models.ruleset import Event
-from rules.arming import catch_up, next_acting
+from rules.arming import Look, ahead, armable, catch_up, next_acting
 from rules.calendar import WorkCalendar
 from rules.engine import Engine, Firing, act_on
 from rules.obligations import expand
@@ -69,6 +69,7 @@ class Unit:
         self.quiet: list[datetime] = []
         self.late: list[FiredAction] = []
         self.slept = 0
+        self.looked = 0
 
     def _kw(self) -> dict[str, object]:
         c = self.ctx
@@ -153,7 +154,13 @@ def sleeping_through(unit: Unit, moves: list[Move], *, known: bool, end: datetim
         unit.catch_up(now)
         unit.fire(now)
         before = todo[0].at if known and todo else None
-        acting, unit.quiet = next_acting(unit.engine, unit.obs.values(), unit.firings, before=before, **unit._kw())  # type: ignore[arg-type]
+        look = next_acting(unit.engine, unit.obs.values(), unit.firings, before=before, **unit._kw())  # type: ignore[arg-type]
+        acting, unit.quiet = look.instant, look.quiet
+        if look.actions is not None:  # what it would arm there is what arming alone would find
+            assert look.instant is not None
+            alone = ahead(unit.engine, unit.obs.values(), unit.firings, look.instant, **unit._kw())  # type: ignore[arg-type]
+            assert [a for a in look.actions if armable(a)] == alone
+            unit.looked += 1
         unit.slept += len(unit.quiet)
         if todo and (acting is None or todo[0].at <= acting):
             m = todo.pop(0)
@@ -206,7 +213,7 @@ def campaign(units: int) -> tuple[Engine, list[Obligation], dict[str, list[Firin
 @pytest.mark.parametrize("known", [True, False], ids=["agency-played", "updates"])
 def test_sleeping_through_quiet_instants_acts_as_waking_at_every_one(known: bool) -> None:
     engine, obs, firings, ctx = campaign(40)
-    slept = 0
+    slept = looked = 0
     for unit in ("agriculture", "culture-tourism", "water", "huaihe", "tangxian"):
         mine = [o for o in obs if o.spec.unit_id == unit]
         theirs = {o.id: firings[o.id] for o in mine}
@@ -223,7 +230,9 @@ def test_sleeping_through_quiet_instants_acts_as_waking_at_every_one(known: bool
             }, (unit, seed)
             assert sleeping.late == []
             slept += sleeping.slept
+            looked += sleeping.looked
     assert slept > 20  # and the sleeping units did sleep through quiet instants
+    assert looked > 20
 
 
 def test_a_look_ahead_finds_quiet_instants_and_leaves_the_obligations_alone() -> None:
@@ -232,11 +241,11 @@ def test_a_look_ahead_finds_quiet_instants_and_leaves_the_obligations_alone() ->
     for o in obs:  # everything signed for: the reminders to sign are quiet from now on
         o.state = ObligationState.acknowledged
     before = [o.model_dump() for o in obs]
-    acting, quiet = next_acting(
-        engine, obs, firings, before=None, clock=ctx.clock, office=ctx.office, convener=ctx.convener
-    )  # type: ignore[attr-defined]
+    look = next_acting(engine, obs, firings, before=None, clock=ctx.clock, office=ctx.office, convener=ctx.convener)  # type: ignore[attr-defined]
     assert [o.model_dump() for o in obs] == before
+    acting, quiet = look.instant, look.quiet
     assert quiet and acting is not None and all(t < acting for t in quiet)
+    assert look.actions  # what the acting instant does, decided on the way
     # Nothing due at a quiet instant acts; something due at the acting one does.
     for instant, acts in ((quiet[0], False), (acting, True)):
         copies = [o.model_copy(deep=True) for o in obs]
@@ -245,4 +254,4 @@ def test_a_look_ahead_finds_quiet_instants_and_leaves_the_obligations_alone() ->
     # With a wake-up due earlier anyway, the look stops there.
     assert next_acting(
         engine, obs, firings, before=quiet[0], clock=ctx.clock, office=ctx.office, convener=ctx.convener
-    ) == (quiet[0], [])  # type: ignore[attr-defined]
+    ) == Look(quiet[0], None, [])  # type: ignore[attr-defined]
