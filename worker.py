@@ -58,9 +58,9 @@ def build_worker(
             papers_on_request=rehearsal and settings.rehearsal_papers == "on-request",
             gathering=Gathering.from_settings(settings),
         ),
-        # The sandbox re-imports the workflow modules for every run (~17 % of a rehearsal's worker
-        # time). The replay tests and the suite always run sandboxed, so a determinism slip is
-        # caught there; a deployment may turn it off for speed (BENCHMARKS.md, the settings sweep).
+        # The sandbox re-imports the workflow modules for every run and is entered for every
+        # activation: off by default (`Settings.workflow_sandbox`). The suite and every replay run
+        # sandboxed, so a determinism slip is caught there (BENCHMARKS.md, session 25).
         workflow_runner=sandbox() if settings.workflow_sandbox else UnsandboxedWorkflowRunner(),
         max_cached_workflows=settings.max_cached_workflows,
         # Named by the SDK's (deprecated) parameter: its default walks every loaded module.

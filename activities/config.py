@@ -59,9 +59,14 @@ class Settings(BaseSettings):
     graceful_shutdown_seconds: float = Field(
         default=90.0, ge=0, le=3600, description="on SIGINT/SIGTERM, how long activities in flight may finish"
     )
+    # Off for workers by default: the sandbox re-imports a workflow's modules for each run and
+    # enters it for each activation, ~15 % of a 1,000-town launch and ~100 MB of its memory
+    # (BENCHMARKS.md, session 25). Its guard stays where slips are caught: the test suite runs
+    # every workflow sandboxed (tests/conftest.py turns this on), and every replay (`tests/replay`,
+    # `duban audit verify --histories`) goes through the sandbox whatever this says.
     workflow_sandbox: bool = Field(
-        default=True,
-        description="run workflow code in the SDK's sandbox (re-imported per run); off trades that guard for speed",
+        default=False,
+        description="run workflow code in the SDK's sandbox in the worker (the suite and replays always do)",
     )
     max_cached_workflows: int = Field(default=1000, ge=0, le=100_000, description="the worker's sticky cache")
     # Swept in BENCHMARKS.md ("Settings swept"); the defaults are the ones chosen there.

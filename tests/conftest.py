@@ -15,6 +15,10 @@ import subprocess
 
 import pytest
 
+# Every worker the suite builds (and every CLI it runs) runs workflows in the SDK's sandbox, which
+# catches a non-deterministic call in workflow code; a deployment's workers leave it off for speed.
+os.environ.setdefault("DUBAN_WORKFLOW_SANDBOX", "true")
+
 from activities.config import ROOT
 
 _OWN_DB = f"--db-filename {ROOT / 'var' / 'temporal.db'} "

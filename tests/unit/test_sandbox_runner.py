@@ -99,3 +99,12 @@ def test_every_name_the_package_offers_is_found_where_it_says() -> None:
         assert getattr(workflows, name) is not None, name
     registered = {w.__name__ for w in (*workflows.WORKFLOWS, *workflows.REHEARSAL_WORKFLOWS)}
     assert registered <= set(workflows._WHERE), registered - set(workflows._WHERE)
+
+
+def test_the_suite_runs_workflows_sandboxed_where_a_deployment_need_not() -> None:
+    """The sandbox is what catches a non-deterministic call in workflow code: every worker the
+    suite builds runs it (tests/conftest.py), while a deployment's default leaves it off."""
+    from activities.config import Settings
+
+    assert Settings().workflow_sandbox is True
+    assert Settings.model_fields["workflow_sandbox"].default is False
