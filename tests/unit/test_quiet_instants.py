@@ -255,3 +255,25 @@ def test_a_look_ahead_finds_quiet_instants_and_leaves_the_obligations_alone() ->
     assert next_acting(
         engine, obs, firings, before=quiet[0], clock=ctx.clock, office=ctx.office, convener=ctx.convener
     ) == Look(quiet[0], None, [])  # type: ignore[attr-defined]
+
+
+def test_a_catch_up_on_changed_obligations_returns_their_actions_for_the_loop() -> None:
+    """The fallback behind `UnitUpdates._late`: had the obligations changed after a look found an
+    instant quiet, catching it up acts on the state as it is and hands back what it did, so the
+    loop delivers it rather than losing it."""
+    engine, obs, firings, ctx = campaign(40)
+    obs = [o for o in obs if o.spec.unit_id == "agriculture"]
+    kw = {"clock": ctx.clock, "office": ctx.office, "convener": ctx.convener}
+    for o in obs:
+        o.state = ObligationState.acknowledged
+    look = next_acting(engine, obs, firings, before=None, **kw)  # type: ignore[arg-type]
+    assert look.quiet
+    for o in obs:  # back to unsigned: the reminders to sign now act at the quiet instants
+        o.state = ObligationState.assigned
+    late = catch_up(engine, obs, firings, look.quiet, **kw)  # type: ignore[arg-type]
+    assert late and {a.rule_id for a in late} >= {"remind-to-acknowledge"}
+    # And on the state the look saw, the same catch-up acts on nothing: it only marks them fired.
+    for o in obs:
+        o.state, o.fired = ObligationState.acknowledged, []
+    assert catch_up(engine, obs, firings, look.quiet, **kw) == []  # type: ignore[arg-type]
+    assert all(any(f.at in look.quiet and f.occurrence in o.fired for f in firings[o.id]) for o in obs if o.live)
