@@ -213,7 +213,7 @@ async def append_all(conn: AsyncConnection, groups: Sequence[tuple[Provenance, S
 
 # An append's statements, sent as plain SQL: three per append, built once. Through SQLAlchemy's
 # expression layer the four statements they replace cost about as much Python as the database's
-# own work (BENCHMARKS.md, "The audit append"); each append of a rehearsal pays it ~450 times.
+# own work (BENCHMARKS.md, "session 25"); a rehearsal appends ~450 times.
 _HEAD_SQL = (
     "INSERT INTO audit_heads (campaign_id, seq, hash) VALUES ($1, 0, $2) "
     "ON CONFLICT (campaign_id) DO UPDATE SET seq = audit_heads.seq RETURNING seq, hash"
